@@ -1,0 +1,34 @@
+import { Value } from '@sinclair/typebox/value';
+import { ShardDistributorError } from '../../errors.ts';
+import { ShardDistributorSpecSchema } from './schema.ts';
+import type { ShardDistributorSpec } from './types.ts';
+
+export class InvalidSpecError extends ShardDistributorError {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super('SD_ERR_SPEC_INVALID', `invalid ShardDistributor spec: ${problems.join('; ')}`);
+    this.problems = problems;
+  }
+}
+
+/**
+ * Fills in the schema's defaults, as the API server does on admission, and checks the
+ * result against the schema. For specs that did not come through an API server
+ * (tests, `run` mode, the operator's own rendering).
+ */
+export function withDefaults(input: unknown): ShardDistributorSpec {
+  const spec = Value.Default(ShardDistributorSpecSchema, structuredClone(input ?? {}));
+  if (!Value.Check(ShardDistributorSpecSchema, spec)) {
+    const problems = [...Value.Errors(ShardDistributorSpecSchema, spec)].map(
+      (e) => `spec${e.path.replaceAll('/', '.')}: ${e.message}`,
+    );
+    throw new InvalidSpecError(problems);
+  }
+  return spec;
+}
+
+/** Shard queue i is `<prefix>-<i>`; the prefix defaults to `<mainQueue>-shard`. */
+export function subQueuePrefixOf(spec: ShardDistributorSpec): string {
+  return spec.queue.subQueuePrefix ?? `${spec.queue.mainQueue}-shard`;
+}

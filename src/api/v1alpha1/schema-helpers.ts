@@ -1,0 +1,77 @@
+import { Kind, Type, TypeRegistry, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+// TypeBox checks values only of kinds it knows; these custom kinds keep the CRD structural
+// (plain enum / additionalProperties / int-or-string) and still let withDefaults() check.
+TypeRegistry.Set<{ enum: string[] }>('SdStringEnum', (schema, value) => typeof value === 'string' && schema.enum.includes(value));
+TypeRegistry.Set('SdFreeForm', (_schema, value) => typeof value === 'object' && value !== null && !Array.isArray(value));
+TypeRegistry.Set<{ pattern: string }>(
+  'SdQuantity',
+  (schema, value) => (typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && new RegExp(schema.pattern).test(value)),
+);
+TypeRegistry.Set<{ additionalProperties: TSchema }>(
+  'SdStringMap',
+  (schema, value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => Value.Check(schema.additionalProperties, v)),
+);
+
+/**
+ * A string limited to the given values, as a structural OpenAPI `enum` (TypeBox's own
+ * literal unions become `anyOf`/`const`, which a CRD schema cannot hold).
+ */
+export function StringEnum<const T extends readonly string[]>(values: T, options: SchemaOptions = {}) {
+  return Type.Unsafe<T[number]>({ [Kind]: 'SdStringEnum', type: 'string', enum: [...values], ...options });
+}
+
+/** A CEL rule checked by the API server; `message` names the field and what to do. */
+export interface CelRule {
+  rule: string;
+  message: string;
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+}
+
+export function celRules(...rules: CelRule[]) {
+  return { 'x-kubernetes-validations': rules };
+}
+
+/** A free-form object kept as-is by the API server (pod template overrides, valueFrom …). */
+export function FreeForm(options: SchemaOptions = {}) {
+  return Type.Unsafe<Record<string, unknown>>({
+    [Kind]: 'SdFreeForm',
+    type: 'object',
+    'x-kubernetes-preserve-unknown-fields': true,
+    ...options,
+  });
+}
+
+/** Kubernetes quantities are strings or numbers (`500m`, `1Gi`, `2`). */
+export function Quantity(options: SchemaOptions = {}) {
+  return Type.Unsafe<string | number>({
+    [Kind]: 'SdQuantity',
+    'x-kubernetes-int-or-string': true,
+    anyOf: [{ type: 'integer' }, { type: 'string' }],
+    pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+    ...options,
+  });
+}
+
+/** A map with string keys, as OpenAPI `additionalProperties` (a CRD cannot hold patternProperties). */
+export function StringMap<T extends TSchema>(values: T, options: SchemaOptions = {}) {
+  return Type.Unsafe<Record<string, Static<T>>>({ [Kind]: 'SdStringMap', type: 'object', additionalProperties: values, ...options });
+}
+
+export function Resources(description: string) {
+  return Type.Object(
+    {
+      limits: Type.Optional(StringMap(Quantity())),
+      requests: Type.Optional(StringMap(Quantity())),
+    },
+    { description },
+  );
+}
+
+export type { TSchema };

@@ -1,0 +1,320 @@
+import { Type, type Static } from '@sinclair/typebox';
+import {
+  ARGS_PLACEHOLDERS,
+  BACKENDS,
+  DELETION_POLICIES,
+  MAX_WORKERS_LIMIT,
+  PLACEMENTS,
+  SIDECAR_KINDS,
+  STRATEGIES,
+} from './constants.ts';
+import { celRules, FreeForm, Resources, StringEnum, StringMap } from './schema-helpers.ts';
+
+/**
+ * ShardDistributor v1alpha1: the one source of truth. The TypeScript types are derived from
+ * these schemas (Static<>), the CRD in crds/ is generated from them (`npm run generate`),
+ * and defaults are applied from them both by the API server and by `withDefaults`.
+ */
+
+const QUEUE_NAME = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const placeholderAlternatives = ARGS_PLACEHOLDERS.join('|');
+// Literal text, or a known {placeholder}; any other brace is a typo the schema must catch.
+const ARGS_TEMPLATE_RULE = `^([^{}]|\\{(${placeholderAlternatives})\\})*$`;
+
+function secretKeyRef(description: string) {
+  return Type.Object(
+    {
+      name: Type.String({ minLength: 1, description: 'Name of a Secret in the same namespace.' }),
+      key: Type.String({ minLength: 1, description: 'Key inside the Secret.' }),
+    },
+    { description: `${description} A reference to one key of a Secret, never the value itself.` },
+  );
+}
+
+export const VedaQueueSchema = Type.Object(
+  {
+    basePath: Type.String({
+      default: '/var/lib/veda/queue',
+      minLength: 1,
+      description: 'Directory of the main queue inside the pods (INI: [dispatcher] base_path).',
+    }),
+    workerBasePath: Type.String({
+      default: '/var/lib/veda/queue',
+      minLength: 1,
+      description: 'Directory of the shard queues inside the pods (INI: [worker] worker_base_path).',
+    }),
+    persistentVolumeClaim: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'PersistentVolumeClaim holding the queues, mounted into the distributor and every worker. ' +
+          'Use a ReadWriteMany claim when workers may run on other nodes.',
+      }),
+    ),
+    volumeName: Type.Optional(
+      Type.String({
+        pattern: DNS_LABEL,
+        description:
+          'With distributor.placement Sidecar: the name of the volume in the host workload that holds the main queue.',
+      }),
+    ),
+  },
+  { description: 'The Veda file queue (embedded default backend): files on a shared volume.' },
+);
+
+export const NatsQueueSchema = Type.Object(
+  {
+    url: Type.String({ minLength: 1, description: 'NATS server URL, e.g. nats://nats.messaging:4222.' }),
+    mainStream: Type.String({
+      default: 'SD_MAIN',
+      pattern: '^[A-Za-z0-9_-]+$',
+      description: 'JetStream stream holding the main queue.',
+    }),
+    shardStream: Type.String({
+      default: 'SD_SHARDS',
+      pattern: '^[A-Za-z0-9_-]+$',
+      description: 'JetStream stream holding the shard subjects.',
+    }),
+    credentialsSecret: Type.Optional(secretKeyRef('NATS credentials (.creds) file.')),
+  },
+  { description: 'NATS JetStream backend, for workers on more than one machine.' },
+);
+
+export const QueueSchema = Type.Object(
+  {
+    backend: StringEnum(BACKENDS, {
+      default: 'veda',
+      description: 'veda (files on a shared volume) or nats (JetStream).',
+    }),
+    mainQueue: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: QUEUE_NAME,
+      description: 'Name of the main queue to fan out (INI: [dispatcher] main_queue_name).',
+    }),
+    consumerName: Type.String({
+      default: 'queue-shard-distributor',
+      minLength: 1,
+      maxLength: 200,
+      pattern: QUEUE_NAME,
+      description: 'Consumer name the distributor reads the main queue as (INI: consumer_name).',
+    }),
+    subQueuePrefix: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: QUEUE_NAME,
+        description: 'Shard queue i is named <subQueuePrefix>-<i>; defaults to <mainQueue>-shard (INI: sub_queue_prefix).',
+      }),
+    ),
+    veda: Type.Optional(VedaQueueSchema),
+    nats: Type.Optional(NatsQueueSchema),
+  },
+  {
+    description: 'Where the messages are: the main queue and the shard queues.',
+    ...celRules(
+      {
+        rule: "self.backend != 'nats' || has(self.nats)",
+        message: 'queue.nats is required when queue.backend is nats',
+        fieldPath: '.nats',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: "self.backend != 'veda' || !has(self.nats)",
+        message: 'queue.nats must not be set when queue.backend is veda; set queue.backend: nats or remove queue.nats',
+        fieldPath: '.nats',
+        reason: 'FieldValueForbidden',
+      },
+      {
+        rule: "self.backend != 'nats' || !has(self.veda)",
+        message: 'queue.veda must not be set when queue.backend is nats; set queue.backend: veda or remove queue.veda',
+        fieldPath: '.veda',
+        reason: 'FieldValueForbidden',
+      },
+    ),
+  },
+);
+
+const EnvVarSchema = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  value: Type.Optional(Type.String()),
+  valueFrom: Type.Optional(FreeForm({ description: 'As in a container env var (secretKeyRef, configMapKeyRef, …).' })),
+});
+
+export const WorkerSchema = Type.Object(
+  {
+    image: Type.String({ minLength: 1, description: 'Container image of the worker.' }),
+    command: Type.Array(Type.String(), {
+      minItems: 1,
+      maxItems: 64,
+      description: 'Worker executable and its fixed arguments, as an argv list (INI: worker_module). Never run through a shell.',
+    }),
+    argsTemplate: Type.Array(Type.String({ maxLength: 4096 }), {
+      default: [
+        '--base',
+        '{worker_base_path}',
+        '--sub',
+        '{sub_queue_name}',
+        '--src',
+        '{src}',
+        '--sleep-empty',
+        '{sleep_empty_sec}',
+      ],
+      maxItems: 128,
+      description:
+        'Arguments rendered per shard, one list item per argv item (INI: worker_args_template). ' +
+        `Placeholders: ${ARGS_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}.`,
+      ...celRules({
+        rule: `self.all(arg, arg.matches('${ARGS_TEMPLATE_RULE.replaceAll('\\', '\\\\')}'))`,
+        message: `worker.argsTemplate has an unknown {placeholder}; use only ${ARGS_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+      }),
+    }),
+    sleepEmptySeconds: Type.Number({
+      default: 0.5,
+      minimum: 0,
+      maximum: 3600,
+      description: 'How long a worker sleeps when its shard is empty (INI: sleep_empty_sec).',
+    }),
+    env: Type.Optional(Type.Array(EnvVarSchema, { maxItems: 256, description: 'Environment of the worker container.' })),
+    resources: Type.Optional(Resources('CPU and memory of the worker container.')),
+    podTemplate: Type.Optional(
+      FreeForm({
+        description:
+          'Overrides merged into every worker pod template (metadata.labels/annotations, spec.nodeSelector, tolerations, affinity, …).',
+      }),
+    ),
+  },
+  { description: 'The worker pods: one Deployment per shard.' },
+);
+
+export const SidecarOfSchema = Type.Object(
+  {
+    kind: StringEnum(SIDECAR_KINDS, { description: 'Kind of the workload that owns the main queue.' }),
+    name: Type.String({ minLength: 1, pattern: DNS_LABEL, description: 'Its name, in the same namespace.' }),
+  },
+  { description: 'The workload whose pod the distributor joins as a native sidecar.' },
+);
+
+export const DistributorSchema = Type.Object(
+  {
+    image: Type.Optional(
+      Type.String({ minLength: 1, description: "Distributor image; defaults to the operator's own image." }),
+    ),
+    batchSize: Type.Integer({
+      default: 100,
+      minimum: 1,
+      maximum: 10000,
+      description: 'Messages moved per batch (one fsync per batch) (INI: batch_size).',
+    }),
+    metricsPort: Type.Integer({
+      default: 9464,
+      minimum: 1024,
+      maximum: 65535,
+      description: 'Port of /metrics, /load, /healthz and /readyz (INI: metrics_port).',
+    }),
+    placement: StringEnum(PLACEMENTS, {
+      default: 'Standalone',
+      description: 'Standalone: its own Deployment <name>-distributor. Sidecar: joins the pod of distributor.sidecarOf.',
+    }),
+    sidecarOf: Type.Optional(SidecarOfSchema),
+    resources: Type.Optional(Resources('CPU and memory of the distributor container.')),
+  },
+  {
+    default: {},
+    description: 'The distributor container that moves messages from the main queue to the shards.',
+    ...celRules(
+      {
+        rule: "self.placement != 'Sidecar' || has(self.sidecarOf)",
+        message: 'distributor.sidecarOf is required when distributor.placement is Sidecar',
+        fieldPath: '.sidecarOf',
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: "self.placement == 'Sidecar' || !has(self.sidecarOf)",
+        message: 'distributor.sidecarOf is only allowed when distributor.placement is Sidecar',
+        fieldPath: '.sidecarOf',
+        reason: 'FieldValueForbidden',
+      },
+    ),
+  },
+);
+
+export const ShardDistributorSpecSchema = Type.Object(
+  {
+    queue: QueueSchema,
+    minWorkers: Type.Integer({
+      default: 4,
+      minimum: 1,
+      maximum: MAX_WORKERS_LIMIT,
+      description: 'Shards and worker Deployments to keep (INI: min_workers). The scale subresource sets it.',
+    }),
+    maxWorkers: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_WORKERS_LIMIT,
+        description: 'When set, the worker count follows the backlog between minWorkers and maxWorkers.',
+      }),
+    ),
+    targetBacklogPerWorker: Type.Integer({
+      default: 1000,
+      minimum: 1,
+      maximum: 100_000_000,
+      description: 'With maxWorkers: the backlog one worker should carry (workers = ceil(backlog / target)).',
+    }),
+    strategy: StringEnum(STRATEGIES, {
+      default: 'ZeroLoadFirst',
+      description: 'How the distributor picks a shard per message.',
+    }),
+    worker: WorkerSchema,
+    distributor: DistributorSchema,
+    deletionPolicy: StringEnum(DELETION_POLICIES, {
+      default: 'Drain',
+      description: 'On delete: Drain waits until every shard queue is empty; Abandon leaves the backlog on disk knowingly.',
+    }),
+  },
+  {
+    description: 'What to distribute, to how many workers, and how.',
+    ...celRules({
+      rule: '!has(self.maxWorkers) || self.maxWorkers >= self.minWorkers',
+      message: 'spec.maxWorkers must be greater than or equal to spec.minWorkers',
+      fieldPath: '.maxWorkers',
+    }),
+  },
+);
+
+export const ConditionSchema = Type.Object({
+  type: Type.String({ minLength: 1, maxLength: 316 }),
+  status: StringEnum(['True', 'False', 'Unknown'] as const),
+  reason: Type.String({ minLength: 1, maxLength: 1024 }),
+  message: Type.String({ maxLength: 32768 }),
+  lastTransitionTime: Type.String({ format: 'date-time' }),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const ShardStatusSchema = Type.Object({
+  index: Type.Integer({ minimum: 0 }),
+  queue: Type.String(),
+  state: StringEnum(['Live', 'Draining', 'Drained'] as const),
+  ready: Type.Boolean(),
+  backlog: Type.Optional(Type.Integer({ minimum: 0 })),
+  dispatched: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const ShardDistributorStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  workers: Type.Optional(Type.Integer({ minimum: 0, description: 'Worker Deployments that exist (the scale subresource reads it).' })),
+  desiredWorkers: Type.Optional(Type.Integer({ minimum: 0, description: 'Worker count chosen by the operator (autoscaling included).' })),
+  readyWorkers: Type.Optional(Type.Integer({ minimum: 0 })),
+  backlog: Type.Optional(Type.Integer({ minimum: 0, description: 'Messages waiting in all shard queues.' })),
+  selector: Type.Optional(Type.String({ description: 'Label selector of the worker pods (for the scale subresource).' })),
+  shards: Type.Optional(Type.Array(ShardStatusSchema, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] })),
+  conditions: Type.Optional(
+    Type.Array(ConditionSchema, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  ),
+});
+
+export type ShardDistributorSpecInput = Static<typeof ShardDistributorSpecSchema>;
+export type ShardDistributorStatus = Static<typeof ShardDistributorStatusSchema>;
+export type Condition = Static<typeof ConditionSchema>;
+export type ShardStatus = Static<typeof ShardStatusSchema>;

@@ -1,0 +1,37 @@
+import { execFileSync } from 'node:child_process';
+import type { TestProject } from 'vitest/node';
+import { ControlPlane } from '../harness/control-plane.ts';
+import { REPO_ROOT, toolPath } from '../harness/tools.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kubeconfig: string;
+    apiServer: string;
+    controlPlaneDir: string;
+  }
+}
+
+/**
+ * One real control plane for the whole e2e run (envtest's suite_test.go), with the
+ * generated CRD installed; every test works in a namespace of its own.
+ */
+export default async function setup(project: TestProject) {
+  const controlPlane = new ControlPlane();
+  await controlPlane.start();
+  execFileSync(
+    toolPath('kubectl'),
+    ['apply', '--server-side', '-f', `${REPO_ROOT}crds/shards.veda.dev_sharddistributors.yaml`],
+    { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfigPath }, stdio: 'pipe' },
+  );
+  execFileSync(
+    toolPath('kubectl'),
+    ['wait', '--for=condition=Established', '--timeout=60s', 'crd/sharddistributors.shards.veda.dev'],
+    { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfigPath }, stdio: 'pipe' },
+  );
+  project.provide('kubeconfig', controlPlane.kubeconfigPath);
+  project.provide('apiServer', controlPlane.server);
+  project.provide('controlPlaneDir', controlPlane.dir);
+  return async () => {
+    await controlPlane.stop();
+  };
+}
