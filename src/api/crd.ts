@@ -48,7 +48,13 @@ export function shardDistributorCrd() {
     metadata: { name: CRD_NAME },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: LIST_KIND, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES },
+      names: {
+        kind: KIND,
+        listKind: LIST_KIND,
+        plural: PLURAL,
+        singular: SINGULAR,
+        shortNames: SHORT_NAMES,
+      },
       scope: 'Namespaced',
       versions: [
         {
@@ -64,18 +70,50 @@ export function shardDistributorCrd() {
             },
           },
           additionalPrinterColumns: [
-            { name: 'Min', type: 'integer', jsonPath: '.spec.minWorkers', description: 'Minimum workers (shards)' },
-            { name: 'Max', type: 'integer', jsonPath: '.spec.maxWorkers', priority: 1, description: 'Maximum workers when autoscaling' },
-            { name: 'Ready', type: 'integer', jsonPath: '.status.readyWorkers', description: 'Workers ready' },
-            { name: 'Backlog', type: 'integer', jsonPath: '.status.backlog', description: 'Messages waiting in the shard queues' },
-            { name: 'Strategy', type: 'string', jsonPath: '.spec.strategy', description: 'Balancing strategy' },
-            { name: 'Status', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].reason", priority: 1 },
+            {
+              name: 'Min',
+              type: 'integer',
+              jsonPath: '.spec.minWorkers',
+              description: 'Minimum workers (shards)',
+            },
+            {
+              name: 'Max',
+              type: 'integer',
+              jsonPath: '.spec.maxWorkers',
+              priority: 1,
+              description: 'Maximum workers when autoscaling',
+            },
+            {
+              name: 'Ready',
+              type: 'integer',
+              jsonPath: '.status.readyWorkers',
+              description: 'Workers ready',
+            },
+            {
+              name: 'Backlog',
+              type: 'integer',
+              jsonPath: '.status.backlog',
+              description: 'Messages waiting in the shard queues',
+            },
+            {
+              name: 'Strategy',
+              type: 'string',
+              jsonPath: '.spec.strategy',
+              description: 'Balancing strategy',
+            },
+            {
+              name: 'Status',
+              type: 'string',
+              jsonPath: ".status.conditions[?(@.type=='Ready')].reason",
+              priority: 1,
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'ShardDistributor fans one queue out to worker shards and keeps one worker Deployment per shard.',
+              description:
+                'ShardDistributor fans one queue out to worker shards and keeps one worker Deployment per shard.',
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string' },

@@ -3,4 +3,11 @@ export { shardDistributorCrd } from './crd.ts';
 export { withDefaults, subQueuePrefixOf, InvalidSpecError } from './v1alpha1/defaults.ts';
 export { ShardDistributorSpecSchema, ShardDistributorStatusSchema } from './v1alpha1/schema.ts';
 export type { ShardDistributorStatus, Condition, ShardStatus } from './v1alpha1/schema.ts';
-export type { ShardDistributor, ShardDistributorSpec, ObjectMeta, Strategy, Backend, Placement } from './v1alpha1/types.ts';
+export type {
+  ShardDistributor,
+  ShardDistributorSpec,
+  ObjectMeta,
+  Strategy,
+  Backend,
+  Placement,
+} from './v1alpha1/types.ts';

@@ -6,7 +6,10 @@ export type { Logger };
  * The one way this project makes a logger: JSON lines on stdout (or the given destination),
  * a fixed message plus fields — `log.info({ shard, backlog }, 'shard drained')`.
  */
-export function createLogger(options: LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  options: LoggerOptions = {},
+  destination?: pino.DestinationStream,
+): Logger {
   const base: LoggerOptions = {
     name: 'shard-distributor',
     level: process.env['LOG_LEVEL'] ?? 'info',

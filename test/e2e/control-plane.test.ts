@@ -27,7 +27,10 @@ describe('the test control plane', () => {
     });
     const pods = await eventually(
       async () => {
-        const list = await core.listNamespacedPod({ namespace: ns.name, labelSelector: 'app=hello' });
+        const list = await core.listNamespacedPod({
+          namespace: ns.name,
+          labelSelector: 'app=hello',
+        });
         const running = list.items.filter((p) => p.status?.phase === 'Running');
         if (running.length !== 2) throw new Error(`${running.length}/2 pods Running`);
         return running;
@@ -38,7 +41,8 @@ describe('the test control plane', () => {
     await eventually(
       async () => {
         const d = await apps.readNamespacedDeployment({ name: 'hello', namespace: ns.name });
-        if (d.status?.readyReplicas !== 2) throw new Error(`readyReplicas ${d.status?.readyReplicas}`);
+        if (d.status?.readyReplicas !== 2)
+          throw new Error(`readyReplicas ${d.status?.readyReplicas}`);
       },
       { timeoutMs: 60_000, description: 'Deployment ready' },
     );

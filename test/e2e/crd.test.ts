@@ -8,14 +8,21 @@ import { kubeConfig, kubectl, kubectlOk, useNamespace } from './support.ts';
 
 const SAMPLES_DIR = `${REPO_ROOT}config/samples`;
 const samples = readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.yaml'));
-const minimalSample = () => parse(readFileSync(`${SAMPLES_DIR}/shards_v1alpha1_sharddistributor_minimal.yaml`, 'utf8'));
+const minimalSample = () =>
+  parse(readFileSync(`${SAMPLES_DIR}/shards_v1alpha1_sharddistributor_minimal.yaml`, 'utf8'));
 
 function customObjects() {
   return kubeConfig().makeApiClient(k8s.CustomObjectsApi);
 }
 
 async function createSd(namespace: string, body: object) {
-  return customObjects().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body });
+  return customObjects().createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    body,
+  });
 }
 
 /** The API server's rejection message for a create, or a failure if it was accepted. */
@@ -25,7 +32,7 @@ async function rejection(namespace: string, body: object): Promise<string> {
   } catch (error) {
     if (error instanceof k8s.ApiException) {
       expect(error.code).toBe(422);
-      return String(error.body);
+      return (JSON.parse(String(error.body)) as { message: string }).message;
     }
     throw error;
   }
@@ -43,7 +50,9 @@ describe('the ShardDistributor CRD on a real API server', () => {
   const ns = useNamespace('crd');
 
   it('is installed from crds/ and established, with status and scale subresources', async () => {
-    const crd = await kubeConfig().makeApiClient(k8s.ApiextensionsV1Api).readCustomResourceDefinition({ name: CRD_NAME });
+    const crd = await kubeConfig()
+      .makeApiClient(k8s.ApiextensionsV1Api)
+      .readCustomResourceDefinition({ name: CRD_NAME });
     expect(crd.status?.conditions?.find((c) => c.type === 'Established')?.status).toBe('True');
     expect(crd.spec.names.shortNames).toEqual(['sd']);
     expect(crd.spec.scope).toBe('Namespaced');
@@ -66,7 +75,12 @@ describe('the ShardDistributor CRD on a real API server', () => {
     const table = kubectlOk(['get', 'sd', '-n', ns.name]);
     const [header, ...rows] = table.trim().split('\n');
     expect(header?.split(/\s+/)).toEqual(['NAME', 'MIN', 'READY', 'BACKLOG', 'STRATEGY', 'AGE']);
-    expect(rows.map((r) => r.split(/\s+/)[0]).sort()).toEqual(['full', 'minimal', 'nats', 'veda-sidecar']);
+    expect(rows.map((r) => r.split(/\s+/)[0]).sort()).toEqual([
+      'full',
+      'minimal',
+      'nats',
+      'veda-sidecar',
+    ]);
     const full = rows.find((r) => r.startsWith('full '));
     expect(full?.split(/\s+/).slice(1, 2)).toEqual(['4']);
     expect(full).toContain('ZeroLoadFirst');
@@ -88,38 +102,119 @@ describe('the ShardDistributor CRD on a real API server', () => {
   });
 
   const badInputs: Array<[string, (spec: Record<string, any>) => void, RegExp]> = [
-    ['a negative minWorkers', (s) => (s.minWorkers = -1), /spec\.minWorkers.*greater than or equal to 1/],
-    ['an absurd minWorkers', (s) => (s.minWorkers = 100000), /spec\.minWorkers.*less than or equal to 512/],
+    [
+      'a negative minWorkers',
+      (s) => (s.minWorkers = -1),
+      /spec\.minWorkers.*greater than or equal to 1/,
+    ],
+    [
+      'an absurd minWorkers',
+      (s) => (s.minWorkers = 100000),
+      /spec\.minWorkers.*less than or equal to 512/,
+    ],
     ['a fractional minWorkers', (s) => (s.minWorkers = 2.5), /spec\.minWorkers.*integer/],
-    ['maxWorkers below minWorkers', (s) => ((s.minWorkers = 4), (s.maxWorkers = 2)), /spec\.maxWorkers: Invalid value.*spec\.maxWorkers must be greater than or equal to spec\.minWorkers/],
-    ['an unknown strategy', (s) => (s.strategy = 'Fastest'), /spec\.strategy: Unsupported value: "Fastest"/],
-    ['an unknown placeholder in argsTemplate', (s) => (s.worker.argsTemplate = ['--queue', '{queue_name}']), /spec\.worker\.argsTemplate.*unknown \{placeholder\}/],
-    ['a missing queue name', (s) => delete s.queue.mainQueue, /spec\.queue\.mainQueue: Required value/],
-    ['an empty queue name', (s) => (s.queue.mainQueue = ''), /spec\.queue\.mainQueue.*at least 1 chars/],
-    ['a queue name with a slash', (s) => (s.queue.mainQueue = 'a/b'), /spec\.queue\.mainQueue.*should match/],
-    ['backend nats without a nats section', (s) => (s.queue.backend = 'nats'), /spec\.queue\.nats: Required value: queue\.nats is required when queue\.backend is nats/],
-    ['a nats section with backend veda', (s) => (s.queue.nats = { url: 'nats://x:4222' }), /spec\.queue\.nats: Forbidden: queue\.nats must not be set when queue\.backend is veda/],
-    ['a veda section with backend nats', (s) => ((s.queue.backend = 'nats'), (s.queue.nats = { url: 'nats://x:4222' }), (s.queue.veda = {})), /spec\.queue\.veda: Forbidden/],
-    ['an unknown backend', (s) => (s.queue.backend = 'kafka'), /spec\.queue\.backend: Unsupported value: "kafka"/],
+    [
+      'maxWorkers below minWorkers',
+      (s) => ((s.minWorkers = 4), (s.maxWorkers = 2)),
+      /spec\.maxWorkers: Invalid value.*spec\.maxWorkers must be greater than or equal to spec\.minWorkers/,
+    ],
+    [
+      'an unknown strategy',
+      (s) => (s.strategy = 'Fastest'),
+      /spec\.strategy: Unsupported value: "Fastest"/,
+    ],
+    [
+      'an unknown placeholder in argsTemplate',
+      (s) => (s.worker.argsTemplate = ['--queue', '{queue_name}']),
+      /spec\.worker\.argsTemplate.*unknown \{placeholder\}/,
+    ],
+    [
+      'a missing queue name',
+      (s) => delete s.queue.mainQueue,
+      /spec\.queue\.mainQueue: Required value/,
+    ],
+    [
+      'an empty queue name',
+      (s) => (s.queue.mainQueue = ''),
+      /spec\.queue\.mainQueue.*at least 1 chars/,
+    ],
+    [
+      'a queue name with a slash',
+      (s) => (s.queue.mainQueue = 'a/b'),
+      /spec\.queue\.mainQueue.*should match/,
+    ],
+    [
+      'backend nats without a nats section',
+      (s) => (s.queue.backend = 'nats'),
+      /spec\.queue\.nats: Required value: queue\.nats is required when queue\.backend is nats/,
+    ],
+    [
+      'a nats section with backend veda',
+      (s) => (s.queue.nats = { url: 'nats://x:4222' }),
+      /spec\.queue\.nats: Forbidden: queue\.nats must not be set when queue\.backend is veda/,
+    ],
+    [
+      'a veda section with backend nats',
+      (s) => (
+        (s.queue.backend = 'nats'),
+        (s.queue.nats = { url: 'nats://x:4222' }),
+        (s.queue.veda = {})
+      ),
+      /spec\.queue\.veda: Forbidden/,
+    ],
+    [
+      'an unknown backend',
+      (s) => (s.queue.backend = 'kafka'),
+      /spec\.queue\.backend: Unsupported value: "kafka"/,
+    ],
     ['a missing worker image', (s) => delete s.worker.image, /spec\.worker\.image: Required value/],
-    ['an empty worker command', (s) => (s.worker.command = []), /spec\.worker\.command.*at least 1 items/],
-    ['a batch size of zero', (s) => (s.distributor = { batchSize: 0 }), /spec\.distributor\.batchSize.*greater than or equal to 1/],
-    ['a privileged metrics port', (s) => (s.distributor = { metricsPort: 80 }), /spec\.distributor\.metricsPort.*greater than or equal to 1024/],
-    ['Sidecar placement without sidecarOf', (s) => (s.distributor = { placement: 'Sidecar' }), /spec\.distributor\.sidecarOf: Required value/],
-    ['an unknown placement', (s) => (s.distributor = { placement: 'Everywhere' }), /spec\.distributor\.placement: Unsupported value/],
-    ['a negative sleepEmptySeconds', (s) => (s.worker.sleepEmptySeconds = -1), /spec\.worker\.sleepEmptySeconds.*greater than or equal to 0/],
+    [
+      'an empty worker command',
+      (s) => (s.worker.command = []),
+      /spec\.worker\.command.*at least 1 items/,
+    ],
+    [
+      'a batch size of zero',
+      (s) => (s.distributor = { batchSize: 0 }),
+      /spec\.distributor\.batchSize.*greater than or equal to 1/,
+    ],
+    [
+      'a privileged metrics port',
+      (s) => (s.distributor = { metricsPort: 80 }),
+      /spec\.distributor\.metricsPort.*greater than or equal to 1024/,
+    ],
+    [
+      'Sidecar placement without sidecarOf',
+      (s) => (s.distributor = { placement: 'Sidecar' }),
+      /spec\.distributor\.sidecarOf: Required value/,
+    ],
+    [
+      'an unknown placement',
+      (s) => (s.distributor = { placement: 'Everywhere' }),
+      /spec\.distributor\.placement: Unsupported value/,
+    ],
+    [
+      'a negative sleepEmptySeconds',
+      (s) => (s.worker.sleepEmptySeconds = -1),
+      /spec\.worker\.sleepEmptySeconds.*greater than or equal to 0/,
+    ],
   ];
 
-  it.each(badInputs)('rejects %s with a message naming the field', async (_name, mutate, expected) => {
-    const message = await rejection(ns.name, withSpec(mutate));
-    expect(message).toMatch(expected);
-  });
+  it.each(badInputs)(
+    'rejects %s with a message naming the field',
+    async (_name, mutate, expected) => {
+      const message = await rejection(ns.name, withSpec(mutate));
+      expect(message).toMatch(expected);
+    },
+  );
 
   it('rejects bad input through kubectl too, naming the field', () => {
     const sd = withSpec((s) => (s.maxWorkers = 1));
     const result = kubectl(['apply', '-n', ns.name, '-f', '-'], { input: JSON.stringify(sd) });
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('spec.maxWorkers must be greater than or equal to spec.minWorkers');
+    expect(result.stderr).toContain(
+      'spec.maxWorkers must be greater than or equal to spec.minWorkers',
+    );
   });
 
   it('lets `kubectl scale sd/NAME --replicas=8` set spec.minWorkers', async () => {

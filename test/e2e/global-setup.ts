@@ -18,20 +18,35 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const controlPlane = new ControlPlane();
   await controlPlane.start();
-  execFileSync(
-    toolPath('kubectl'),
-    ['apply', '--server-side', '-f', `${REPO_ROOT}crds/shards.veda.dev_sharddistributors.yaml`],
-    { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfigPath }, stdio: 'pipe' },
-  );
-  execFileSync(
-    toolPath('kubectl'),
-    ['wait', '--for=condition=Established', '--timeout=60s', 'crd/sharddistributors.shards.veda.dev'],
-    { env: { ...process.env, KUBECONFIG: controlPlane.kubeconfigPath }, stdio: 'pipe' },
-  );
+  try {
+    installCrd(controlPlane.kubeconfigPath);
+  } catch (error) {
+    await controlPlane.stop();
+    throw error;
+  }
   project.provide('kubeconfig', controlPlane.kubeconfigPath);
   project.provide('apiServer', controlPlane.server);
   project.provide('controlPlaneDir', controlPlane.dir);
   return async () => {
     await controlPlane.stop();
   };
+}
+
+function installCrd(kubeconfig: string): void {
+  const env = { ...process.env, KUBECONFIG: kubeconfig };
+  execFileSync(
+    toolPath('kubectl'),
+    ['apply', '--server-side', '-f', `${REPO_ROOT}crds/shards.veda.dev_sharddistributors.yaml`],
+    { env, stdio: 'pipe' },
+  );
+  execFileSync(
+    toolPath('kubectl'),
+    [
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      'crd/sharddistributors.shards.veda.dev',
+    ],
+    { env, stdio: 'pipe' },
+  );
 }

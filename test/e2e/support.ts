@@ -19,7 +19,10 @@ export interface KubectlResult {
 }
 
 /** Runs the kubectl built from the same Kubernetes module as the API server. */
-export function kubectl(args: string[], options: { input?: string; kubeconfig?: string } = {}): KubectlResult {
+export function kubectl(
+  args: string[],
+  options: { input?: string; kubeconfig?: string } = {},
+): KubectlResult {
   const result = spawnSync(toolPath('kubectl'), args, {
     input: options.input,
     encoding: 'utf8',

@@ -43,9 +43,12 @@ export class ControlPlane {
       await this.createFakeNode();
     } catch (error) {
       await this.stop({ keepDir: true });
-      throw new Error(`control plane did not start (logs in ${this.dir}): ${(error as Error).message}\n${this.logs()}`, {
-        cause: error,
-      });
+      throw new Error(
+        `control plane did not start (logs in ${this.dir}): ${(error as Error).message}\n${this.logs()}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -82,7 +85,12 @@ export class ControlPlane {
       '--allow-privileged=true',
       '--disable-admission-plugins=ServiceAccount',
     ];
-    this.apiServer = ManagedProcess.start(this.dir, 'kube-apiserver', toolPath('kube-apiserver'), this.apiServerArgs);
+    this.apiServer = ManagedProcess.start(
+      this.dir,
+      'kube-apiserver',
+      toolPath('kube-apiserver'),
+      this.apiServerArgs,
+    );
     writeKubeconfig(this.kubeconfigPath, this.server, this.pki, { name: 'admin' });
     await this.waitForApiServer();
   }
@@ -103,15 +111,20 @@ export class ControlPlane {
   private async startControllers(): Promise<void> {
     const kubeconfig = `--kubeconfig=${this.kubeconfigPath}`;
     this.others.push(
-      ManagedProcess.start(this.dir, 'kube-controller-manager', toolPath('kube-controller-manager'), [
-        kubeconfig,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${await freePort()}`,
-        '--leader-elect=false',
-        `--root-ca-file=${this.pki.caCert}`,
-        `--service-account-private-key-file=${this.pki.serviceAccountKey}`,
-        '--use-service-account-credentials=false',
-      ]),
+      ManagedProcess.start(
+        this.dir,
+        'kube-controller-manager',
+        toolPath('kube-controller-manager'),
+        [
+          kubeconfig,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${await freePort()}`,
+          '--leader-elect=false',
+          `--root-ca-file=${this.pki.caCert}`,
+          `--service-account-private-key-file=${this.pki.serviceAccountKey}`,
+          '--use-service-account-credentials=false',
+        ],
+      ),
       ManagedProcess.start(this.dir, 'kube-scheduler', toolPath('kube-scheduler'), [
         kubeconfig,
         '--bind-address=127.0.0.1',
@@ -125,7 +138,6 @@ export class ControlPlane {
       ManagedProcess.start(this.dir, 'kwok', toolPath('kwok'), [
         kubeconfig,
         `--config=${kwokConfig}`,
-        '--manage-all-nodes=false',
         '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
         '--node-ip=127.0.0.2',
         `--server-address=127.0.0.1:${await freePort()}`,
@@ -141,14 +153,20 @@ export class ControlPlane {
         metadata: {
           name: FAKE_NODE,
           annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          labels: { 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'kubernetes.io/hostname': FAKE_NODE, type: 'kwok' },
+          labels: {
+            'kubernetes.io/os': 'linux',
+            'kubernetes.io/arch': 'amd64',
+            'kubernetes.io/hostname': FAKE_NODE,
+            type: 'kwok',
+          },
         },
         status: { capacity, allocatable: capacity },
       },
     });
     await eventually(
       async () => {
-        for (const p of this.others) if (!p.running) throw new FatalStartError(`${p.name} exited:\n${p.tail()}`);
+        for (const p of this.others)
+          if (!p.running) throw new FatalStartError(`${p.name} exited:\n${p.tail()}`);
         const node = await core.readNode({ name: FAKE_NODE });
         const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
         if (ready?.status !== 'True') throw new Error(`node ${FAKE_NODE} is not Ready yet`);
@@ -191,7 +209,12 @@ export class ControlPlane {
   async restartApiServer(downMs = 0): Promise<void> {
     await this.apiServer?.kill();
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-    this.apiServer = ManagedProcess.start(this.dir, 'kube-apiserver', toolPath('kube-apiserver'), this.apiServerArgs);
+    this.apiServer = ManagedProcess.start(
+      this.dir,
+      'kube-apiserver',
+      toolPath('kube-apiserver'),
+      this.apiServerArgs,
+    );
     await this.waitForApiServer();
   }
 
@@ -232,10 +255,23 @@ function kwokConfiguration(): string {
   const config = {
     apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
     kind: 'KwokConfiguration',
-    options: { manageAllNodes: false, manageNodesWithAnnotationSelector: 'kwok.x-k8s.io/node=fake' },
+    // A config file replaces kwok's defaults wholesale, so the parallelism settings must be given.
+    options: {
+      manageAllNodes: false,
+      manageNodesWithAnnotationSelector: 'kwok.x-k8s.io/node=fake',
+      nodeLeaseDurationSeconds: 40,
+      nodeLeaseParallelism: 4,
+      nodePlayStageParallelism: 4,
+      podPlayStageParallelism: 4,
+      podsOnNodeSyncParallelism: 4,
+      enablePodsOnNodeSyncListPager: true,
+      enablePodsOnNodeSyncStreamWatch: true,
+    },
   };
   const stages = stageFiles.flatMap((name) =>
-    parseAllDocuments(readFileSync(join(stagesDir, `${name}.yaml`), 'utf8')).map((doc) => doc.toString()),
+    parseAllDocuments(readFileSync(join(stagesDir, `${name}.yaml`), 'utf8')).map((doc) =>
+      doc.toString(),
+    ),
   );
   return [stringify(config), ...stages].join('---\n');
 }

@@ -8,7 +8,10 @@ export interface EventuallyOptions {
  * Retries `check` until it resolves or the time is up; the last error explains the failure.
  * Errors named FatalStartError end the wait at once. Tests wait with this, never with sleeps.
  */
-export async function eventually<T>(check: () => Promise<T> | T, options: EventuallyOptions = {}): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T> | T,
+  options: EventuallyOptions = {},
+): Promise<T> {
   const { timeoutMs = 30_000, intervalMs = 200, description = 'condition' } = options;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -21,7 +24,9 @@ export async function eventually<T>(check: () => Promise<T> | T, options: Eventu
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? lastError.message : String(lastError);
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}: ${why}`, { cause: lastError });
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}: ${why}`, {
+        cause: lastError,
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

@@ -11,7 +11,12 @@ export interface KubeconfigUser {
 }
 
 /** Writes a kubeconfig with the CA and credentials embedded (no paths to go stale). */
-export function writeKubeconfig(path: string, server: string, pki: Pki, user: KubeconfigUser): void {
+export function writeKubeconfig(
+  path: string,
+  server: string,
+  pki: Pki,
+  user: KubeconfigUser,
+): void {
   const credentials = user.token
     ? { token: user.token }
     : {
@@ -22,10 +27,18 @@ export function writeKubeconfig(path: string, server: string, pki: Pki, user: Ku
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [
-      { name: 'shard-distributor-test', cluster: { server, 'certificate-authority-data': base64File(pki.caCert) } },
+      {
+        name: 'shard-distributor-test',
+        cluster: { server, 'certificate-authority-data': base64File(pki.caCert) },
+      },
     ],
     users: [{ name: user.name, user: credentials }],
-    contexts: [{ name: 'shard-distributor-test', context: { cluster: 'shard-distributor-test', user: user.name } }],
+    contexts: [
+      {
+        name: 'shard-distributor-test',
+        context: { cluster: 'shard-distributor-test', user: user.name },
+      },
+    ],
     'current-context': 'shard-distributor-test',
   };
   writeFileSync(path, stringify(config), { mode: 0o600 });

@@ -20,14 +20,35 @@ function openssl(dir: string, args: string[]): void {
 export function createPki(dir: string): Pki {
   const p = (name: string) => join(dir, name);
   openssl(dir, [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-    '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=shard-distributor-test-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-subj',
+    '/CN=shard-distributor-test-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
   openssl(dir, [
-    'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'admin.key', '-out', 'admin.csr',
-    '-subj', '/O=system:masters/CN=admin',
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'admin.key',
+    '-out',
+    'admin.csr',
+    '-subj',
+    '/O=system:masters/CN=admin',
   ]);
   writeFileSync(
     p('admin.ext'),
@@ -39,8 +60,21 @@ export function createPki(dir: string): Pki {
     ].join('\n') + '\n',
   );
   openssl(dir, [
-    'x509', '-req', '-in', 'admin.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-days', '2', '-out', 'admin.crt', '-extfile', 'admin.ext',
+    'x509',
+    '-req',
+    '-in',
+    'admin.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-out',
+    'admin.crt',
+    '-extfile',
+    'admin.ext',
   ]);
   openssl(dir, ['genrsa', '-out', 'sa.key', '2048']);
   openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);

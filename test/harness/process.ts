@@ -1,5 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, openSync, readdirSync, readFileSync, rmSync, closeSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  closeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /**

@@ -22,7 +22,9 @@ export type ToolName =
 export function toolPath(name: ToolName): string {
   const path = execFileSync('bash', [BUILD_SCRIPT, '--path', name], { encoding: 'utf8' }).trim();
   if (!existsSync(path)) {
-    throw new Error(`${name} is not built (expected ${path}); run \`npm run tools\` (test/cluster/build.sh) first`);
+    throw new Error(
+      `${name} is not built (expected ${path}); run \`npm run tools\` (test/cluster/build.sh) first`,
+    );
   }
   return path;
 }

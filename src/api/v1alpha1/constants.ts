@@ -14,14 +14,25 @@ export const LABEL_SHARD = `${GROUP}/shard`;
 export const LABEL_COMPONENT = `${GROUP}/component`;
 export const FINALIZER = `${GROUP}/finalizer`;
 
-export const STRATEGIES = ['ZeroLoadFirst', 'LeastLoaded', 'RoundRobin', 'KeyHash', 'Random'] as const;
+export const STRATEGIES = [
+  'ZeroLoadFirst',
+  'LeastLoaded',
+  'RoundRobin',
+  'KeyHash',
+  'Random',
+] as const;
 export const BACKENDS = ['veda', 'nats'] as const;
 export const PLACEMENTS = ['Standalone', 'Sidecar'] as const;
 export const DELETION_POLICIES = ['Drain', 'Abandon'] as const;
 export const SIDECAR_KINDS = ['Deployment', 'StatefulSet'] as const;
 
 /** The placeholders `worker.argsTemplate` may use; the INI's worker_args_template has the same. */
-export const ARGS_PLACEHOLDERS = ['worker_base_path', 'sub_queue_name', 'sleep_empty_sec', 'src'] as const;
+export const ARGS_PLACEHOLDERS = [
+  'worker_base_path',
+  'sub_queue_name',
+  'sleep_empty_sec',
+  'src',
+] as const;
 
 export const CONDITION_READY = 'Ready';
 export const CONDITION_PROGRESSING = 'Progressing';

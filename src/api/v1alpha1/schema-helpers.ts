@@ -1,13 +1,28 @@
-import { Kind, Type, TypeRegistry, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+import {
+  Kind,
+  Type,
+  TypeRegistry,
+  type Static,
+  type TSchema,
+  type SchemaOptions,
+} from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 // TypeBox checks values only of kinds it knows; these custom kinds keep the CRD structural
 // (plain enum / additionalProperties / int-or-string) and still let withDefaults() check.
-TypeRegistry.Set<{ enum: string[] }>('SdStringEnum', (schema, value) => typeof value === 'string' && schema.enum.includes(value));
-TypeRegistry.Set('SdFreeForm', (_schema, value) => typeof value === 'object' && value !== null && !Array.isArray(value));
+TypeRegistry.Set<{ enum: string[] }>(
+  'SdStringEnum',
+  (schema, value) => typeof value === 'string' && schema.enum.includes(value),
+);
+TypeRegistry.Set(
+  'SdFreeForm',
+  (_schema, value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+);
 TypeRegistry.Set<{ pattern: string }>(
   'SdQuantity',
-  (schema, value) => (typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && new RegExp(schema.pattern).test(value)),
+  (schema, value) =>
+    (typeof value === 'number' && Number.isInteger(value)) ||
+    (typeof value === 'string' && new RegExp(schema.pattern).test(value)),
 );
 TypeRegistry.Set<{ additionalProperties: TSchema }>(
   'SdStringMap',
@@ -22,8 +37,16 @@ TypeRegistry.Set<{ additionalProperties: TSchema }>(
  * A string limited to the given values, as a structural OpenAPI `enum` (TypeBox's own
  * literal unions become `anyOf`/`const`, which a CRD schema cannot hold).
  */
-export function StringEnum<const T extends readonly string[]>(values: T, options: SchemaOptions = {}) {
-  return Type.Unsafe<T[number]>({ [Kind]: 'SdStringEnum', type: 'string', enum: [...values], ...options });
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: SchemaOptions = {},
+) {
+  return Type.Unsafe<T[number]>({
+    [Kind]: 'SdStringEnum',
+    type: 'string',
+    enum: [...values],
+    ...options,
+  });
 }
 
 /** A CEL rule checked by the API server; `message` names the field and what to do. */
@@ -31,7 +54,8 @@ export interface CelRule {
   rule: string;
   message: string;
   fieldPath?: string;
-  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  reason?:
+    'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
 }
 
 export function celRules(...rules: CelRule[]) {
@@ -54,14 +78,20 @@ export function Quantity(options: SchemaOptions = {}) {
     [Kind]: 'SdQuantity',
     'x-kubernetes-int-or-string': true,
     anyOf: [{ type: 'integer' }, { type: 'string' }],
-    pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+    pattern:
+      '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
     ...options,
   });
 }
 
 /** A map with string keys, as OpenAPI `additionalProperties` (a CRD cannot hold patternProperties). */
 export function StringMap<T extends TSchema>(values: T, options: SchemaOptions = {}) {
-  return Type.Unsafe<Record<string, Static<T>>>({ [Kind]: 'SdStringMap', type: 'object', additionalProperties: values, ...options });
+  return Type.Unsafe<Record<string, Static<T>>>({
+    [Kind]: 'SdStringMap',
+    type: 'object',
+    additionalProperties: values,
+    ...options,
+  });
 }
 
 export function Resources(description: string) {

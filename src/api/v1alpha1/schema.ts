@@ -8,7 +8,7 @@ import {
   SIDECAR_KINDS,
   STRATEGIES,
 } from './constants.ts';
-import { celRules, FreeForm, Resources, StringEnum, StringMap } from './schema-helpers.ts';
+import { celRules, FreeForm, Resources, StringEnum } from './schema-helpers.ts';
 
 /**
  * ShardDistributor v1alpha1: the one source of truth. The TypeScript types are derived from
@@ -42,7 +42,8 @@ export const VedaQueueSchema = Type.Object(
     workerBasePath: Type.String({
       default: '/var/lib/veda/queue',
       minLength: 1,
-      description: 'Directory of the shard queues inside the pods (INI: [worker] worker_base_path).',
+      description:
+        'Directory of the shard queues inside the pods (INI: [worker] worker_base_path).',
     }),
     persistentVolumeClaim: Type.Optional(
       Type.String({
@@ -65,7 +66,10 @@ export const VedaQueueSchema = Type.Object(
 
 export const NatsQueueSchema = Type.Object(
   {
-    url: Type.String({ minLength: 1, description: 'NATS server URL, e.g. nats://nats.messaging:4222.' }),
+    url: Type.String({
+      minLength: 1,
+      description: 'NATS server URL, e.g. nats://nats.messaging:4222.',
+    }),
     mainStream: Type.String({
       default: 'SD_MAIN',
       pattern: '^[A-Za-z0-9_-]+$',
@@ -105,7 +109,8 @@ export const QueueSchema = Type.Object(
         minLength: 1,
         maxLength: 200,
         pattern: QUEUE_NAME,
-        description: 'Shard queue i is named <subQueuePrefix>-<i>; defaults to <mainQueue>-shard (INI: sub_queue_prefix).',
+        description:
+          'Shard queue i is named <subQueuePrefix>-<i>; defaults to <mainQueue>-shard (INI: sub_queue_prefix).',
       }),
     ),
     veda: Type.Optional(VedaQueueSchema),
@@ -122,13 +127,15 @@ export const QueueSchema = Type.Object(
       },
       {
         rule: "self.backend != 'veda' || !has(self.nats)",
-        message: 'queue.nats must not be set when queue.backend is veda; set queue.backend: nats or remove queue.nats',
+        message:
+          'queue.nats must not be set when queue.backend is veda; set queue.backend: nats or remove queue.nats',
         fieldPath: '.nats',
         reason: 'FieldValueForbidden',
       },
       {
         rule: "self.backend != 'nats' || !has(self.veda)",
-        message: 'queue.veda must not be set when queue.backend is nats; set queue.backend: veda or remove queue.veda',
+        message:
+          'queue.veda must not be set when queue.backend is nats; set queue.backend: veda or remove queue.veda',
         fieldPath: '.veda',
         reason: 'FieldValueForbidden',
       },
@@ -139,7 +146,9 @@ export const QueueSchema = Type.Object(
 const EnvVarSchema = Type.Object({
   name: Type.String({ minLength: 1 }),
   value: Type.Optional(Type.String()),
-  valueFrom: Type.Optional(FreeForm({ description: 'As in a container env var (secretKeyRef, configMapKeyRef, …).' })),
+  valueFrom: Type.Optional(
+    FreeForm({ description: 'As in a container env var (secretKeyRef, configMapKeyRef, …).' }),
+  ),
 });
 
 export const WorkerSchema = Type.Object(
@@ -148,7 +157,8 @@ export const WorkerSchema = Type.Object(
     command: Type.Array(Type.String(), {
       minItems: 1,
       maxItems: 64,
-      description: 'Worker executable and its fixed arguments, as an argv list (INI: worker_module). Never run through a shell.',
+      description:
+        'Worker executable and its fixed arguments, as an argv list (INI: worker_module). Never run through a shell.',
     }),
     argsTemplate: Type.Array(Type.String({ maxLength: 4096 }), {
       default: [
@@ -176,7 +186,12 @@ export const WorkerSchema = Type.Object(
       maximum: 3600,
       description: 'How long a worker sleeps when its shard is empty (INI: sleep_empty_sec).',
     }),
-    env: Type.Optional(Type.Array(EnvVarSchema, { maxItems: 256, description: 'Environment of the worker container.' })),
+    env: Type.Optional(
+      Type.Array(EnvVarSchema, {
+        maxItems: 256,
+        description: 'Environment of the worker container.',
+      }),
+    ),
     resources: Type.Optional(Resources('CPU and memory of the worker container.')),
     podTemplate: Type.Optional(
       FreeForm({
@@ -190,8 +205,14 @@ export const WorkerSchema = Type.Object(
 
 export const SidecarOfSchema = Type.Object(
   {
-    kind: StringEnum(SIDECAR_KINDS, { description: 'Kind of the workload that owns the main queue.' }),
-    name: Type.String({ minLength: 1, pattern: DNS_LABEL, description: 'Its name, in the same namespace.' }),
+    kind: StringEnum(SIDECAR_KINDS, {
+      description: 'Kind of the workload that owns the main queue.',
+    }),
+    name: Type.String({
+      minLength: 1,
+      pattern: DNS_LABEL,
+      description: 'Its name, in the same namespace.',
+    }),
   },
   { description: 'The workload whose pod the distributor joins as a native sidecar.' },
 );
@@ -199,7 +220,10 @@ export const SidecarOfSchema = Type.Object(
 export const DistributorSchema = Type.Object(
   {
     image: Type.Optional(
-      Type.String({ minLength: 1, description: "Distributor image; defaults to the operator's own image." }),
+      Type.String({
+        minLength: 1,
+        description: "Distributor image; defaults to the operator's own image.",
+      }),
     ),
     batchSize: Type.Integer({
       default: 100,
@@ -215,7 +239,8 @@ export const DistributorSchema = Type.Object(
     }),
     placement: StringEnum(PLACEMENTS, {
       default: 'Standalone',
-      description: 'Standalone: its own Deployment <name>-distributor. Sidecar: joins the pod of distributor.sidecarOf.',
+      description:
+        'Standalone: its own Deployment <name>-distributor. Sidecar: joins the pod of distributor.sidecarOf.',
     }),
     sidecarOf: Type.Optional(SidecarOfSchema),
     resources: Type.Optional(Resources('CPU and memory of the distributor container.')),
@@ -225,13 +250,14 @@ export const DistributorSchema = Type.Object(
     description: 'The distributor container that moves messages from the main queue to the shards.',
     ...celRules(
       {
-        rule: "self.placement != 'Sidecar' || has(self.sidecarOf)",
+        // has() guards: the API server also checks these rules against the bare `{}` default.
+        rule: "!has(self.placement) || self.placement != 'Sidecar' || has(self.sidecarOf)",
         message: 'distributor.sidecarOf is required when distributor.placement is Sidecar',
         fieldPath: '.sidecarOf',
         reason: 'FieldValueRequired',
       },
       {
-        rule: "self.placement == 'Sidecar' || !has(self.sidecarOf)",
+        rule: "(has(self.placement) && self.placement == 'Sidecar') || !has(self.sidecarOf)",
         message: 'distributor.sidecarOf is only allowed when distributor.placement is Sidecar',
         fieldPath: '.sidecarOf',
         reason: 'FieldValueForbidden',
@@ -247,20 +273,23 @@ export const ShardDistributorSpecSchema = Type.Object(
       default: 4,
       minimum: 1,
       maximum: MAX_WORKERS_LIMIT,
-      description: 'Shards and worker Deployments to keep (INI: min_workers). The scale subresource sets it.',
+      description:
+        'Shards and worker Deployments to keep (INI: min_workers). The scale subresource sets it.',
     }),
     maxWorkers: Type.Optional(
       Type.Integer({
         minimum: 1,
         maximum: MAX_WORKERS_LIMIT,
-        description: 'When set, the worker count follows the backlog between minWorkers and maxWorkers.',
+        description:
+          'When set, the worker count follows the backlog between minWorkers and maxWorkers.',
       }),
     ),
     targetBacklogPerWorker: Type.Integer({
       default: 1000,
       minimum: 1,
       maximum: 100_000_000,
-      description: 'With maxWorkers: the backlog one worker should carry (workers = ceil(backlog / target)).',
+      description:
+        'With maxWorkers: the backlog one worker should carry (workers = ceil(backlog / target)).',
     }),
     strategy: StringEnum(STRATEGIES, {
       default: 'ZeroLoadFirst',
@@ -270,7 +299,8 @@ export const ShardDistributorSpecSchema = Type.Object(
     distributor: DistributorSchema,
     deletionPolicy: StringEnum(DELETION_POLICIES, {
       default: 'Drain',
-      description: 'On delete: Drain waits until every shard queue is empty; Abandon leaves the backlog on disk knowingly.',
+      description:
+        'On delete: Drain waits until every shard queue is empty; Abandon leaves the backlog on disk knowingly.',
     }),
   },
   {
@@ -303,14 +333,36 @@ export const ShardStatusSchema = Type.Object({
 
 export const ShardDistributorStatusSchema = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
-  workers: Type.Optional(Type.Integer({ minimum: 0, description: 'Worker Deployments that exist (the scale subresource reads it).' })),
-  desiredWorkers: Type.Optional(Type.Integer({ minimum: 0, description: 'Worker count chosen by the operator (autoscaling included).' })),
+  workers: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'Worker Deployments that exist (the scale subresource reads it).',
+    }),
+  ),
+  desiredWorkers: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: 'Worker count chosen by the operator (autoscaling included).',
+    }),
+  ),
   readyWorkers: Type.Optional(Type.Integer({ minimum: 0 })),
-  backlog: Type.Optional(Type.Integer({ minimum: 0, description: 'Messages waiting in all shard queues.' })),
-  selector: Type.Optional(Type.String({ description: 'Label selector of the worker pods (for the scale subresource).' })),
-  shards: Type.Optional(Type.Array(ShardStatusSchema, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] })),
+  backlog: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Messages waiting in all shard queues.' }),
+  ),
+  selector: Type.Optional(
+    Type.String({ description: 'Label selector of the worker pods (for the scale subresource).' }),
+  ),
+  shards: Type.Optional(
+    Type.Array(ShardStatusSchema, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['index'],
+    }),
+  ),
   conditions: Type.Optional(
-    Type.Array(ConditionSchema, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+    Type.Array(ConditionSchema, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    }),
   ),
 });
 
