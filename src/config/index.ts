@@ -1,0 +1,31 @@
+// The config room's public surface: what the operator, the distributor, the supervisor and
+// the CLI may use. Everything else in src/config is internal.
+export { parseIni } from './parse.ts';
+export type { ParseOptions } from './parse.ts';
+export { renderIni } from './render.ts';
+export { validateConfig } from './validate.ts';
+export { loadConfigFile } from './load.ts';
+export type { LoadOptions } from './load.ts';
+export {
+  defaultConfig,
+  defaultNatsConfig,
+  defaultSubQueuePrefix,
+  CONFIG_FILE_NAME,
+} from './defaults.ts';
+export { renderWorkerArgv, placeholderValues } from './worker-argv.ts';
+export { splitArgv, quoteArgv } from './argv.ts';
+export type { ArgvSplit } from './argv.ts';
+export { subQueueName, shardSet } from './shards.ts';
+export type { ShardSet } from './shards.ts';
+export { ConfigError, ConfigKeyError, ConfigEnvError, ConfigFileError } from './errors.ts';
+export type { ConfigLocation } from './errors.ts';
+export type {
+  Backend,
+  DispatcherConfig,
+  DistributorConfig,
+  Env,
+  NatsConfig,
+  PoolConfig,
+  Strategy,
+  WorkerConfig,
+} from './types.ts';

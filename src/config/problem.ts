@@ -1,0 +1,50 @@
+import { MAX_WORKERS_LIMIT } from '../api/index.ts';
+import { ConfigKeyError, type ConfigLocation } from './errors.ts';
+
+/** A key in a file: every value problem is reported against one. */
+export interface Where extends ConfigLocation {
+  readonly section: string;
+  readonly key: string;
+}
+
+// Same bounds as the CRD where it has the field, so what the operator renders is accepted.
+export const LIMITS = {
+  min_workers: { min: 1, max: MAX_WORKERS_LIMIT },
+  batch_size: { min: 1, max: 10_000 },
+  metrics_port: { min: 0, max: 65_535 },
+  sleep_empty_sec: { max: 3600, zeroAllowed: true },
+  stuck_after_sec: { max: 86_400, zeroAllowed: false },
+} as const;
+
+export function integerFix(limits: { min: number; max: number }): string {
+  return `set it to an integer from ${limits.min} to ${limits.max}`;
+}
+
+export function secondsFix(limits: { max: number; zeroAllowed: boolean }): string {
+  return limits.zeroAllowed
+    ? `set it to a number of seconds from 0 to ${limits.max}`
+    : `set it to a number of seconds above 0 and at most ${limits.max}`;
+}
+
+/** Text values are quoted, so `"four"` and `""` read unambiguously; numbers are not. */
+function show(value: string | number | readonly number[]): string {
+  if (typeof value === 'number') return String(value);
+  return JSON.stringify(typeof value === 'string' ? value : value.join(','));
+}
+
+/** `file:line` when the line is known, else `file`. */
+export function place(where: ConfigLocation): string {
+  return where.line === undefined ? where.file : `${where.file}:${where.line}`;
+}
+
+/** Throws `file:line: [section] key = value <problem; fix>`. */
+export function fail(
+  where: Where,
+  value: string | number | readonly number[],
+  problem: string,
+): never {
+  throw new ConfigKeyError(
+    `${place(where)}: [${where.section}] ${where.key} = ${show(value)} ${problem}`,
+    where,
+  );
+}

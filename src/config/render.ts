@@ -1,0 +1,129 @@
+import { ARGS_PLACEHOLDERS, BACKENDS, STRATEGIES } from '../api/index.ts';
+import { CONFIG_FILE_NAME } from './defaults.ts';
+import { escapeEnv } from './env-substitution.ts';
+import type { DistributorConfig } from './types.ts';
+import { validateConfig } from './validate.ts';
+
+// What `ini` reads back unchanged without quotes: no comment or quote characters, no
+// backslash, no surrounding whitespace.
+const BARE = /^[^\s;#"'\\](?:[^;#"'\\\r\n]*[^\s;#"'\\])?$/;
+
+/** A value as INI text: bare when safe, else JSON-quoted (which `ini` unquotes exactly). */
+function value(text: string): string {
+  const escaped = escapeEnv(text);
+  return escaped === '' || BARE.test(escaped) ? escaped : JSON.stringify(escaped);
+}
+
+type Line = readonly [comment: string, key: string, text: string] | string;
+
+function section(name: string, lines: readonly Line[]): string {
+  const body = lines.map((line) =>
+    typeof line === 'string'
+      ? line
+      : `# ${line[0]}\n${line[1]} =${line[2] === '' ? '' : ` ${value(line[2])}`}`,
+  );
+  return `[${name}]\n${body.join('\n\n')}\n`;
+}
+
+const placeholders = ARGS_PLACEHOLDERS.map((p) => `{${p}}`).join(' ');
+
+/**
+ * Writes a config as veda-queue-shard-distributor.ini, every key explicit and commented, so
+ * `parseIni(renderIni(c), { env })` deep-equals `c` for any valid `c` and any env (`${`
+ * in values is escaped). Validates first: an invalid config throws instead of being written.
+ */
+export function renderIni(config: DistributorConfig): string {
+  validateConfig(config);
+  const d = config.dispatcher;
+  const w = config.worker;
+  const parts = [
+    [
+      `# ${CONFIG_FILE_NAME}: read by \`shard-distributor run\` and by the distributor container;`,
+      '# the operator renders it from a ShardDistributor. Values may use ${VAR} and',
+      '# ${VAR:-default} from the environment ($${ is a literal ${). Keys and sections',
+      '# not listed here are errors.',
+      '',
+    ].join('\n'),
+    section('dispatcher', [
+      ['Directory of the main queue (veda backend).', 'base_path', d.basePath],
+      ['Name of the main queue to read from.', 'main_queue_name', d.mainQueueName],
+      [
+        'Live shards, 0 … min_workers-1, each with its worker.',
+        'min_workers',
+        String(d.minWorkers),
+      ],
+      [
+        'Shards being removed (comma-separated, each >= min_workers): no new messages; their backlog is finished.',
+        'draining_shards',
+        d.drainingShards.join(','),
+      ],
+      [
+        "Consumer name the main queue is read as; also the workers' {src}.",
+        'consumer_name',
+        d.consumerName,
+      ],
+      [`Queue backend: ${BACKENDS.join(' or ')}.`, 'backend', d.backend],
+      [`How a shard is picked: ${STRATEGIES.join(', ')}.`, 'strategy', d.strategy],
+      ...(d.keyField === undefined
+        ? [
+            "# KeyHash only: header holding the routing key (default: the Veda individual's URI).\n# key_field =",
+          ]
+        : [['KeyHash only: header holding the routing key.', 'key_field', d.keyField] as const]),
+      ['Messages moved per batch.', 'batch_size', String(d.batchSize)],
+      [
+        'Port of /metrics, /load, /healthz and /readyz (0: any free port).',
+        'metrics_port',
+        String(d.metricsPort),
+      ],
+      [
+        'fsync (veda) or wait for the publish ack (nats) before committing the main queue.',
+        'durable',
+        String(d.durable),
+      ],
+      [
+        'Seconds a shard may hold a backlog without progress before it counts as stuck.',
+        'stuck_after_sec',
+        String(d.stuckAfterSec),
+      ],
+    ]),
+    section('worker', [
+      ['Directory of the shard queues (veda backend).', 'worker_base_path', w.workerBasePath],
+      ["Shard i's queue is <sub_queue_prefix>-<i>.", 'sub_queue_prefix', w.subQueuePrefix],
+      [
+        'Seconds a worker sleeps when its queue is empty.',
+        'sleep_empty_sec',
+        String(w.sleepEmptySec),
+      ],
+      [
+        'Worker executable and fixed arguments (quotes honoured, never run by a shell).',
+        'worker_module',
+        w.workerModule,
+      ],
+      [
+        `Worker arguments per shard. Placeholders: ${placeholders}; {{x}} is a literal {x}.`,
+        'worker_args_template',
+        w.workerArgsTemplate,
+      ],
+    ]),
+  ];
+  const nats = config.nats;
+  if (nats !== undefined) {
+    parts.push(
+      section('nats', [
+        ['NATS server URL(s), comma-separated.', 'url', nats.url],
+        ['JetStream stream of the main queue.', 'main_stream', nats.mainStream],
+        ['JetStream stream of the shard subjects.', 'shard_stream', nats.shardStream],
+        ...(nats.credentialsFile === undefined
+          ? []
+          : [
+              [
+                'NATS credentials (.creds) file.',
+                'credentials_file',
+                nats.credentialsFile,
+              ] as const,
+            ]),
+      ]),
+    );
+  }
+  return parts.join('\n');
+}

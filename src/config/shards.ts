@@ -1,0 +1,20 @@
+import type { DistributorConfig } from './types.ts';
+
+/** Shard i's queue (veda) or subject suffix (nats): `${sub_queue_prefix}-${i}`. */
+export function subQueueName(config: DistributorConfig, shardIndex: number): string {
+  return `${config.worker.subQueuePrefix}-${shardIndex}`;
+}
+
+export interface ShardSet {
+  /** 0 … min_workers-1: receive messages. */
+  readonly live: readonly number[];
+  /** draining_shards: receive nothing new; their backlog is finished, then they go. */
+  readonly draining: readonly number[];
+}
+
+export function shardSet(config: DistributorConfig): ShardSet {
+  return {
+    live: Array.from({ length: config.dispatcher.minWorkers }, (_, i) => i),
+    draining: [...config.dispatcher.drainingShards],
+  };
+}
