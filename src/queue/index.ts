@@ -1,0 +1,27 @@
+export type {
+  ConsumerOptions,
+  JsonValue,
+  QueueBackend,
+  QueueConsumer,
+  QueueMark,
+  QueueMessage,
+  QueuePosition,
+  QueueWriter,
+  ReadBatch,
+  StartAt,
+  WriterOptions,
+} from './types.ts';
+export {
+  QueueClosedError,
+  QueueCorruptError,
+  QueueError,
+  QueueFullError,
+  QueueLockedError,
+  QueueNotFoundError,
+  QueuePositionError,
+  QueueTimeoutError,
+} from './errors.ts';
+export { queueMetrics } from './metrics.ts';
+export type { QueueMetrics } from './metrics.ts';
+export { createVedaBackend } from './veda/backend.ts';
+export type { VedaBackendOptions } from './veda/backend.ts';

@@ -1,0 +1,118 @@
+/**
+ * The one queue interface the distributor, the workers and the operator's load reading use.
+ * Two backends implement it: veda (the file queue, byte-compatible with v_queue 0.2.7) and
+ * nats (JetStream: the main queue is a stream with a durable pull consumer and explicit ack,
+ * each shard a subject with its own durable consumer).
+ */
+
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Where a consumer stands, as plain JSON so the distributor's journal can store it.
+ * Opaque to callers: only the backend that made it reads it back, and it checks that the
+ * position belongs to it (backend and queue) before using it.
+ */
+export interface QueuePosition {
+  readonly backend: string;
+  readonly queue: string;
+  readonly [field: string]: JsonValue;
+}
+
+/**
+ * A writer's durable state, as plain JSON: how far the queue is known to be on disk (veda:
+ * part id + count pushed in it; nats: the last stream sequence of the subject).
+ */
+export interface QueueMark {
+  readonly backend: string;
+  readonly queue: string;
+  readonly [field: string]: JsonValue;
+}
+
+export interface QueueMessage {
+  /** The payload, byte-identical to what was appended. */
+  readonly data: Buffer;
+  /** The position just after this message: committing it acknowledges this message and all before it. */
+  readonly position: QueuePosition;
+}
+
+export interface ReadBatch {
+  readonly messages: readonly QueueMessage[];
+  /** The position before the first message of this batch. */
+  readonly from: QueuePosition;
+  /**
+   * The position after the batch. It can move even when `messages` is empty (corrupt data
+   * that was set aside, an empty part passed): commit it then too.
+   */
+  readonly next: QueuePosition;
+}
+
+export type StartAt = 'oldest' | 'current';
+
+export interface ConsumerOptions {
+  /**
+   * Where a consumer without a committed position starts. `oldest` (our default) reads every
+   * part still on disk; `current` is what Veda's consumers do (skip to the newest part).
+   */
+  readonly startAt?: StartAt;
+  /** fsync committed positions (default true). */
+  readonly durable?: boolean;
+}
+
+/** A named consumer of one queue: the distributor on the main queue, a worker on its shard. */
+export interface QueueConsumer {
+  readonly queue: string;
+  readonly name: string;
+  /** Up to `max` messages after the last one read, at once; an empty batch when nothing is there. */
+  read(max: number): Promise<ReadBatch>;
+  /** Persists `position` as this consumer's committed position (acknowledges up to it). */
+  commit(position: QueuePosition): Promise<void>;
+  /** The last committed position. */
+  committed(): QueuePosition;
+  /** Goes back to the committed position: the next read returns what was read but not committed. */
+  rewind(): Promise<void>;
+  /** Cheap check whether a read may return something new: poll it with backoff when idle. */
+  hasNew(): Promise<boolean>;
+  /** Messages not yet committed by this consumer. */
+  backlog(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface WriterOptions {
+  /** fsync records and info files on `flush` (default true). */
+  readonly durable?: boolean;
+}
+
+/** The single writer of one queue: the distributor on each shard queue. */
+export interface QueueWriter {
+  readonly queue: string;
+  /**
+   * Writes a batch. Readers see nothing of it until `flush`: a batch is all-or-nothing from
+   * their point of view. Throws QueueFullError when the disk is full; the batch is then dropped
+   * whole and can be retried.
+   */
+  append(messages: readonly Uint8Array[]): Promise<void>;
+  /** Makes everything appended durable and visible, and returns the new mark. */
+  flush(): Promise<QueueMark>;
+  /** The mark of what is durable now (appended but unflushed messages are not in it). */
+  mark(): QueueMark;
+  /** How many messages became durable after `mark` (a mark of this queue from an earlier flush or run). */
+  countSince(mark: QueueMark): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface QueueBackend {
+  readonly kind: string;
+  openConsumer(queue: string, consumer: string, options?: ConsumerOptions): Promise<QueueConsumer>;
+  openWriter(queue: string, options?: WriterOptions): Promise<QueueWriter>;
+  /**
+   * The backlog of `consumer` on `queue`, read from outside without registering or moving the
+   * consumer (the load reading of the distributor and the operator).
+   */
+  backlog(
+    queue: string,
+    consumer: string,
+    options?: { readonly startAt?: StartAt },
+  ): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,117 @@
+import type { Registry } from 'prom-client';
+import { silentLogger, type Logger } from '../../observability/index.ts';
+import { QueueClosedError } from '../errors.ts';
+import { queueMetrics } from '../metrics.ts';
+import type {
+  ConsumerOptions,
+  QueueBackend,
+  QueueConsumer,
+  QueueWriter,
+  StartAt,
+} from '../types.ts';
+import { VedaConsumer } from './consumer.ts';
+import type { VedaContext } from './context.ts';
+import { readHead } from './files.ts';
+import { checkName, parseInfoPop } from './info-lines.ts';
+import { backlogFrom, currentPart, listParts } from './layout.ts';
+import type { LockOptions } from './lock.ts';
+import { paths } from './paths.ts';
+import type { MessageType } from './record.ts';
+import { VedaWriter } from './writer.ts';
+
+export interface VedaBackendOptions {
+  /** The directory holding the queues (the INI's `base_path`). */
+  readonly basePath: string;
+  readonly logger?: Logger;
+  readonly registry?: Registry;
+  /** fsync on flush and commit (default true). */
+  readonly durable?: boolean;
+  /** Writers: start a new part once the current one holds this many bytes (default 256 MiB). */
+  readonly maxPartBytes?: number;
+  /** Writers: delete parts every registered consumer has passed (default false). */
+  readonly retention?: boolean;
+  /** Writers: `msg_type` of the records (default 'O'). */
+  readonly messageType?: MessageType;
+  /** Consumers: bytes per read from disk (default 64 KiB). */
+  readonly chunkSize?: number;
+  readonly lock?: LockOptions;
+}
+
+/** The embedded file backend, byte-compatible with Veda's v_queue 0.2.7. */
+export function createVedaBackend(options: VedaBackendOptions): QueueBackend {
+  const ctx: VedaContext = {
+    base: options.basePath,
+    log: (options.logger ?? silentLogger).child({ backend: 'veda' }),
+    metrics: queueMetrics(options.registry),
+  };
+  const open = new Set<QueueConsumer | QueueWriter>();
+  let closed = false;
+
+  function assertOpen(): void {
+    if (closed) throw new QueueClosedError(`veda backend at ${ctx.base} is closed`);
+  }
+
+  function track<T extends QueueConsumer | QueueWriter>(handle: T): T {
+    open.add(handle);
+    const close = handle.close.bind(handle);
+    handle.close = async () => {
+      open.delete(handle);
+      await close();
+    };
+    return handle;
+  }
+
+  return {
+    kind: 'veda',
+
+    async openConsumer(queue: string, consumer: string, consumerOptions: ConsumerOptions = {}) {
+      assertOpen();
+      return track(
+        await VedaConsumer.open(ctx, queue, consumer, {
+          durable: options.durable,
+          chunkSize: options.chunkSize,
+          ...consumerOptions,
+        }),
+      );
+    },
+
+    async openWriter(queue: string, writerOptions = {}) {
+      assertOpen();
+      checkName('queue', queue);
+      return track(
+        await VedaWriter.open(ctx, queue, {
+          durable: options.durable,
+          maxPartBytes: options.maxPartBytes,
+          retention: options.retention,
+          messageType: options.messageType,
+          lock: options.lock,
+          ...writerOptions,
+        }),
+      );
+    },
+
+    async backlog(
+      queue: string,
+      consumer: string,
+      backlogOptions: { readonly startAt?: StartAt } = {},
+    ) {
+      assertOpen();
+      checkName('queue', queue);
+      checkName('consumer', consumer);
+      const current = await currentPart(ctx, queue, async () => undefined);
+      if (current === undefined) return 0;
+      const text = await readHead(paths.infoPop(ctx.base, queue, consumer));
+      const pop = text === undefined ? undefined : parseInfoPop(text, queue, consumer);
+      if (pop?.ok)
+        return backlogFrom(ctx.base, queue, pop.value.partId, pop.value.countPopped, current);
+      const oldest = (await listParts(ctx.base, queue)).find((p) => p <= current) ?? current;
+      const from = (backlogOptions.startAt ?? 'oldest') === 'oldest' ? oldest : current;
+      return backlogFrom(ctx.base, queue, from, 0, current);
+    },
+
+    async close() {
+      closed = true;
+      for (const handle of [...open]) await handle.close();
+    },
+  };
+}
