@@ -24,7 +24,15 @@ module.exports = {
       name: 'foundations-import-no-higher-room',
       severity: 'error',
       from: { path: [room('api'), room('config'), room('queue'), room('observability')] },
-      to: { path: [room('operator'), room('distributor'), room('supervisor'), room('worker'), '^src/cli'] },
+      to: {
+        path: [
+          room('operator'),
+          room('distributor'),
+          room('supervisor'),
+          room('worker'),
+          '^src/cli',
+        ],
+      },
     },
     {
       name: 'api-stands-alone',

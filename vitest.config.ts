@@ -21,6 +21,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'distributor',
+          include: ['test/distributor/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],

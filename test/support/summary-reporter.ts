@@ -18,6 +18,8 @@ export default class SummaryReporter implements Reporter {
       }
     }
     // Printed after vitest's own summary because reporters run in the order configured.
-    setImmediate(() => process.stdout.write(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`));
+    setImmediate(() =>
+      process.stdout.write(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`),
+    );
   }
 }

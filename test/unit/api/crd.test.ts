@@ -21,7 +21,8 @@ describe('the generated CRD', () => {
       for (const key of node.required ?? []) {
         if (node.properties?.[key]?.default !== undefined) found.push(`${path}.${key}`);
       }
-      for (const [key, child] of Object.entries(node.properties ?? {})) found.push(...visit(child, `${path}.${key}`));
+      for (const [key, child] of Object.entries(node.properties ?? {}))
+        found.push(...visit(child, `${path}.${key}`));
       if (node.items) found.push(...visit(node.items, `${path}[]`));
       return found;
     };
@@ -30,18 +31,24 @@ describe('the generated CRD', () => {
   });
 
   describe('the argsTemplate placeholder rule', () => {
-    const schema = shardDistributorCrd().spec.versions[0]!.schema.openAPIV3Schema.properties.spec as any;
-    const rule: string = schema.properties.worker.properties.argsTemplate['x-kubernetes-validations'][0].rule;
+    const schema = shardDistributorCrd().spec.versions[0]!.schema.openAPIV3Schema.properties
+      .spec as any;
+    const rule: string =
+      schema.properties.worker.properties.argsTemplate['x-kubernetes-validations'][0].rule;
     // The CEL rule holds an RE2 pattern in a CEL string literal; this simple one means the same in JS.
     const pattern = new RegExp(/matches\('(.*)'\)\)$/.exec(rule)![1]!.replaceAll('\\\\', '\\'));
 
-    it.each(['--base', '{worker_base_path}', '--sub={sub_queue_name}', '{src}-{sleep_empty_sec}', 'plain text'])(
-      'accepts %s',
-      (arg) => expect(pattern.test(arg)).toBe(true),
-    );
+    it.each([
+      '--base',
+      '{worker_base_path}',
+      '--sub={sub_queue_name}',
+      '{src}-{sleep_empty_sec}',
+      'plain text',
+    ])('accepts %s', (arg) => expect(pattern.test(arg)).toBe(true));
 
-    it.each(['{queue}', '{ worker_base_path }', '{', 'a}b', '{{src}}', '{SRC}'])('rejects %s', (arg) =>
-      expect(pattern.test(arg)).toBe(false),
+    it.each(['{queue}', '{ worker_base_path }', '{', 'a}b', '{{src}}', '{SRC}'])(
+      'rejects %s',
+      (arg) => expect(pattern.test(arg)).toBe(false),
     );
   });
 });

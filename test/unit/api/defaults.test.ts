@@ -22,7 +22,16 @@ describe('withDefaults', () => {
       worker: {
         image: 'worker:1',
         command: ['python3', '-m', 'worker.queue_worker'],
-        argsTemplate: ['--base', '{worker_base_path}', '--sub', '{sub_queue_name}', '--src', '{src}', '--sleep-empty', '{sleep_empty_sec}'],
+        argsTemplate: [
+          '--base',
+          '{worker_base_path}',
+          '--sub',
+          '{sub_queue_name}',
+          '--src',
+          '{src}',
+          '--sleep-empty',
+          '{sleep_empty_sec}',
+        ],
         sleepEmptySeconds: 0.5,
       },
       distributor: { batchSize: 100, metricsPort: 9464, placement: 'Standalone' },
@@ -49,6 +58,10 @@ describe('withDefaults', () => {
 
   it('names shard queues <mainQueue>-shard-<i> unless a prefix is given', () => {
     expect(subQueuePrefixOf(withDefaults(minimal))).toBe('individuals-flow-shard');
-    expect(subQueuePrefixOf(withDefaults({ ...minimal, queue: { mainQueue: 'q', subQueuePrefix: 'p' } }))).toBe('p');
+    expect(
+      subQueuePrefixOf(
+        withDefaults({ ...minimal, queue: { mainQueue: 'q', subQueuePrefix: 'p' } }),
+      ),
+    ).toBe('p');
   });
 });

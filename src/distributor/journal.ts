@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { QueueMark, QueuePosition } from '../queue/index.ts';
+import { JournalCorruptError } from './errors.ts';
+
+/** What the distributor writes before a batch's shard writes, so a restart finishes that batch. */
+export interface JournalEntry {
+  readonly version: 1;
+  /** Main-queue position before and after the batch. */
+  readonly from: QueuePosition;
+  readonly next: QueuePosition;
+  /** Messages in the batch and a digest of their bytes, to recognise the batch when re-read. */
+  readonly count: number;
+  readonly digest: string;
+  /** Shard index of each message, in order. */
+  readonly assignment: readonly number[];
+  /** Each written shard queue's durable mark before the batch. */
+  readonly shards: readonly {
+    readonly index: number;
+    readonly queue: string;
+    readonly mark: QueueMark;
+  }[];
+}
+
+export function batchDigest(messages: readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  const length = Buffer.alloc(4);
+  for (const message of messages) {
+    length.writeUInt32LE(message.byteLength);
+    hash.update(length).update(message);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * One small JSON file beside the main queue, replaced atomically (temp file, fsync, rename,
+ * fsync of the directory) so a crash leaves either the old entry or the new one.
+ */
+export class BatchJournal {
+  readonly file: string;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  static forQueue(basePath: string, mainQueue: string, consumer: string): BatchJournal {
+    return new BatchJournal(join(basePath, `${mainQueue}_sd_journal_${consumer}`));
+  }
+
+  async read(): Promise<JournalEntry | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    try {
+      const entry = JSON.parse(text) as JournalEntry;
+      if (
+        entry.version !== 1 ||
+        !Array.isArray(entry.assignment) ||
+        entry.assignment.length !== entry.count
+      ) {
+        throw new Error('unexpected shape');
+      }
+      return entry;
+    } catch (error) {
+      throw new JournalCorruptError(this.file, error);
+    }
+  }
+
+  async write(entry: JournalEntry): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true });
+    const temp = `${this.file}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(JSON.stringify(entry));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.file);
+    await syncDirectory(dirname(this.file));
+  }
+
+  async clear(): Promise<void> {
+    await rm(this.file, { force: true });
+    await syncDirectory(dirname(this.file));
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,140 @@
+import type { DistributorConfig } from '../config/index.ts';
+import { shardSet, subQueueName } from '../config/index.ts';
+import type { QueueBackend, QueueWriter } from '../queue/index.ts';
+import type { ShardView } from './strategies/index.ts';
+
+export type ShardState = 'live' | 'draining' | 'drained';
+
+export interface Shard {
+  readonly index: number;
+  readonly queue: string;
+  state: ShardState;
+  writer?: QueueWriter;
+  /** Last measured backlog plus what was dispatched since the measurement. */
+  backlog: number;
+  /** Estimated messages popped by the worker since start (from backlog movements). */
+  popped: number;
+  dispatched: number;
+  stuck: boolean;
+}
+
+/**
+ * The shards the distributor knows: live ones receive messages; draining ones receive
+ * nothing and turn drained when their worker has emptied them. Owns the shard writers.
+ */
+export class ShardTable {
+  private readonly shards = new Map<number, Shard>();
+  private readonly backend: QueueBackend;
+  private config: DistributorConfig;
+
+  constructor(backend: QueueBackend, config: DistributorConfig) {
+    this.backend = backend;
+    this.config = config;
+  }
+
+  /** Applies the shard set of a (new) config: opens writers for new live shards. */
+  async apply(
+    config: DistributorConfig,
+  ): Promise<{ added: number[]; draining: number[]; removed: number[] }> {
+    this.config = config;
+    const { live, draining } = shardSet(config);
+    const added: number[] = [];
+    const nowDraining: number[] = [];
+    for (const index of live) {
+      const shard = this.shards.get(index);
+      if (!shard) {
+        this.shards.set(index, await this.open(index, 'live'));
+        added.push(index);
+      } else if (shard.state !== 'live') {
+        shard.state = 'live';
+        added.push(index);
+      }
+    }
+    const wanted = new Set([...live, ...draining]);
+    for (const index of draining) {
+      const shard = this.shards.get(index) ?? (await this.open(index, 'draining'));
+      this.shards.set(index, shard);
+      if (shard.state === 'live') {
+        shard.state = 'draining';
+        nowDraining.push(index);
+      }
+    }
+    const removed: number[] = [];
+    for (const shard of [...this.shards.values()]) {
+      if (wanted.has(shard.index)) continue;
+      // Dropped from the config without a drain: keep it draining while it holds messages.
+      if (shard.state === 'live') {
+        shard.state = 'draining';
+        nowDraining.push(shard.index);
+      } else if (shard.state === 'drained') {
+        await shard.writer?.close();
+        this.shards.delete(shard.index);
+        removed.push(shard.index);
+      }
+    }
+    return { added, draining: nowDraining, removed };
+  }
+
+  private async open(index: number, state: ShardState): Promise<Shard> {
+    const queue = subQueueName(this.config, index);
+    return {
+      index,
+      queue,
+      state,
+      writer: await this.backend.openWriter(queue),
+      backlog: 0,
+      popped: 0,
+      dispatched: 0,
+      stuck: false,
+    };
+  }
+
+  get(index: number): Shard | undefined {
+    return this.shards.get(index);
+  }
+
+  all(): Shard[] {
+    return [...this.shards.values()].sort((a, b) => a.index - b.index);
+  }
+
+  live(): Shard[] {
+    return this.all().filter((s) => s.state === 'live');
+  }
+
+  /** What a strategy sees: live shards only. */
+  views(): ShardView[] {
+    return this.live().map((s) => ({ index: s.index, backlog: s.backlog, stuck: s.stuck }));
+  }
+
+  /** A writer for a shard queue, opening one for a shard not in the table (journal recovery). */
+  async writerFor(index: number, queue: string): Promise<QueueWriter> {
+    const shard = this.shards.get(index);
+    if (shard?.queue === queue && shard.writer) return shard.writer;
+    const writer = await this.backend.openWriter(queue);
+    this.shards.set(index, {
+      index,
+      queue,
+      state: 'draining',
+      writer,
+      backlog: 0,
+      popped: 0,
+      dispatched: 0,
+      stuck: false,
+    });
+    return writer;
+  }
+
+  /** Replaces a shard's writer after a failure (the old one may be in an unknown state). */
+  async reopenWriter(index: number): Promise<QueueWriter> {
+    const shard = this.shards.get(index);
+    if (!shard) throw new Error(`shard ${index} is not in the table`);
+    await shard.writer?.close().catch(() => undefined);
+    shard.writer = await this.backend.openWriter(shard.queue);
+    return shard.writer;
+  }
+
+  async close(): Promise<void> {
+    for (const shard of this.shards.values()) await shard.writer?.close();
+    this.shards.clear();
+  }
+}

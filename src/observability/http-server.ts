@@ -1,0 +1,78 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface Probe {
+  /** Resolves to a reason when not healthy/ready, or undefined when all is well. */
+  (): Promise<string | undefined> | string | undefined;
+}
+
+export interface ObservabilityServerOptions {
+  port: number;
+  host?: string;
+  registry: Registry;
+  healthz?: Probe;
+  readyz?: Probe;
+  /** Extra JSON routes, e.g. the distributor's /load. */
+  json?: Record<string, () => unknown>;
+}
+
+export interface ObservabilityServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves /metrics (Prometheus text), /healthz, /readyz and any JSON routes given. */
+export async function startObservabilityServer(
+  options: ObservabilityServerOptions,
+): Promise<ObservabilityServer> {
+  const server: Server = createServer((req, res) => {
+    void route(options, req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`internal error: ${(error as Error).message}\n`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function route(
+  options: ObservabilityServerOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    return;
+  }
+  if (path === '/metrics') {
+    const body = await options.registry.metrics();
+    res.writeHead(200, { 'content-type': options.registry.contentType }).end(body);
+    return;
+  }
+  if (path === '/healthz' || path === '/readyz') {
+    const probe = path === '/healthz' ? options.healthz : options.readyz;
+    const problem = probe ? await probe() : undefined;
+    res
+      .writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' })
+      .end(problem ? `${problem}\n` : 'ok\n');
+    return;
+  }
+  const json = options.json?.[path];
+  if (json) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json()));
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+}

@@ -1,0 +1,191 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { QueueFullError, type QueueBackend, type QueueWriter } from '../../src/queue/index.ts';
+import { PROTOCOL_STEPS, failpointFromSpec } from '../../src/distributor/index.ts';
+import { bench, countDeliveries, ids, runUntil, type Bench } from './helpers.ts';
+
+let b: Bench;
+afterEach(async () => b?.cleanup());
+
+/** A shard backend whose writers fail their first `failures` flushes, as a full disk would. */
+function failingFlushes(inner: QueueBackend, failures: { left: number }): QueueBackend {
+  return {
+    ...inner,
+    kind: inner.kind,
+    backlog: inner.backlog.bind(inner),
+    openConsumer: inner.openConsumer.bind(inner),
+    close: inner.close.bind(inner),
+    async openWriter(queue, options) {
+      const writer = await inner.openWriter(queue, options);
+      const wrapped: QueueWriter = {
+        queue: writer.queue,
+        append: (m) => writer.append(m),
+        mark: () => writer.mark(),
+        countSince: (m) => writer.countSince(m),
+        close: () => writer.close(),
+        async flush() {
+          if (failures.left > 0) {
+            failures.left--;
+            throw new QueueFullError(`injected: no space left writing ${queue}`);
+          }
+          return writer.flush();
+        },
+      };
+      return wrapped;
+    },
+  };
+}
+
+describe('the distributor loop', () => {
+  it('moves every message into exactly one shard, byte-identical, and commits the main queue', async () => {
+    b = await bench();
+    const messages = ids(95);
+    await b.produce(messages);
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    const report = countDeliveries(await b.shardContents(), messages);
+    expect(report).toEqual({ delivered: 95, lost: [], duplicated: [], unexpected: [] });
+  });
+
+  it('keeps the order of the main queue within each shard', async () => {
+    b = await bench({ strategy: 'RoundRobin' });
+    const messages = ids(40);
+    await b.produce(messages);
+    await runUntil(await b.distributor(), async () => (await b.committedMain()) === 0);
+    for (const list of (await b.shardContents()).values()) expect(list).toEqual([...list].sort());
+  });
+
+  it('spreads a batch over idle shards instead of flooding the first one', async () => {
+    b = await bench({ strategy: 'ZeroLoadFirst', batchSize: 100 });
+    await b.produce(ids(100));
+    await runUntil(await b.distributor(), async () => (await b.committedMain()) === 0);
+    const sizes = [...(await b.shardContents()).values()].map((l) => l.length);
+    expect(sizes).toEqual([25, 25, 25, 25]);
+  });
+
+  it('retries a failed shard write and never moves the main position past it', async () => {
+    b = await bench();
+    const messages = ids(30);
+    await b.produce(messages);
+    const failures = { left: 5 };
+    const d = await b.distributor({
+      shardBackend: failingFlushes(b.backend(b.shardDir), failures),
+    });
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    expect(failures.left).toBe(0);
+    expect(countDeliveries(await b.shardContents(), messages)).toMatchObject({
+      delivered: 30,
+      lost: [],
+      duplicated: [],
+    });
+    expect(await d.metrics.writeFailures.get()).toMatchObject({
+      values: [expect.objectContaining({ value: 5 })],
+    });
+    expect(b.logs.some((l) => l.msg === 'shard write failed; retrying, nothing is skipped')).toBe(
+      true,
+    );
+  });
+
+  it('leaves the main position where it was while writes keep failing, and a restart delivers exactly once', async () => {
+    b = await bench();
+    const messages = ids(25);
+    await b.produce(messages);
+    const failing = await b.distributor({
+      shardBackend: failingFlushes(b.backend(b.shardDir), { left: Infinity }),
+    });
+    const stop = new AbortController();
+    const running = failing.run(stop.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await b.committedMain()).toBe(25);
+    stop.abort();
+    await running;
+    await failing.close();
+    const healthy = await b.distributor();
+    await runUntil(healthy, async () => (await b.committedMain()) === 0);
+    expect(countDeliveries(await b.shardContents(), messages)).toEqual({
+      delivered: 25,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+  });
+
+  it.each(PROTOCOL_STEPS)('delivers exactly once when a batch is interrupted %s', async (step) => {
+    b = await bench();
+    const messages = ids(57);
+    await b.produce(messages);
+    // The second batch crashes at this step; the distributor is then opened again.
+    const crashing = await b.distributor({ failpoint: failpointFromSpec(`${step}:2:throw`) });
+    await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
+    await crashing.close();
+    const restarted = await b.distributor();
+    await runUntil(restarted, async () => (await b.committedMain()) === 0);
+    expect(countDeliveries(await b.shardContents(), messages)).toEqual({
+      delivered: 57,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+  });
+
+  it('finishes the batch in flight and commits when stopped', async () => {
+    b = await bench({ batchSize: 50 });
+    await b.produce(ids(50));
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) < 50);
+    expect(await b.committedMain()).toBe(0);
+  });
+
+  it('reports per-shard load as /load does', async () => {
+    b = await bench();
+    await b.produce(ids(20));
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    await d.refreshLoad();
+    const report = d.loadReport();
+    expect(report.shards.map((s) => s.index)).toEqual([0, 1, 2, 3]);
+    expect(report.shards.reduce((sum, s) => sum + s.dispatched, 0)).toBe(20);
+    expect(
+      report.shards.every(
+        (s) => s.live && s.state === 'live' && s.queue.startsWith('individuals-flow-shard-'),
+      ),
+    ).toBe(true);
+    expect(report.mainLag).toBe(0);
+    expect(Date.parse(report.updatedAt)).toBeGreaterThan(0);
+  });
+});
+
+describe('a live change of the shard set', () => {
+  it('starts sending to new shards and stops sending to removed ones, which drain', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
+    await b.produce(ids(10, 'a'));
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    await d.applyConfig({ ...b.config, dispatcher: { ...b.config.dispatcher, minWorkers: 3 } });
+    await b.produce(ids(9, 'b'));
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    let contents = await b.shardContents(3);
+    expect(contents.get(2)?.filter((id) => id.startsWith('b'))).toHaveLength(3);
+
+    await d.applyConfig({
+      ...b.config,
+      dispatcher: { ...b.config.dispatcher, minWorkers: 2, drainingShards: [2] },
+    });
+    expect(d.loadReport().shards.find((s) => s.index === 2)?.state).toBe('draining');
+    await b.produce(ids(10, 'c'));
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    contents = await b.shardContents(3);
+    expect(contents.get(2)?.some((id) => id.startsWith('c'))).toBe(false);
+
+    // The shard's worker empties it: the distributor reports it drained.
+    const worker = await b
+      .backend(b.shardDir)
+      .openConsumer('individuals-flow-shard-2', b.config.dispatcher.consumerName);
+    const rest = await worker.read(100);
+    await worker.commit(rest.next);
+    await d.applyConfig({
+      ...b.config,
+      dispatcher: { ...b.config.dispatcher, minWorkers: 2, drainingShards: [2] },
+    });
+    expect(d.loadReport().shards.find((s) => s.index === 2)?.state).toBe('drained');
+  });
+});
