@@ -109,7 +109,10 @@ export class ShardTable {
   /** A writer for a shard queue, opening one for a shard not in the table (journal recovery). */
   async writerFor(index: number, queue: string): Promise<QueueWriter> {
     const shard = this.shards.get(index);
-    if (shard?.queue === queue && shard.writer) return shard.writer;
+    if (shard?.queue === queue) {
+      shard.writer ??= await this.backend.openWriter(queue);
+      return shard.writer;
+    }
     const writer = await this.backend.openWriter(queue);
     this.shards.set(index, {
       index,
@@ -133,8 +136,11 @@ export class ShardTable {
     return shard.writer;
   }
 
+  /** Closes the writers; the table keeps its counts so a final report can still be read. */
   async close(): Promise<void> {
-    for (const shard of this.shards.values()) await shard.writer?.close();
-    this.shards.clear();
+    for (const shard of this.shards.values()) {
+      await shard.writer?.close();
+      shard.writer = undefined;
+    }
   }
 }

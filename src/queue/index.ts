@@ -25,3 +25,5 @@ export { queueMetrics } from './metrics.ts';
 export type { QueueMetrics } from './metrics.ts';
 export { createVedaBackend } from './veda/backend.ts';
 export type { VedaBackendOptions } from './veda/backend.ts';
+export { statVedaQueue } from './veda/stat.ts';
+export type { VedaQueueStat } from './veda/stat.ts';

@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * shard-distributor: one binary, several entrypoints (one image in Kubernetes, different args).
+ */
+import { ShardDistributorError } from './errors.ts';
+import { createLogger } from './observability/index.ts';
+import { crdCommand } from './cli/crd-command.ts';
+import { DISTRIBUTOR_USAGE, distributorCommand } from './cli/distributor-command.ts';
+import { shutdownSignal } from './cli/signals.ts';
+import { UsageError } from './cli/usage-error.ts';
+import { workerCommand } from './cli/worker-command.ts';
+import { RUN_USAGE, runCommand } from './cli/run-command.ts';
+import { QUEUE_USAGE, queueCommand } from './cli/queue-command.ts';
+import { WORKER_USAGE } from './worker/index.ts';
+
+const USAGE = `usage: shard-distributor <command> [options]
+
+commands:
+  run          the drop-in for veda-queue-shard-distributor: distributor + local workers
+  distributor  the fan-out loop alone (the container the operator runs)
+  worker       the reference worker: consumes one shard queue
+  operator     the Kubernetes operator
+  queue        inspect a queue: stat | tail | push
+  crd          print the ShardDistributor CustomResourceDefinition
+
+'shard-distributor <command> --help' tells more.`;
+
+const COMMAND_USAGE: Record<string, string> = {
+  run: RUN_USAGE,
+  distributor: DISTRIBUTOR_USAGE,
+  worker: WORKER_USAGE,
+  queue: QUEUE_USAGE,
+  crd: 'shard-distributor crd\n\nPrints the ShardDistributor CustomResourceDefinition (kubectl apply -f -).',
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const env = process.env;
+  const log = createLogger({ base: { component: command ?? 'cli' } });
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command ? 0 : 2;
+  }
+  const usage = COMMAND_USAGE[command];
+  if (usage && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const signal = shutdownSignal();
+  switch (command) {
+    case 'distributor':
+      await distributorCommand(rest, env, log, signal);
+      return 0;
+    case 'run':
+      return runCommand(rest, env, log, signal);
+    case 'worker':
+      return workerCommand(rest, env, signal);
+    case 'queue':
+      return queueCommand(rest, env);
+    case 'crd':
+      crdCommand();
+      return 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`, USAGE);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`shard-distributor: ${error.message}\n\n${error.usage}`);
+      process.exit(2);
+    }
+    if (error instanceof ShardDistributorError) {
+      console.error(`shard-distributor: ${error.message} [${error.code}]`);
+      process.exit(1);
+    }
+    console.error(error);
+    process.exit(1);
+  },
+);

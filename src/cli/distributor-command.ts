@@ -1,0 +1,36 @@
+import { parseArgs } from 'node:util';
+import { loadConfigFile, type Env } from '../config/index.ts';
+import { failpointFromSpec, startDistributorService } from '../distributor/index.ts';
+import type { Logger } from '../observability/index.ts';
+import { UsageError } from './usage-error.ts';
+
+export const DISTRIBUTOR_USAGE = `shard-distributor distributor --config FILE [--metrics-port N]
+
+Moves every message of the main queue to exactly one shard queue, as the INI file says,
+and serves /metrics, /load, /healthz and /readyz. Watches the INI and applies a changed
+shard set live. SIGTERM finishes the batch in flight, commits and exits 0.`;
+
+export async function distributorCommand(
+  argv: string[],
+  env: Env,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, 'metrics-port': { type: 'string' } },
+    strict: true,
+  }).valueOf() as { values: { config?: string; 'metrics-port'?: string } };
+  if (!values.config) throw new UsageError('--config FILE is required', DISTRIBUTOR_USAGE);
+  const config = await loadConfigFile(values.config, { env, log });
+  const service = await startDistributorService({
+    config,
+    configFile: values.config,
+    env,
+    log,
+    failpoint: failpointFromSpec(env['SD_FAILPOINT']),
+    metricsPort: values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']),
+  });
+  signal.addEventListener('abort', () => service.stop(), { once: true });
+  await service.done;
+}

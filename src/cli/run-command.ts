@@ -1,0 +1,123 @@
+import { mkdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { CONFIG_FILE_NAME, loadConfigFile, type Env } from '../config/index.ts';
+import {
+  failpointFromSpec,
+  startDistributorService,
+  type DistributorService,
+} from '../distributor/index.ts';
+import { destination } from 'pino';
+import { createLogger, type Logger } from '../observability/index.ts';
+import { Supervisor } from '../supervisor/index.ts';
+import { startDemo, type Demo } from './demo.ts';
+import { UsageError } from './usage-error.ts';
+
+export const RUN_USAGE = `shard-distributor run [--config FILE] [--metrics-port N]
+shard-distributor run --demo [--data DIR] [--duration SECONDS]
+
+The drop-in for veda-queue-shard-distributor: the distributor plus one local worker process
+per shard (worker_module + worker_args_template, never through a shell), reaped and restarted
+with backoff. The INI defaults to ./config/${CONFIG_FILE_NAME} and is written with defaults
+when missing, as the original did. Editing min_workers in it applies live.
+
+--demo runs the embedded default: a Veda queue under ./data, a producer feeding it, four
+reference workers, and a line of what is happening every two seconds.`;
+
+interface RunOptions {
+  config?: string;
+  'metrics-port'?: string;
+  demo?: boolean;
+  data?: string;
+  duration?: string;
+}
+
+export async function runCommand(
+  argv: string[],
+  env: Env,
+  baseLog: Logger,
+  signal: AbortSignal,
+): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      demo: { type: 'boolean' },
+      data: { type: 'string' },
+      duration: { type: 'string' },
+    },
+    strict: true,
+  }) as { values: RunOptions };
+  const duration = values.duration === undefined ? undefined : Number(values.duration);
+  if (duration !== undefined && !(duration > 0))
+    throw new UsageError(
+      `--duration ${values.duration} is not a positive number of seconds`,
+      RUN_USAGE,
+    );
+  const metricsPort =
+    values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+
+  // The demo talks to a person on stdout; its logs go to stderr and only when they matter.
+  const log = values.demo
+    ? createLogger({ level: env['LOG_LEVEL'] ?? 'warn' }, destination(2))
+    : baseLog;
+  let demo: Demo | undefined;
+  let configFile = values.config ?? `config/${CONFIG_FILE_NAME}`;
+  if (values.demo) {
+    demo = await startDemo(values.data ?? 'data', log);
+    configFile = demo.configFile;
+  } else if (values.data !== undefined) {
+    throw new UsageError('--data goes with --demo', RUN_USAGE);
+  }
+  const config = await loadConfigFile(configFile, { env, log });
+  await mkdir(config.dispatcher.basePath, { recursive: true });
+  await mkdir(config.worker.workerBasePath, { recursive: true });
+
+  const supervisor = new Supervisor({
+    config,
+    log: log.child({ component: 'supervisor' }),
+    env: { ...process.env },
+  });
+  let service: DistributorService;
+  try {
+    service = await startDistributorService({
+      config,
+      configFile,
+      env,
+      log,
+      failpoint: failpointFromSpec(env['SD_FAILPOINT']),
+      metricsPort,
+      onConfigApplied: (next) => supervisor.reconcile(next),
+    });
+  } catch (error) {
+    await demo?.stop();
+    throw error;
+  }
+  supervisor.start();
+  demo?.watch(service, supervisor);
+
+  // A draining shard keeps its worker until the distributor reports it empty.
+  const retireDrained = setInterval(() => {
+    for (const shard of service.distributor.loadReport().shards) {
+      if (shard.state === 'drained' && supervisor.workers().some((w) => w.shard === shard.index)) {
+        void supervisor.retire(shard.index);
+      }
+    }
+  }, 1_000);
+
+  const stop = () => {
+    void (demo?.stopProducing() ?? Promise.resolve()).finally(() => service.stop());
+  };
+  signal.addEventListener('abort', stop, { once: true });
+  const timer = duration === undefined ? undefined : setTimeout(stop, duration * 1000);
+  try {
+    await service.done;
+  } finally {
+    clearInterval(retireDrained);
+    if (timer) clearTimeout(timer);
+    await demo?.stop();
+    await supervisor.stop(10_000);
+    demo?.summary(service);
+  }
+  return 0;
+}

@@ -1,0 +1,305 @@
+import type { Registry } from 'prom-client';
+import { shardSet, type DistributorConfig } from '../config/index.ts';
+import { silentLogger, type Logger } from '../observability/index.ts';
+import { DEFAULT_BACKOFF, nextRestart, type BackoffPolicy } from './backoff.ts';
+import { supervisorMetrics, type SupervisorMetrics } from './metrics.ts';
+import { desiredWorkers, planWorkers, type CurrentWorker } from './plan.ts';
+import { defaultSpawn, WorkerProcess, type SpawnFn, type WorkerExit } from './worker-process.ts';
+
+/** Time and timers, injectable so tests can drive them. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export interface SupervisorOptions {
+  readonly config: DistributorConfig;
+  readonly log?: Logger;
+  readonly spawn?: SpawnFn;
+  readonly clock?: Clock;
+  /** Source of jitter, in [0, 1). */
+  readonly random?: () => number;
+  readonly backoff?: Partial<BackoffPolicy>;
+  readonly registry?: Registry;
+  /** How long a worker stopped by `reconcile` or `retire` gets between SIGTERM and SIGKILL (default 10 s). */
+  readonly stopGraceMs?: number;
+  /** The workers' environment (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+export type WorkerState = 'running' | 'restarting' | 'stopping';
+
+export interface WorkerStatus {
+  readonly shard: number;
+  readonly state: WorkerState;
+  readonly pid: number | undefined;
+  readonly argv: readonly string[];
+  /** Restarts since the supervisor started. */
+  readonly restarts: number;
+}
+
+/** A shard's worker over its successive processes, until it is stopped for good. */
+interface Slot {
+  readonly shard: number;
+  readonly argv: readonly string[];
+  process: WorkerProcess | undefined;
+  failures: number;
+  restarts: number;
+  restartTimer: unknown;
+  killTimers: unknown[];
+  stopping: boolean;
+  readonly gone: Promise<void>;
+  markGone(): void;
+}
+
+/**
+ * Keeps one worker process per live (and not yet drained) shard for `run` mode: started from
+ * the rendered argv without a shell, reaped on exit, restarted with exponential backoff,
+ * stopped with SIGTERM and, after a grace period, SIGKILL. No PID files: the children are
+ * ours, and Node reaps them.
+ */
+export class Supervisor {
+  private config: DistributorConfig;
+  private readonly log: Logger;
+  private readonly spawn: SpawnFn;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly policy: BackoffPolicy;
+  private readonly metrics: SupervisorMetrics;
+  private readonly stopGraceMs: number;
+  private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly cwd: string | undefined;
+  private readonly slots = new Map<number, Slot>();
+  /** Draining shards the distributor reported drained: their workers are no longer wanted. */
+  private readonly retired = new Set<number>();
+  private started = false;
+  private shuttingDown = false;
+
+  constructor(options: SupervisorOptions) {
+    this.config = options.config;
+    this.log = (options.log ?? silentLogger).child({ component: 'supervisor' });
+    this.spawn = options.spawn ?? defaultSpawn;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.policy = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.metrics = supervisorMetrics(options.registry);
+    this.stopGraceMs = options.stopGraceMs ?? 10_000;
+    this.env = options.env;
+    this.cwd = options.cwd;
+    // Fails now, not at the first spawn, on a config whose worker command cannot be rendered.
+    desiredWorkers(this.config, this.retired);
+  }
+
+  /** Starts a worker for every shard that needs one. */
+  start(): void {
+    if (this.shuttingDown) return;
+    this.started = true;
+    this.apply();
+  }
+
+  /**
+   * Applies a changed config: workers for new shards start, workers of shards neither live
+   * nor draining (or whose argv changed) are stopped gracefully. Throws, changing nothing,
+   * when the new worker command cannot be rendered.
+   */
+  reconcile(config: DistributorConfig): void {
+    const { live, draining } = shardSet(config);
+    const retired = new Set(
+      [...this.retired].filter((s) => draining.includes(s) && !live.includes(s)),
+    );
+    desiredWorkers(config, retired);
+    this.config = config;
+    this.retired.clear();
+    for (const shard of retired) this.retired.add(shard);
+    this.apply();
+  }
+
+  /**
+   * The distributor reports draining shard `shard` drained: its worker is stopped gracefully.
+   * Resolves once that worker has exited. A live shard is not retired.
+   */
+  retire(shard: number): Promise<void> {
+    if (shardSet(this.config).live.includes(shard)) {
+      this.log.warn({ shard }, 'live shard not retired');
+      return Promise.resolve();
+    }
+    this.retired.add(shard);
+    this.apply();
+    return this.slots.get(shard)?.gone ?? Promise.resolve();
+  }
+
+  /**
+   * SIGTERM to every worker, SIGKILL to those still there after `graceMs`; no more restarts.
+   * Resolves when every worker has exited and been reaped.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.shuttingDown = true;
+    const slots = [...this.slots.values()];
+    for (const slot of slots) this.stopSlot(slot, graceMs, 'shutdown');
+    await Promise.all(slots.map((slot) => slot.gone));
+  }
+
+  workers(): WorkerStatus[] {
+    return [...this.slots.values()]
+      .sort((a, b) => a.shard - b.shard)
+      .map((slot) => ({
+        shard: slot.shard,
+        state: slot.stopping ? 'stopping' : slot.process?.running ? 'running' : 'restarting',
+        pid: slot.process?.pid,
+        argv: slot.argv,
+        restarts: slot.restarts,
+      }));
+  }
+
+  private apply(): void {
+    if (!this.started || this.shuttingDown) return;
+    const desired = desiredWorkers(this.config, this.retired);
+    for (const { shard, reason } of planWorkers(desired, this.current()).stop) {
+      const slot = this.slots.get(shard);
+      if (slot) this.stopSlot(slot, this.stopGraceMs, this.retired.has(shard) ? 'retired' : reason);
+    }
+    // Workers waiting for a restart were dropped at once: their replacements can start now.
+    for (const worker of planWorkers(desired, this.current()).start) {
+      const slot = this.newSlot(worker.shard, worker.argv);
+      this.slots.set(worker.shard, slot);
+      this.launch(slot);
+    }
+  }
+
+  private current(): CurrentWorker[] {
+    return [...this.slots.values()].map((s) => ({
+      shard: s.shard,
+      argv: s.argv,
+      stopping: s.stopping,
+    }));
+  }
+
+  private newSlot(shard: number, argv: readonly string[]): Slot {
+    let markGone: () => void = () => undefined;
+    const gone = new Promise<void>((resolve) => {
+      markGone = resolve;
+    });
+    return {
+      shard,
+      argv,
+      process: undefined,
+      failures: 0,
+      restarts: 0,
+      restartTimer: undefined,
+      killTimers: [],
+      stopping: false,
+      gone,
+      markGone,
+    };
+  }
+
+  private launch(slot: Slot): void {
+    const worker = WorkerProcess.start(slot.shard, slot.argv, {
+      spawn: this.spawn,
+      log: this.log,
+      now: () => this.clock.now(),
+      env: this.env,
+      cwd: this.cwd,
+    });
+    slot.process = worker;
+    if (worker.pid !== undefined) {
+      this.log.info({ shard: slot.shard, pid: worker.pid, argv: slot.argv }, 'worker started');
+    }
+    this.updateRunning();
+    worker.exited
+      .then((exit) => this.onExit(slot, worker, exit))
+      .catch((err: unknown) =>
+        this.log.error({ shard: slot.shard, err }, 'worker exit not handled'),
+      );
+  }
+
+  private onExit(slot: Slot, worker: WorkerProcess, exit: WorkerExit): void {
+    slot.process = undefined;
+    for (const timer of slot.killTimers) this.clock.clearTimeout(timer);
+    slot.killTimers = [];
+    this.updateRunning();
+    const uptimeMs = this.clock.now() - worker.startedAt;
+    if (exit.error) {
+      this.log.error(
+        { shard: slot.shard, argv: slot.argv, err: exit.error },
+        'worker failed to start',
+      );
+    } else {
+      const fields = {
+        shard: slot.shard,
+        pid: worker.pid,
+        code: exit.code,
+        signal: exit.signal,
+        uptimeMs,
+      };
+      if (slot.stopping) this.log.info(fields, 'worker exited');
+      else this.log.warn(fields, 'worker exited');
+    }
+    if (slot.stopping) {
+      this.drop(slot);
+      this.apply();
+      return;
+    }
+    const decision = nextRestart(this.policy, slot.failures, uptimeMs, this.random());
+    slot.failures = decision.failures;
+    this.log.info(
+      { shard: slot.shard, delayMs: decision.delayMs, failures: decision.failures },
+      'worker restart scheduled',
+    );
+    slot.restartTimer = this.clock.setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (slot.stopping) return;
+      slot.restarts += 1;
+      this.metrics.restarts.inc({ shard: String(slot.shard) });
+      this.launch(slot);
+    }, decision.delayMs);
+  }
+
+  private stopSlot(slot: Slot, graceMs: number, reason: string): void {
+    const first = !slot.stopping;
+    slot.stopping = true;
+    if (slot.restartTimer !== undefined) {
+      this.clock.clearTimeout(slot.restartTimer);
+      slot.restartTimer = undefined;
+    }
+    const worker = slot.process;
+    if (!worker) {
+      this.drop(slot);
+      return;
+    }
+    if (first) {
+      this.log.info({ shard: slot.shard, pid: worker.pid, reason, graceMs }, 'stopping worker');
+      worker.signal('SIGTERM');
+    }
+    // A later, shorter deadline (shutdown during a drain stop) adds its own timer.
+    slot.killTimers.push(
+      this.clock.setTimeout(() => {
+        if (!worker.running) return;
+        this.log.warn(
+          { shard: slot.shard, pid: worker.pid, graceMs },
+          'worker ignored SIGTERM, killing',
+        );
+        worker.signal('SIGKILL');
+      }, graceMs),
+    );
+  }
+
+  private drop(slot: Slot): void {
+    if (this.slots.get(slot.shard) === slot) this.slots.delete(slot.shard);
+    slot.markGone();
+  }
+
+  private updateRunning(): void {
+    let running = 0;
+    for (const slot of this.slots.values()) if (slot.process?.running) running += 1;
+    this.metrics.running.set(running);
+  }
+}

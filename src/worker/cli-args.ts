@@ -1,0 +1,107 @@
+import { parseArgs } from 'node:util';
+import { defaultConfig } from '../config/index.ts';
+import { WorkerArgsError } from './errors.ts';
+import { DEFAULT_WORKER_BATCH_SIZE } from './sdk.ts';
+
+export type WorkerBackend = 'veda' | 'nats';
+
+/** `shard-distributor worker …`: the flags the original `worker_args_template` passes, and ours. */
+export interface WorkerArgs {
+  readonly backend: WorkerBackend;
+  /** `--base`: the directory of the shard queues (veda). */
+  readonly base: string;
+  /** `--sub`: the shard queue. */
+  readonly sub: string;
+  /** `--src`: the consumer name. */
+  readonly src: string;
+  /** `--sleep-empty`: seconds to pause when the queue is empty. */
+  readonly sleepEmptySec: number;
+  readonly batchSize: number;
+  /** `--out`: append one line per message to this file. */
+  readonly out?: string;
+}
+
+export const WORKER_USAGE =
+  'usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--backend veda]';
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') {
+    throw new WorkerArgsError(`missing ${flag}`);
+  }
+  return value;
+}
+
+function number(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  valid: (n: number) => boolean,
+  what: string,
+): number {
+  if (value === undefined) return fallback;
+  const n = value.trim() === '' ? Number.NaN : Number(value);
+  if (!valid(n)) throw new WorkerArgsError(`${flag} ${JSON.stringify(value)} is not ${what}`);
+  return n;
+}
+
+/** Parses the worker's flags (without the `worker` subcommand itself). Errors name the flag; show WORKER_USAGE with them. */
+export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        backend: { type: 'string' },
+        base: { type: 'string' },
+        sub: { type: 'string' },
+        src: { type: 'string' },
+        'sleep-empty': { type: 'string' },
+        'batch-size': { type: 'string' },
+        out: { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    // node:util's messages already name the flag (Unknown option '--x', Option '--base <value>' argument missing).
+    const why = err instanceof Error ? err.message : String(err);
+    throw new WorkerArgsError(why, { cause: err });
+  }
+  const text = (key: string): string | undefined => {
+    const value = values[key];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const backend = text('backend') ?? 'veda';
+  if (backend === 'nats') {
+    throw new WorkerArgsError(
+      '--backend nats is not supported by the reference worker yet; use --backend veda',
+    );
+  }
+  if (backend !== 'veda') {
+    throw new WorkerArgsError(
+      `--backend ${JSON.stringify(backend)} is not a known backend; use veda or nats`,
+    );
+  }
+  const out = text('out');
+  return {
+    backend,
+    base: required(text('base'), '--base'),
+    sub: required(text('sub'), '--sub'),
+    src: required(text('src'), '--src'),
+    sleepEmptySec: number(
+      text('sleep-empty'),
+      '--sleep-empty',
+      defaultConfig().worker.sleepEmptySec,
+      (n) => Number.isFinite(n) && n >= 0,
+      'a number of seconds >= 0',
+    ),
+    batchSize: number(
+      text('batch-size'),
+      '--batch-size',
+      DEFAULT_WORKER_BATCH_SIZE,
+      (n) => Number.isSafeInteger(n) && n > 0,
+      'a whole number > 0',
+    ),
+    ...(out === undefined ? {} : { out: required(out, '--out') }),
+  };
+}

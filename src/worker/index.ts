@@ -1,0 +1,15 @@
+// The worker room's public surface: the SDK for TypeScript workers and the reference worker the CLI runs.
+export { runWorker, DEFAULT_WORKER_BATCH_SIZE } from './sdk.ts';
+export type {
+  HandlerResult,
+  MessageContext,
+  MessageHandler,
+  RunWorkerOptions,
+  WorkerReport,
+} from './sdk.ts';
+export { main as workerMain } from './reference-worker.ts';
+export type { ReferenceWorkerOptions } from './reference-worker.ts';
+export { parseWorkerArgs, WORKER_USAGE } from './cli-args.ts';
+export type { WorkerArgs, WorkerBackend } from './cli-args.ts';
+export { encodeOutputLine, decodeOutputLine } from './output-line.ts';
+export { WorkerArgsError, WorkerHandlerError } from './errors.ts';

@@ -1,0 +1,253 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { renderWorkerArgv } from '../../../src/config/index.ts';
+import { Supervisor, type SupervisorOptions } from '../../../src/supervisor/index.ts';
+import { eventually } from '../../harness/eventually.ts';
+import { alive, capture, reaped, sleeperConfig, type Captured } from './helpers.ts';
+
+const fast = { initialMs: 50, maxMs: 400, factor: 2, jitter: 0, resetAfterMs: 60_000 };
+
+describe('supervisor', () => {
+  const started: Supervisor[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop(1_000)));
+  });
+
+  function supervise(
+    c: Captured,
+    options: Omit<SupervisorOptions, 'log' | 'registry'>,
+  ): Supervisor {
+    const supervisor = new Supervisor({
+      backoff: fast,
+      log: c.log,
+      registry: c.registry,
+      ...options,
+    });
+    started.push(supervisor);
+    supervisor.start();
+    return supervisor;
+  }
+
+  function pids(supervisor: Supervisor): number[] {
+    return supervisor.workers().map((w) => {
+      if (w.state !== 'running' || w.pid === undefined)
+        throw new Error(`shard ${w.shard} is ${w.state}`);
+      return w.pid;
+    });
+  }
+
+  async function ready(c: Captured, shard: number, pid: number): Promise<void> {
+    await eventually(
+      () => expect(c.find('worker output', { shard, pid, line: 'ready' })).toHaveLength(1),
+      { description: `shard ${shard} (pid ${pid}) ready` },
+    );
+  }
+
+  it('starts one worker per live shard with exactly the rendered argv, a quoted space kept in one argument', async () => {
+    const c = capture();
+    const config = sleeperConfig(3, `--sub {sub_queue_name} --label 'two words' --src {src}`);
+    const supervisor = supervise(c, { config });
+    await eventually(() =>
+      expect(c.find('worker output', { stream: 'stdout' }).length).toBeGreaterThanOrEqual(6),
+    );
+    const running = supervisor.workers();
+    expect(running.map((w) => w.shard)).toEqual([0, 1, 2]);
+    for (const worker of running) {
+      const argv = renderWorkerArgv(config, worker.shard);
+      expect(worker.argv).toEqual(argv);
+      expect(argv.slice(2)).toEqual([
+        '--sub',
+        `q-${worker.shard}`,
+        '--label',
+        'two words',
+        '--src',
+        'queue-shard-distributor',
+      ]);
+      const printed = c.find('worker output', { shard: worker.shard, stream: 'stdout' })[0];
+      expect(printed?.line).toBe(`argv ${JSON.stringify(argv.slice(2))}`);
+    }
+    expect(await c.metric('shard_distributor_workers_running')).toBe(3);
+  });
+
+  it('logs each line of stdout and stderr with the shard and the stream', async () => {
+    const c = capture();
+    const supervisor = supervise(c, { config: sleeperConfig(2, '--sub {sub_queue_name}') });
+    await eventually(() => expect(pids(supervisor)).toHaveLength(2));
+    for (const [shard, pid] of pids(supervisor).entries()) {
+      await eventually(() =>
+        expect(c.find('worker output', { shard, pid, stream: 'stderr' })).toEqual([
+          expect.objectContaining({ level: 'info', line: `pid ${pid} on stderr` }),
+        ]),
+      );
+    }
+  });
+
+  it('reaps a worker killed with SIGKILL and starts it again, waiting longer after each failure', async () => {
+    const c = capture();
+    const supervisor = supervise(c, { config: sleeperConfig(1, '--sub {sub_queue_name}') });
+    const seen: number[] = [];
+    for (let kill = 0; kill < 3; kill++) {
+      const [pid] = await eventually(() => {
+        const [p] = pids(supervisor);
+        expect(seen).not.toContain(p);
+        return [p as number];
+      });
+      seen.push(pid);
+      process.kill(pid, 'SIGKILL');
+      await eventually(() =>
+        expect(c.find('worker exited', { shard: 0, pid, signal: 'SIGKILL' })).toHaveLength(1),
+      );
+      expect(await reaped(pid)).toBe(true);
+    }
+    await eventually(() => expect(supervisor.workers()[0]?.state).toBe('running'));
+    expect(c.find('worker restart scheduled', { shard: 0 }).map((l) => l.delayMs)).toEqual([
+      50, 100, 200,
+    ]);
+    expect(supervisor.workers()[0]?.restarts).toBe(3);
+    expect(await c.metric('shard_distributor_worker_restarts_total', { shard: '0' })).toBe(3);
+  });
+
+  it('restarts a worker that exits on its own', async () => {
+    const c = capture();
+    supervise(c, { config: sleeperConfig(1, '--exit-after 50') });
+    await eventually(() =>
+      expect(c.find('worker exited', { shard: 0, code: 3 }).length).toBeGreaterThanOrEqual(2),
+    );
+    for (const exit of c.find('worker exited', { shard: 0, code: 3 })) {
+      expect(await reaped(exit['pid'] as number)).toBe(true);
+    }
+  });
+
+  it('sends SIGTERM on stop and resolves once every worker has exited', async () => {
+    const c = capture();
+    const supervisor = new Supervisor({ config: sleeperConfig(2, ''), log: c.log, backoff: fast });
+    supervisor.start();
+    const workers = await eventually(() => pids(supervisor));
+    for (const [shard, pid] of workers.entries()) await ready(c, shard, pid);
+    await supervisor.stop(30_000);
+    expect(supervisor.workers()).toEqual([]);
+    for (const pid of workers) {
+      expect(c.find('worker exited', { pid })).toEqual([
+        expect.objectContaining({ code: 0, signal: null }),
+      ]);
+      expect(await reaped(pid)).toBe(true);
+    }
+    await eventually(() =>
+      expect(c.find('worker output', { line: 'got SIGTERM' })).toHaveLength(2),
+    );
+    expect(c.find('worker restart scheduled')).toEqual([]);
+  });
+
+  it('kills a worker that ignores SIGTERM once the grace period is over', async () => {
+    const c = capture();
+    const supervisor = new Supervisor({
+      config: sleeperConfig(1, '--ignore-term'),
+      log: c.log,
+      backoff: fast,
+    });
+    supervisor.start();
+    const [pid] = await eventually(() => pids(supervisor));
+    await ready(c, 0, pid as number);
+    await supervisor.stop(300);
+    expect(c.find('worker exited', { pid })).toEqual([
+      expect.objectContaining({ code: null, signal: 'SIGKILL' }),
+    ]);
+    await eventually(() =>
+      expect(c.find('worker output', { pid, line: 'ignoring SIGTERM' })).toHaveLength(1),
+    );
+    expect(c.find('worker ignored SIGTERM, killing', { pid })).toHaveLength(1);
+    expect(await reaped(pid as number)).toBe(true);
+  });
+
+  it('logs a worker command that does not exist with its argv and retries it with backoff, without crashing', async () => {
+    const c = capture();
+    const config = { ...sleeperConfig(1, '--sub {sub_queue_name}') };
+    const missing = {
+      ...config,
+      worker: { ...config.worker, workerModule: '/nonexistent/worker' },
+    };
+    const supervisor = supervise(c, { config: missing });
+    await eventually(() =>
+      expect(c.find('worker failed to start', { shard: 0 }).length).toBeGreaterThanOrEqual(4),
+    );
+    const failure = c.find('worker failed to start', { shard: 0 })[0];
+    expect(failure?.['argv']).toEqual(['/nonexistent/worker', '--sub', 'q-0']);
+    expect(failure?.['err']).toMatchObject({ code: 'ENOENT' });
+    expect(
+      c
+        .find('worker restart scheduled', { shard: 0 })
+        .slice(0, 4)
+        .map((l) => l.delayMs),
+    ).toEqual([50, 100, 200, 400]);
+    expect(supervisor.workers()).toEqual([expect.objectContaining({ shard: 0, pid: undefined })]);
+    await supervisor.stop(1_000);
+  });
+
+  it('follows a changed shard set: new shards start, a draining shard keeps its worker until retired', async () => {
+    const c = capture();
+    const supervisor = supervise(c, { config: sleeperConfig(1, '--sub {sub_queue_name}') });
+    await eventually(() => expect(pids(supervisor)).toHaveLength(1));
+
+    supervisor.reconcile(sleeperConfig(3, '--sub {sub_queue_name}'));
+    const [p0, p1, p2] = await eventually(() => {
+      const all = pids(supervisor);
+      expect(all).toHaveLength(3);
+      return all as [number, number, number];
+    });
+    await ready(c, 2, p2);
+
+    supervisor.reconcile(sleeperConfig(1, '--sub {sub_queue_name}', { drainingShards: [1, 2] }));
+    expect(pids(supervisor)).toEqual([p0, p1, p2]);
+
+    await supervisor.retire(2);
+    expect(c.find('worker exited', { pid: p2 })).toEqual([
+      expect.objectContaining({ code: 0, signal: null }),
+    ]);
+    expect(c.find('stopping worker', { shard: 2 })).toEqual([
+      expect.objectContaining({ reason: 'retired' }),
+    ]);
+    expect(supervisor.workers().map((w) => w.shard)).toEqual([0, 1]);
+
+    // Retiring a live shard is refused; a retired shard stays retired while it is draining.
+    await supervisor.retire(0);
+    supervisor.reconcile(sleeperConfig(1, '--sub {sub_queue_name}', { drainingShards: [1, 2] }));
+    expect(pids(supervisor)).toEqual([p0, p1]);
+
+    // Gone from the config altogether: stopped without waiting for a retire.
+    supervisor.reconcile(sleeperConfig(1, '--sub {sub_queue_name}'));
+    await eventually(() => expect(supervisor.workers().map((w) => w.shard)).toEqual([0]));
+    expect(await alive(p0)).toBe(true);
+    expect(await reaped(p1)).toBe(true);
+  });
+
+  it('replaces workers gracefully when the worker command changes', async () => {
+    const c = capture();
+    const supervisor = supervise(c, { config: sleeperConfig(1, '--sub {sub_queue_name}') });
+    const [old] = await eventually(() => pids(supervisor));
+    await ready(c, 0, old as number);
+    supervisor.reconcile(sleeperConfig(1, '--sub {sub_queue_name} --new'));
+    const [next] = await eventually(() => {
+      const [p] = pids(supervisor);
+      expect(p).not.toBe(old);
+      return [p as number];
+    });
+    expect(supervisor.workers()[0]?.argv.at(-1)).toBe('--new');
+    expect(c.find('worker exited', { pid: old })).toEqual([
+      expect.objectContaining({ code: 0, signal: null }),
+    ]);
+    expect(await alive(next)).toBe(true);
+  });
+
+  it('refuses a config whose worker command cannot be rendered, keeping the workers it has', async () => {
+    const c = capture();
+    const supervisor = supervise(c, { config: sleeperConfig(1, '') });
+    const [pid] = await eventually(() => pids(supervisor));
+    const bad = sleeperConfig(2, '');
+    expect(() =>
+      supervisor.reconcile({
+        ...bad,
+        worker: { ...bad.worker, workerModule: '', workerArgsTemplate: '' },
+      }),
+    ).toThrow(expect.objectContaining({ code: 'SD_ERR_WORKER_COMMAND' }));
+    expect(pids(supervisor)).toEqual([pid]);
+  });
+});
