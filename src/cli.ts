@@ -49,7 +49,10 @@ async function main(argv: string[]): Promise<number> {
   const signal = shutdownSignal();
   switch (command) {
     case 'distributor':
-      await distributorCommand(rest, env, log, signal);
+      await distributorCommand(rest, env, log, signal).catch((error: unknown) => {
+        // Stopped while still waiting for the main queue: a clean stop, not a failure.
+        if (!signal.aborted) throw error;
+      });
       return 0;
     case 'run':
       return runCommand(rest, env, log, signal);

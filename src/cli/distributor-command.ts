@@ -24,6 +24,7 @@ export async function distributorCommand(
   if (!values.config) throw new UsageError('--config FILE is required', DISTRIBUTOR_USAGE);
   const config = await loadConfigFile(values.config, { env, log });
   const service = await startDistributorService({
+    signal,
     config,
     configFile: values.config,
     env,
@@ -31,6 +32,5 @@ export async function distributorCommand(
     failpoint: failpointFromSpec(env['SD_FAILPOINT']),
     metricsPort: values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']),
   });
-  signal.addEventListener('abort', () => service.stop(), { once: true });
   await service.done;
 }

@@ -81,6 +81,7 @@ export async function runCommand(
   let service: DistributorService;
   try {
     service = await startDistributorService({
+      signal,
       config,
       configFile,
       env,

@@ -1,12 +1,13 @@
 import type { Registry } from 'prom-client';
 import type { DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type {
-  QueueBackend,
-  QueueConsumer,
-  QueueMessage,
-  QueuePosition,
-  ReadBatch,
+import {
+  QueueNotFoundError,
+  type QueueBackend,
+  type QueueConsumer,
+  type QueueMessage,
+  type QueuePosition,
+  type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
 import { noFailpoint, type Failpoint } from './failpoints.ts';
@@ -79,18 +80,36 @@ export class Distributor {
   }
 
   /** Opens the main consumer and the shard writers, and finishes a batch a crash interrupted. */
-  static async open(options: DistributorOptions): Promise<Distributor> {
+  static async open(options: DistributorOptions, signal?: AbortSignal): Promise<Distributor> {
     const distributor = new Distributor(options);
-    const { dispatcher } = options.config;
-    distributor.main = await options.mainBackend.openConsumer(
-      dispatcher.mainQueueName,
-      dispatcher.consumerName,
-    );
+    distributor.main = await distributor.openMain(signal);
     await distributor.shards.apply(options.config);
     await distributor.recover();
     await distributor.load.refresh(distributor.main);
     distributor.started = true;
     return distributor;
+  }
+
+  /**
+   * The main queue may not exist yet (its producer starts later): wait for it, saying so once,
+   * rather than exit and crash-loop.
+   */
+  private async openMain(signal?: AbortSignal): Promise<QueueConsumer> {
+    const { mainQueueName, consumerName } = this.config.dispatcher;
+    const wait = new Backoff(this.options.idleMinMs ?? 100, 5_000);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.options.mainBackend.openConsumer(mainQueueName, consumerName);
+      } catch (error) {
+        if (!(error instanceof QueueNotFoundError) || signal?.aborted) throw error;
+        if (attempt === 1)
+          this.log.warn(
+            { queue: mainQueueName, reason: error.message },
+            'waiting for the main queue to appear',
+          );
+        await sleep(wait.next(), signal);
+      }
+    }
   }
 
   private makeStrategy(config: DistributorConfig): Strategy {

@@ -22,6 +22,8 @@ export interface DistributorServiceOptions {
   metricsHost?: string;
   /** Called after a changed INI was applied (run mode reconciles its workers). */
   onConfigApplied?: (config: DistributorConfig) => void;
+  /** SIGTERM: stops the service, also while it still waits for the main queue. */
+  signal?: AbortSignal;
 }
 
 export interface DistributorService {
@@ -42,28 +44,51 @@ export async function startDistributorService(
   const { config, log } = options;
   const registry = createRegistry();
   const backends = await openBackends(config, log, registry);
-  const distributor = await Distributor.open({
-    config,
-    mainBackend: backends.main,
-    shardBackend: backends.shards,
-    journal: backends.journal,
-    registry,
-    log,
-    failpoint: options.failpoint,
-  });
   const controller = new AbortController();
+  options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+  let distributor: Distributor | undefined;
   let loopError: Error | undefined;
   const server = await startObservabilityServer({
     port: options.metricsPort ?? config.dispatcher.metricsPort,
     host: options.metricsHost,
     registry,
     healthz: () => (loopError ? `distributor loop failed: ${loopError.message}` : undefined),
-    readyz: () => (distributor.ready && !controller.signal.aborted ? undefined : 'not ready'),
-    json: { '/load': () => distributor.loadReport() },
+    readyz: () => {
+      if (!distributor) return `waiting for the main queue ${config.dispatcher.mainQueueName}`;
+      return distributor.ready && !controller.signal.aborted ? undefined : 'stopping';
+    },
+    json: {
+      '/load': () =>
+        distributor?.loadReport() ?? {
+          shards: [],
+          mainLag: 0,
+          updatedAt: new Date(0).toISOString(),
+        },
+    },
   });
+  log.info({ port: server.port }, 'serving /metrics /load /healthz /readyz');
+  try {
+    distributor = await Distributor.open(
+      {
+        config,
+        mainBackend: backends.main,
+        shardBackend: backends.shards,
+        journal: backends.journal,
+        registry,
+        log,
+        failpoint: options.failpoint,
+      },
+      controller.signal,
+    );
+  } catch (error) {
+    await server.close();
+    await backends.close();
+    throw error;
+  }
+  const running = distributor;
   const unwatch = options.configFile
     ? watchConfig(options.configFile, options.env, log, async (next) => {
-        await distributor.applyConfig(next);
+        await running.applyConfig(next);
         options.onConfigApplied?.(next);
       })
     : () => {};
@@ -76,7 +101,7 @@ export async function startDistributorService(
     },
     'distributor started',
   );
-  const done = distributor
+  const done = running
     .run(controller.signal)
     .then(
       () => undefined,
@@ -87,9 +112,9 @@ export async function startDistributorService(
     )
     .finally(async () => {
       unwatch();
-      await distributor.close();
+      await running.close();
       await backends.close();
       await server.close();
     });
-  return { distributor, server, done, stop: () => controller.abort() };
+  return { distributor: running, server, done, stop: () => controller.abort() };
 }

@@ -1,0 +1,55 @@
+import { ShardDistributorError } from '../../errors.ts';
+
+/** A list or watch request the API server refused (anything but a 410, which means relist). */
+export class WatchRequestError extends ShardDistributorError {
+  readonly statusCode: number | undefined;
+
+  constructor(
+    what: string,
+    statusCode: number | undefined,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      'SD_ERR_WATCH_REQUEST',
+      `${what} failed${statusCode === undefined ? '' : ` with HTTP ${statusCode}`}: ${detail}; ` +
+        'the informer retries with backoff — check the API server and the operator’s RBAC',
+      options,
+    );
+    this.statusCode = statusCode;
+  }
+}
+
+/** The API server no longer has the requested resourceVersion (HTTP 410 Gone): relist. */
+export class ResourceExpiredError extends ShardDistributorError {
+  constructor(what: string, detail: string) {
+    super('SD_ERR_RESOURCE_EXPIRED', `${what}: resourceVersion expired (${detail}); relisting`);
+  }
+}
+
+/** The work queue was shut down; nothing more can be added or taken. */
+export class QueueShutDownError extends ShardDistributorError {
+  constructor(name: string) {
+    super('SD_ERR_QUEUE_SHUT_DOWN', `work queue ${name} is shut down`);
+  }
+}
+
+/**
+ * This replica could not renew its Lease before the renew deadline, or saw another holder:
+ * it stopped reconciling. Exit and let the Deployment restart it, as controller-runtime does.
+ */
+export class LeaderElectionLostError extends ShardDistributorError {
+  constructor(lease: string, identity: string, reason: string) {
+    super(
+      'SD_ERR_LEADER_ELECTION_LOST',
+      `lost leadership of Lease ${lease} as ${identity} (${reason}); exiting so a fresh replica can compete`,
+    );
+  }
+}
+
+/** Invalid runtime options, e.g. a renew deadline not shorter than the lease duration. */
+export class RuntimeConfigError extends ShardDistributorError {
+  constructor(message: string) {
+    super('SD_ERR_RUNTIME_CONFIG', message);
+  }
+}

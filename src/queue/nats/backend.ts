@@ -1,0 +1,134 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { silentLogger } from '../../observability/index.ts';
+import { QueueClosedError } from '../errors.ts';
+import { queueMetrics } from '../metrics.ts';
+import type {
+  ConsumerOptions,
+  QueueBackend,
+  QueueConsumer,
+  QueueWriter,
+  StartAt,
+} from '../types.ts';
+import { openConnection } from './connection.ts';
+import { NatsConsumer } from './consumer.ts';
+import type { NatsContext, QueueAddress } from './context.ts';
+import { fromNatsError, isNotFound } from './errors.ts';
+import { checkName, durableOf, subjectOf } from './names.ts';
+import { resolveOptions, type NatsBackendOptions } from './options.ts';
+import { checkCaptures, ensureStream, subjectCount } from './streams.ts';
+import { NatsWriter } from './writer.ts';
+
+/**
+ * The JetStream backend. The main queue is subject `<mainSubjectPrefix>.<queue>` in the main
+ * stream; every other queue (the shards) is `<shardSubjectPrefix>.<queue>` in the shard
+ * stream, one stream for all shards so that a msgID is unique across them: a message
+ * replayed to another shard after a crash is dropped too. Streams missing at start are
+ * created (file storage, limits retention, discard new, the duplicate window of the options).
+ */
+export async function createNatsBackend(options: NatsBackendOptions): Promise<QueueBackend> {
+  const resolved = resolveOptions(options);
+  checkName('queue', resolved.mainQueue);
+  const log = (options.logger ?? silentLogger).child({ backend: 'nats' });
+  const nc = await openConnection(
+    {
+      servers: resolved.servers,
+      name: options.name,
+      credentialsFile: options.credentialsFile,
+      timeoutMs: resolved.requestTimeoutMs,
+    },
+    log,
+  );
+  let ctx: NatsContext;
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: resolved.requestTimeoutMs });
+    ctx = {
+      nc,
+      jsm,
+      js: jetstream(nc, { timeout: resolved.requestTimeoutMs }),
+      log,
+      metrics: queueMetrics(options.registry),
+      options: resolved,
+    };
+    await ensureStream(ctx, resolved.mainStream, resolved.mainSubjectPrefix);
+    await ensureStream(ctx, resolved.shardStream, resolved.shardSubjectPrefix);
+  } catch (err) {
+    await nc.close();
+    throw fromNatsError(err, `setting up JetStream streams at ${resolved.servers.join(',')}`);
+  }
+
+  const open = new Set<QueueConsumer | QueueWriter>();
+  const checked = new Map<string, Promise<void>>();
+  let closed = false;
+
+  function assertOpen(): void {
+    if (closed) throw new QueueClosedError('nats backend is closed');
+  }
+
+  async function address(queue: string): Promise<QueueAddress> {
+    checkName('queue', queue);
+    const main = queue === resolved.mainQueue;
+    const stream = main ? resolved.mainStream : resolved.shardStream;
+    const subject = subjectOf(
+      main ? resolved.mainSubjectPrefix : resolved.shardSubjectPrefix,
+      queue,
+    );
+    let check = checked.get(queue);
+    if (!check) {
+      check = checkCaptures(ctx, stream, subject);
+      checked.set(queue, check);
+      check.catch(() => checked.delete(queue));
+    }
+    await check;
+    return { queue, stream, subject };
+  }
+
+  function track<T extends QueueConsumer | QueueWriter>(handle: T): T {
+    open.add(handle);
+    const close = handle.close.bind(handle);
+    handle.close = async () => {
+      open.delete(handle);
+      await close();
+    };
+    return handle;
+  }
+
+  return {
+    kind: 'nats',
+
+    async openConsumer(queue: string, consumer: string, consumerOptions: ConsumerOptions = {}) {
+      assertOpen();
+      return track(await NatsConsumer.open(ctx, await address(queue), consumer, consumerOptions));
+    },
+
+    async openWriter(queue: string) {
+      assertOpen();
+      return track(await NatsWriter.open(ctx, await address(queue)));
+    },
+
+    /** Pending + ack pending of the durable; without one, what a new consumer would start with. */
+    async backlog(
+      queue: string,
+      consumer: string,
+      backlogOptions: { readonly startAt?: StartAt } = {},
+    ) {
+      assertOpen();
+      checkName('consumer', consumer);
+      const { stream, subject } = await address(queue);
+      try {
+        const info = await ctx.jsm.consumers.info(stream, durableOf(queue, consumer));
+        return info.num_pending + info.num_ack_pending;
+      } catch (err) {
+        if (!isNotFound(err)) throw fromNatsError(err, `reading the backlog of ${queue}`);
+      }
+      if ((backlogOptions.startAt ?? 'oldest') === 'current') return 0;
+      return subjectCount(ctx, stream, subject);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const handle of [...open]) await handle.close();
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}

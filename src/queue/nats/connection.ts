@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import type { Logger } from '../../observability/index.ts';
+import { QueueTimeoutError } from '../errors.ts';
+
+export interface ConnectOptions {
+  readonly servers: readonly string[];
+  readonly name?: string;
+  readonly credentialsFile?: string;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Connects and keeps reconnecting for as long as the process lives: a server restart or a
+ * cluster failover is a pause for the queue, never the end of it. Requests made while
+ * disconnected wait in the client's buffer and time out as QueueTimeoutError.
+ */
+export async function openConnection(
+  options: ConnectOptions,
+  log: Logger,
+): Promise<NatsConnection> {
+  const connectOptions: NodeConnectionOptions = {
+    servers: [...options.servers],
+    name: options.name ?? 'shard-distributor',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: options.timeoutMs,
+  };
+  if (options.credentialsFile !== undefined) {
+    connectOptions.authenticator = credsAuthenticator(await readFile(options.credentialsFile));
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect(connectOptions);
+  } catch (err) {
+    throw new QueueTimeoutError(
+      `could not connect to NATS at ${options.servers.join(',')}: ${(err as Error).message}; check [nats] url and that the server is up`,
+      { cause: err },
+    );
+  }
+  void watchStatus(nc, log);
+  return nc;
+}
+
+async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const status of nc.status()) {
+    switch (status.type) {
+      case 'disconnect':
+        log.warn({ server: status.server }, 'nats disconnected');
+        break;
+      case 'reconnect':
+        log.info({ server: status.server }, 'nats reconnected');
+        break;
+      case 'error':
+        log.error({ err: status.error }, 'nats connection error');
+        break;
+      default:
+        break;
+    }
+  }
+}

@@ -1,0 +1,301 @@
+import type { ConsumerInfo } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { QueueClosedError, QueueError, QueueTimeoutError } from '../errors.ts';
+import type {
+  ConsumerOptions,
+  QueueConsumer,
+  QueueMessage,
+  QueuePosition,
+  ReadBatch,
+} from '../types.ts';
+import { parseAckSubject } from './ack-subject.ts';
+import type { NatsContext, QueueAddress } from './context.ts';
+import { QueueConflictError, fromNatsError, isNotFound } from './errors.ts';
+import { checkName, durableOf } from './names.ts';
+import { fromPosition, toPosition } from './position.ts';
+import { pull } from './pull.ts';
+
+/**
+ * A durable pull consumer (`<queue>_<consumer>`, filtered on the queue's subject) with
+ * AckPolicy `all`: committing a position is one acknowledgement of the message there, which
+ * JetStream applies to every message before it — exactly the position semantics of the
+ * interface, in one round trip and without holes. Messages come back in stream order; any
+ * sign that a delivery went missing (a gap in the consumer sequence, a pull that timed out)
+ * rewinds to the committed position, because acknowledging past an unseen message would
+ * lose it. One live reader per consumer, as with veda: opening takes over what a previous
+ * reader had read and not committed.
+ */
+export class NatsConsumer implements QueueConsumer {
+  readonly queue: string;
+  readonly name: string;
+  private readonly ctx: NatsContext;
+  private readonly address: QueueAddress;
+  private readonly durable: string;
+  private committedSeq: number;
+  /** Stream sequence of the last message read (or the committed one). */
+  private cursor: number;
+  /** Next consumer (delivery) sequence expected from JetStream. */
+  private expectedDelivery: number;
+  /** Ack subjects of messages read and not committed, by stream sequence, ascending. */
+  private readonly held = new Map<number, string>();
+  private mustRewind = false;
+  private closed = false;
+
+  private constructor(ctx: NatsContext, address: QueueAddress, name: string, info: ConsumerInfo) {
+    this.ctx = ctx;
+    this.address = address;
+    this.queue = address.queue;
+    this.name = name;
+    this.durable = info.name;
+    this.committedSeq = info.ack_floor.stream_seq;
+    this.cursor = this.committedSeq;
+    this.expectedDelivery = info.delivered.consumer_seq + 1;
+  }
+
+  static async open(
+    ctx: NatsContext,
+    address: QueueAddress,
+    name: string,
+    options: ConsumerOptions = {},
+  ): Promise<NatsConsumer> {
+    checkName('consumer', name);
+    const durable = durableOf(address.queue, name);
+    const what = `opening consumer ${name} of queue ${address.queue}`;
+    try {
+      let info = await existing(ctx, address.stream, durable);
+      info ??= await create(ctx, address, durable, options);
+      const filter = info.config.filter_subject ?? info.config.filter_subjects?.[0];
+      if (filter !== address.subject || (info.config.filter_subjects?.length ?? 0) > 1) {
+        throw new QueueConflictError(
+          `consumer ${durable} of stream ${address.stream} reads ${filter ?? 'every subject'}, not ${address.subject}; delete it or rename the queue or consumer`,
+        );
+      }
+      if (info.config.ack_policy !== 'all') {
+        throw new QueueConflictError(
+          `consumer ${durable} of stream ${address.stream} has ack policy ${info.config.ack_policy}, the nats backend needs "all"; delete the consumer so it is created again`,
+        );
+      }
+      if (info.num_ack_pending > 0 || info.delivered.stream_seq > info.ack_floor.stream_seq) {
+        // What a previous reader read and did not commit comes back now, not after ack_wait.
+        info = await ctx.jsm.consumers.reset(address.stream, durable);
+      }
+      return new NatsConsumer(ctx, address, name, info);
+    } catch (err) {
+      throw fromNatsError(err, what);
+    }
+  }
+
+  async read(max: number): Promise<ReadBatch> {
+    this.assertOpen();
+    if (this.mustRewind) await this.rewind();
+    const from = this.cursor;
+    const messages: QueueMessage[] = [];
+    if (max <= 0) return this.batch(messages, from);
+    let delivered;
+    try {
+      delivered = await pull(this.ctx, this.address.stream, this.durable, max);
+    } catch (err) {
+      this.mustRewind = true;
+      throw fromNatsError(err, `reading queue ${this.queue} as ${this.name}`);
+    }
+    for (const msg of delivered) {
+      const reply = msg.reply ?? '';
+      const delivery = parseAckSubject(reply);
+      if (!delivery || delivery.consumerSeq !== this.expectedDelivery) {
+        this.ctx.log.warn(
+          {
+            queue: this.queue,
+            consumer: this.name,
+            reply,
+            expected: this.expectedDelivery,
+          },
+          'unexpected delivery, rewinding to the committed position',
+        );
+        this.ctx.metrics.corrupt.inc({ queue: this.queue, reason: 'delivery_gap' });
+        await this.rewind();
+        return this.batch([], this.cursor);
+      }
+      this.expectedDelivery = delivery.consumerSeq + 1;
+      const seq = delivery.streamSeq;
+      if (seq <= this.cursor) {
+        // Redelivered after ack_wait while we still hold it: ack with the newest delivery.
+        if (this.held.has(seq)) this.held.set(seq, reply);
+        continue;
+      }
+      this.held.set(seq, reply);
+      this.cursor = seq;
+      messages.push({ data: Buffer.from(msg.data), position: this.position(seq) });
+    }
+    return this.batch(messages, from);
+  }
+
+  async commit(position: QueuePosition): Promise<void> {
+    this.assertOpen();
+    const { seq } = fromPosition(this.queue, this.address.stream, position);
+    if (seq <= this.committedSeq) return;
+    const what = `committing queue ${this.queue} as ${this.name}`;
+    if (seq > this.cursor || this.mustRewind) {
+      // Not read in this process (a position from a journal): move the ack floor there.
+      try {
+        const info = await this.ctx.jsm.consumers.reset(this.address.stream, this.durable, seq + 1);
+        this.restart(info, seq);
+      } catch (err) {
+        throw fromNatsError(err, what);
+      }
+      return;
+    }
+    let reply: string | undefined;
+    for (const [heldSeq, subject] of this.held) {
+      if (heldSeq > seq) break;
+      reply = subject;
+    }
+    if (reply !== undefined) await this.acknowledge(reply, seq, what);
+    this.committedSeq = seq;
+    for (const heldSeq of this.held.keys()) {
+      if (heldSeq > seq) break;
+      this.held.delete(heldSeq);
+    }
+  }
+
+  committed(): QueuePosition {
+    return this.position(this.committedSeq);
+  }
+
+  async rewind(): Promise<void> {
+    this.assertOpen();
+    try {
+      const info = await this.ctx.jsm.consumers.reset(this.address.stream, this.durable);
+      this.restart(info, info.ack_floor.stream_seq);
+    } catch (err) {
+      this.mustRewind = true;
+      throw fromNatsError(err, `rewinding queue ${this.queue} as ${this.name}`);
+    }
+  }
+
+  async hasNew(): Promise<boolean> {
+    this.assertOpen();
+    if (this.mustRewind) return true;
+    const info = await this.info();
+    return info.num_pending > 0;
+  }
+
+  async backlog(): Promise<number> {
+    this.assertOpen();
+    const info = await this.info();
+    return info.num_pending + info.num_ack_pending;
+  }
+
+  async close(): Promise<void> {
+    // Read and uncommitted messages stay with JetStream: the next reader gets them back.
+    this.closed = true;
+    this.held.clear();
+  }
+
+  private async acknowledge(reply: string, seq: number, what: string): Promise<void> {
+    try {
+      await this.ctx.nc.request(reply, '+ACK', { timeout: this.ctx.options.requestTimeoutMs });
+      return;
+    } catch (err) {
+      let info: ConsumerInfo;
+      try {
+        info = await this.info();
+      } catch (infoErr) {
+        throw fromNatsError(infoErr, what);
+      }
+      // Applied, only the answer was lost (a reconnect).
+      if (info.ack_floor.stream_seq >= seq) return;
+      if (info.delivered.stream_seq < seq) {
+        // The server lost our deliveries (it crashed before saving the consumer state) and
+        // ignores acks above what it thinks it delivered: set the ack floor directly.
+        this.ctx.log.warn(
+          { queue: this.queue, consumer: this.name, seq, delivered: info.delivered.stream_seq },
+          'consumer state behind what was read, committing by reset',
+        );
+        try {
+          await this.ctx.jsm.consumers.reset(this.address.stream, this.durable, seq + 1);
+        } catch (resetErr) {
+          throw fromNatsError(resetErr, what);
+        }
+        // Messages read past `seq` come again: their deliveries are gone with the reset.
+        this.mustRewind = true;
+        return;
+      }
+      const mapped = fromNatsError(err, what);
+      throw mapped instanceof QueueError
+        ? mapped
+        : new QueueTimeoutError(`${what}: the acknowledgement was not confirmed; retry`, {
+            cause: err,
+          });
+    }
+  }
+
+  /** Adopts the consumer state after a reset: nothing held, the server delivers from `seq + 1`. */
+  private restart(info: ConsumerInfo, seq: number): void {
+    this.held.clear();
+    this.committedSeq = seq;
+    this.cursor = seq;
+    this.expectedDelivery = info.delivered.consumer_seq + 1;
+    this.mustRewind = false;
+  }
+
+  private async info(): Promise<ConsumerInfo> {
+    try {
+      return await this.ctx.jsm.consumers.info(this.address.stream, this.durable);
+    } catch (err) {
+      throw fromNatsError(err, `reading consumer ${this.name} of queue ${this.queue}`);
+    }
+  }
+
+  private batch(messages: QueueMessage[], from: number): ReadBatch {
+    return { messages, from: this.position(from), next: this.position(this.cursor) };
+  }
+
+  private position(seq: number): QueuePosition {
+    return toPosition(this.queue, { stream: this.address.stream, seq });
+  }
+
+  private assertOpen(): void {
+    if (this.closed || this.ctx.nc.isClosed()) {
+      throw new QueueClosedError(
+        `consumer ${this.name} of queue ${this.queue} is closed; open a new one`,
+      );
+    }
+  }
+}
+
+async function existing(
+  ctx: NatsContext,
+  stream: string,
+  durable: string,
+): Promise<ConsumerInfo | undefined> {
+  try {
+    return await ctx.jsm.consumers.info(stream, durable);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function create(
+  ctx: NatsContext,
+  address: QueueAddress,
+  durable: string,
+  options: ConsumerOptions,
+): Promise<ConsumerInfo> {
+  const start =
+    (options.startAt ?? 'oldest') === 'oldest'
+      ? ({ deliver_policy: 'all' } as const)
+      : ({
+          deliver_policy: 'by_start_sequence',
+          opt_start_seq: (await ctx.jsm.streams.info(address.stream)).state.last_seq + 1,
+        } as const);
+  return ctx.jsm.consumers.add(address.stream, {
+    durable_name: durable,
+    filter_subject: address.subject,
+    ack_policy: 'all',
+    ack_wait: nanos(ctx.options.ackWaitMs),
+    max_ack_pending: ctx.options.maxAckPending,
+    max_deliver: -1,
+    ...start,
+  });
+}

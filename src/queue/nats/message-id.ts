@@ -1,0 +1,14 @@
+import type { QueuePosition } from '../types.ts';
+
+/**
+ * The msgID for a shard message copied from the main queue message at `position`:
+ * `<queue>:<stream>:<seq>` for nats positions, the position's JSON for others. Stable across
+ * restarts, so JetStream drops a replay of the same source message.
+ */
+export function messageIdOf(position: QueuePosition): string {
+  const { backend, queue, stream, seq } = position;
+  if (backend === 'nats' && typeof stream === 'string' && typeof seq === 'number') {
+    return `${queue}:${stream}:${seq}`;
+  }
+  return JSON.stringify(position);
+}

@@ -1,0 +1,79 @@
+import type { Registry } from 'prom-client';
+import type { NatsConfig } from '../../config/index.ts';
+import type { Logger } from '../../observability/index.ts';
+
+/**
+ * The INI's `[nats]` section (url, main_stream, shard_stream, credentials_file) plus what the
+ * backend needs from the rest of the config and the process.
+ */
+export interface NatsBackendOptions extends NatsConfig {
+  /** The main queue (`main_queue_name`): its subject lives in `mainStream`, every other queue's in `shardStream`. */
+  readonly mainQueue: string;
+  /** Connection name shown by the server (`nats server report connections`). */
+  readonly name?: string;
+  readonly logger?: Logger;
+  readonly registry?: Registry;
+  /** Subjects of the main stream: `<prefix>.<queue>` (default `sd.main`). */
+  readonly mainSubjectPrefix?: string;
+  /** Subjects of the shard stream: `<prefix>.<queue>` (default `sd.shard`). */
+  readonly shardSubjectPrefix?: string;
+  /**
+   * Duplicate window of streams this backend creates (default 5 minutes). A replayed publish
+   * (same msgID) within it is dropped: a distributor that restarts within it republishes
+   * nothing twice. Costs server memory per message published in the window.
+   */
+  readonly duplicateWindowMs?: number;
+  /** Replicas of streams this backend creates (default 1; 3 on a JetStream cluster). */
+  readonly replicas?: number;
+  /** Consumers created here: redeliver a read message not committed within this time (default 60 s). */
+  readonly ackWaitMs?: number;
+  /** Consumers created here: most messages read and not yet committed (default 10 000). */
+  readonly maxAckPending?: number;
+  /** One JetStream request: pull, ack, info (default 10 s). */
+  readonly requestTimeoutMs?: number;
+  /** `flush` retries unacknowledged publishes (same msgIDs) until this much time has passed (default 30 s). */
+  readonly flushTimeoutMs?: number;
+}
+
+export const DEFAULT_MAIN_SUBJECT_PREFIX = 'sd.main';
+export const DEFAULT_SHARD_SUBJECT_PREFIX = 'sd.shard';
+/** Shorter than this, a restarting distributor may republish what the shard stream already has. */
+export const MIN_DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+export interface ResolvedOptions {
+  readonly servers: string[];
+  readonly mainQueue: string;
+  readonly mainStream: string;
+  readonly shardStream: string;
+  readonly mainSubjectPrefix: string;
+  readonly shardSubjectPrefix: string;
+  readonly duplicateWindowMs: number;
+  readonly replicas: number;
+  readonly ackWaitMs: number;
+  readonly maxAckPending: number;
+  readonly requestTimeoutMs: number;
+  readonly flushTimeoutMs: number;
+}
+
+/** `url` may list several servers, comma-separated, as the INI does. */
+export function resolveOptions(options: NatsBackendOptions): ResolvedOptions {
+  const servers = options.url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (servers.length === 0) throw new RangeError('nats url is empty: set [nats] url in the INI');
+  return {
+    servers,
+    mainQueue: options.mainQueue,
+    mainStream: options.mainStream,
+    shardStream: options.shardStream,
+    mainSubjectPrefix: options.mainSubjectPrefix ?? DEFAULT_MAIN_SUBJECT_PREFIX,
+    shardSubjectPrefix: options.shardSubjectPrefix ?? DEFAULT_SHARD_SUBJECT_PREFIX,
+    duplicateWindowMs: options.duplicateWindowMs ?? 5 * 60_000,
+    replicas: options.replicas ?? 1,
+    ackWaitMs: options.ackWaitMs ?? 60_000,
+    maxAckPending: options.maxAckPending ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    flushTimeoutMs: options.flushTimeoutMs ?? 30_000,
+  };
+}
