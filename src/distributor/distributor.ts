@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
+  messageIdOf,
   QueueNotFoundError,
   type QueueBackend,
   type QueueConsumer,
@@ -192,9 +193,11 @@ export class Distributor {
   ): Promise<void> {
     const retry = new Backoff(this.options.retryMinMs ?? 100, this.options.retryMaxMs ?? 5_000);
     for (const target of entry.shards) {
-      const own = messages
-        .filter((_, i) => entry.assignment[i] === target.index)
-        .map((m) => m.data);
+      const mine = messages.filter((_, i) => entry.assignment[i] === target.index);
+      const own = mine.map((m) => m.data);
+      // The main-queue position names a message for good: a deduplicating backend stores a
+      // replay of it once, whichever shard the replay is sent to.
+      const ids = mine.map((m) => messageIdOf(m.position));
       let writer = await this.shards.writerFor(target.index, target.queue);
       for (let attempt = 1; ; attempt++) {
         try {
@@ -202,7 +205,7 @@ export class Distributor {
           // find part of the batch already durable.
           const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
           if (done < own.length) {
-            await writer.append(own.slice(done));
+            await writer.append(own.slice(done), { ids: ids.slice(done) });
             this.failpoint('after-append');
             await writer.flush();
           }

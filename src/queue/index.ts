@@ -1,4 +1,5 @@
 export type {
+  AppendOptions,
   ConsumerOptions,
   JsonValue,
   QueueBackend,
@@ -27,3 +28,5 @@ export { createVedaBackend } from './veda/backend.ts';
 export type { VedaBackendOptions } from './veda/backend.ts';
 export { statVedaQueue } from './veda/stat.ts';
 export type { VedaQueueStat } from './veda/stat.ts';
+export { createNatsBackend, QueueConflictError, messageIdOf } from './nats/index.ts';
+export type { NatsBackendOptions } from './nats/index.ts';

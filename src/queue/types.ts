@@ -83,15 +83,26 @@ export interface WriterOptions {
   readonly durable?: boolean;
 }
 
+export interface AppendOptions {
+  /**
+   * A stable id per message (e.g. the main-queue position it came from). A backend that
+   * deduplicates (nats: `Nats-Msg-Id` within the duplicate window) drops a message whose id it
+   * already stored, so a batch replayed after a crash is stored once; veda ignores ids (the
+   * distributor's journal does that job there).
+   */
+  readonly ids?: readonly string[];
+}
+
 /** The single writer of one queue: the distributor on each shard queue. */
 export interface QueueWriter {
   readonly queue: string;
   /**
-   * Writes a batch. Readers see nothing of it until `flush`: a batch is all-or-nothing from
-   * their point of view. Throws QueueFullError when the disk is full; the batch is then dropped
-   * whole and can be retried.
+   * Writes a batch. Readers see nothing of it until `flush`. veda: a batch is all-or-nothing
+   * from their point of view; on QueueFullError the batch is dropped whole and can be retried.
+   * nats: a failed flush may have stored part of the batch; calling `flush` again (or a
+   * replay with the same `ids`) stores the rest once, possibly in another order.
    */
-  append(messages: readonly Uint8Array[]): Promise<void>;
+  append(messages: readonly Uint8Array[], options?: AppendOptions): Promise<void>;
   /** Makes everything appended durable and visible, and returns the new mark. */
   flush(): Promise<QueueMark>;
   /** The mark of what is durable now (appended but unflushed messages are not in it). */

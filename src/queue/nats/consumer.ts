@@ -75,7 +75,7 @@ export class NatsConsumer implements QueueConsumer {
           `consumer ${durable} of stream ${address.stream} has ack policy ${info.config.ack_policy}, the nats backend needs "all"; delete the consumer so it is created again`,
         );
       }
-      if (info.num_ack_pending > 0 || info.delivered.stream_seq > info.ack_floor.stream_seq) {
+      if (info.num_ack_pending > 0) {
         // What a previous reader read and did not commit comes back now, not after ack_wait.
         info = await ctx.jsm.consumers.reset(address.stream, durable);
       }

@@ -2,4 +2,3 @@ export { createNatsBackend } from './backend.ts';
 export { QueueConflictError } from './errors.ts';
 export { messageIdOf } from './message-id.ts';
 export type { NatsBackendOptions } from './options.ts';
-export type { AppendOptions } from './writer.ts';

@@ -1,3 +1,4 @@
+import type { AppendOptions } from '../types.ts';
 import type { PubAck } from '@nats-io/jetstream';
 import { nuid } from '@nats-io/transport-node';
 import { QueueClosedError, QueueTimeoutError } from '../errors.ts';
@@ -7,15 +8,6 @@ import { fromNatsError } from './errors.ts';
 import { fromMark, toMark } from './position.ts';
 import { countAfter, lastSeqOf } from './streams.ts';
 
-export interface AppendOptions {
-  /**
-   * A stable id per message (the `Nats-Msg-Id`), e.g. `messageIdOf(position)` of the main
-   * queue message it came from: JetStream drops a message whose id it stored within the
-   * duplicate window, in any shard of the stream, so a batch replayed after a crash is not
-   * stored twice. Without ids the writer makes its own, which only guard its own retries.
-   */
-  readonly ids?: readonly string[];
-}
 
 interface Pending {
   readonly data: Uint8Array;

@@ -1,0 +1,252 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  QueueFullError,
+  QueueNotFoundError,
+  type QueueConsumer,
+  type QueueMessage,
+} from '../../../src/queue/index.ts';
+import { QueueConflictError, messageIdOf } from '../../../src/queue/nats/index.ts';
+import type { NatsWriter } from '../../../src/queue/nats/writer.ts';
+import { eventually } from '../../harness/eventually.ts';
+import { NatsServer } from '../../harness/nats-server.ts';
+import { queueContract } from '../contract-cases.ts';
+import { natsHarness, type NatsHarness } from './helpers.ts';
+
+let server: NatsServer;
+let raw: NatsConnection;
+beforeAll(async () => {
+  server = await NatsServer.start();
+  raw = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await raw?.close();
+  await server?.dispose();
+});
+
+queueContract('nats', () => natsHarness(server));
+
+async function readAll(consumer: QueueConsumer, batch = 10): Promise<QueueMessage[]> {
+  const out: QueueMessage[] = [];
+  for (;;) {
+    const { messages } = await consumer.read(batch);
+    if (messages.length === 0) return out;
+    out.push(...messages);
+  }
+}
+
+const texts = (prefix: string, count: number): Buffer[] =>
+  Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${i + 1}`));
+const bodies = (messages: readonly QueueMessage[]): string[] =>
+  messages.map((m) => m.data.toString('utf8'));
+
+describe('nats backend', () => {
+  let h: NatsHarness;
+  beforeEach(async () => {
+    h = await natsHarness(server);
+  });
+  afterEach(async () => {
+    await h.cleanup();
+  });
+
+  it('keeps the main queue in the main stream and shard queues in the shard stream', async () => {
+    const main = await h.backend.openWriter('main');
+    const shard = await h.backend.openWriter('main-shard-0');
+    await main.append(texts('m', 2));
+    await shard.append(texts('s', 3));
+    await main.flush();
+    await shard.flush();
+    const jsm = await jetstreamManager(raw);
+    const mainInfo = await jsm.streams.info(h.options.mainStream, { subjects_filter: '>' });
+    const shardInfo = await jsm.streams.info(h.options.shardStream, { subjects_filter: '>' });
+    expect(mainInfo.state.subjects).toEqual({ [`${h.options.mainSubjectPrefix}.main`]: 2 });
+    expect(shardInfo.state.subjects).toEqual({
+      [`${h.options.shardSubjectPrefix}.main-shard-0`]: 3,
+    });
+    expect(shardInfo.config.duplicate_window).toBeGreaterThanOrEqual(120_000_000_000);
+    expect(shardInfo.config.discard).toBe('new');
+  });
+
+  it('gives what a dead consumer read and never committed to the next one at once', async () => {
+    const writer = await h.backend.openWriter('main');
+    await writer.append(texts('m', 8));
+    await writer.flush();
+    const dying = await h.backendWith();
+    const first = await dying.openConsumer('main', 'distributor');
+    const batch = await first.read(5);
+    await first.commit(batch.messages[1]!.position);
+    // The process dies: its connection goes away without any ack of m-3..m-5.
+    await dying.close();
+
+    const consumer = await h.backend.openConsumer('main', 'distributor');
+    expect(bodies((await consumer.read(100)).messages)).toEqual([
+      'm-3',
+      'm-4',
+      'm-5',
+      'm-6',
+      'm-7',
+      'm-8',
+    ]);
+  });
+
+  it('does not hand out a message twice when JetStream redelivers it after ack_wait', async () => {
+    const backend = await h.backendWith({ ackWaitMs: 1_000 });
+    const writer = await backend.openWriter('main');
+    await writer.append(texts('m', 3));
+    await writer.flush();
+    const consumer = await backend.openConsumer('main', 'distributor');
+    const batch = await consumer.read(10);
+    expect(bodies(batch.messages)).toEqual(['m-1', 'm-2', 'm-3']);
+    const jsm = await jetstreamManager(raw);
+    const again: QueueMessage[] = [];
+    await eventually(
+      async () => {
+        again.push(...(await consumer.read(10)).messages);
+        const info = await jsm.consumers.info(h.options.mainStream, 'main_distributor');
+        if (info.num_redelivered < 3) throw new Error(`${info.num_redelivered} redelivered`);
+      },
+      { description: 'JetStream redelivering the held messages' },
+    );
+    expect(again).toEqual([]);
+    await consumer.commit(batch.next);
+    expect(await backend.backlog('main', 'distributor')).toBe(0);
+  });
+
+  it('drops a replayed publish with the same msgID, even when it goes to another shard', async () => {
+    const source = await h.backend.openWriter('main');
+    await source.append(texts('m', 4));
+    await source.flush();
+    const main = await h.backend.openConsumer('main', 'distributor');
+    const batch = await main.read(10);
+    const ids = batch.messages.map((m) => messageIdOf(m.position));
+    expect(new Set(ids).size).toBe(4);
+
+    const shard0 = (await h.backend.openWriter('main-shard-0')) as NatsWriter;
+    await shard0.append(
+      batch.messages.slice(0, 3).map((m) => m.data),
+      { ids: ids.slice(0, 3) },
+    );
+    await shard0.flush();
+    // The distributor restarts before its commit and routes the whole batch differently.
+    const restarted = await h.backendWith();
+    const shard1 = (await restarted.openWriter('main-shard-1')) as NatsWriter;
+    const before = shard1.mark();
+    await shard1.append(
+      batch.messages.map((m) => m.data),
+      { ids },
+    );
+    await shard1.flush();
+    expect(await shard1.countSince(before)).toBe(1);
+
+    const w0 = await restarted.openConsumer('main-shard-0', 'worker');
+    const w1 = await restarted.openConsumer('main-shard-1', 'worker');
+    expect(bodies(await readAll(w0))).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(bodies(await readAll(w1))).toEqual(['m-4']);
+  });
+
+  it('reports backlog as pending plus read-but-unacknowledged, without creating consumers', async () => {
+    const writer = await h.backend.openWriter('main-shard-0');
+    expect(await h.backend.backlog('main-shard-0', 'worker')).toBe(0);
+    await writer.append(texts('m', 10));
+    await writer.flush();
+    expect(await h.backend.backlog('main-shard-0', 'worker')).toBe(10);
+    expect(await h.backend.backlog('main-shard-0', 'worker', { startAt: 'current' })).toBe(0);
+    const jsm = await jetstreamManager(raw);
+    const names: string[] = [];
+    for await (const c of jsm.consumers.list(h.options.shardStream)) names.push(c.name);
+    expect(names).toEqual([]);
+
+    const consumer = await h.backend.openConsumer('main-shard-0', 'worker');
+    const batch = await consumer.read(4);
+    const info = await jsm.consumers.info(h.options.shardStream, 'main-shard-0_worker');
+    expect([info.num_pending, info.num_ack_pending]).toEqual([6, 4]);
+    expect(await h.backend.backlog('main-shard-0', 'worker')).toBe(10);
+    await consumer.commit(batch.next);
+    expect(await h.backend.backlog('main-shard-0', 'worker')).toBe(6);
+  });
+
+  it('starts a new consumer after the last message when asked for current', async () => {
+    const writer = await h.backend.openWriter('main');
+    await writer.append(texts('old', 3));
+    await writer.flush();
+    const consumer = await h.backend.openConsumer('main', 'late', { startAt: 'current' });
+    expect((await consumer.read(10)).messages).toEqual([]);
+    await writer.append(texts('new', 2));
+    await writer.flush();
+    expect(bodies(await readAll(consumer))).toEqual(['new-1', 'new-2']);
+  });
+
+  it('reads foreign messages on the main subject as opaque bytes, whatever their headers', async () => {
+    const subject = `${h.options.mainSubjectPrefix}.main`;
+    const js = (await jetstreamManager(raw)).jetstream();
+    const odd = headers();
+    odd.set('Nats-Msg-Id', 'main:1');
+    odd.set('X-Binary', 'a\u0001b');
+    await js.publish(subject, new Uint8Array([0, 1, 2]), { headers: odd });
+    // Same msgID again: the producer's own replay, dropped by JetStream, never seen.
+    await js.publish(subject, new Uint8Array([9]), { headers: odd });
+    await js.publish(`${h.options.mainSubjectPrefix}.other`, 'not ours');
+    await js.publish(subject, new Uint8Array());
+    await js.publish(subject, 'HMSG x 1 2\r\n\r\n');
+    const consumer = await h.backend.openConsumer('main', 'distributor');
+    const got = await readAll(consumer);
+    expect(got.map((m) => [...m.data])).toEqual([
+      [0, 1, 2],
+      [],
+      [...Buffer.from('HMSG x 1 2\r\n\r\n')],
+    ]);
+    await consumer.commit(got.at(-1)!.position);
+    expect(await consumer.backlog()).toBe(0);
+  });
+
+  it('throws QueueFullError when the stream refuses messages, and a later flush stores each once', async () => {
+    const jsm = await jetstreamManager(raw);
+    await jsm.streams.add({
+      name: h.options.shardStream + '_SMALL',
+      subjects: [`${h.options.shardSubjectPrefix}x.>`],
+      max_msgs: 5,
+      discard: 'new',
+    });
+    const backend = await h.backendWith({
+      shardStream: h.options.shardStream + '_SMALL',
+      shardSubjectPrefix: `${h.options.shardSubjectPrefix}x`,
+    });
+    const writer = await backend.openWriter('main-shard-0');
+    await writer.append(texts('m', 8));
+    const error = await writer.flush().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueueFullError);
+    expect((error as QueueFullError).retryable).toBe(true);
+    await jsm.streams.update(h.options.shardStream + '_SMALL', { max_msgs: 100 });
+    await writer.flush();
+    const consumer = await backend.openConsumer('main-shard-0', 'worker');
+    expect(bodies(await readAll(consumer))).toEqual(texts('m', 8).map((b) => b.toString()));
+  });
+
+  it('refuses a durable consumer of the same name that reads another subject', async () => {
+    const jsm = await jetstreamManager(raw);
+    await jsm.consumers.add(h.options.shardStream, {
+      durable_name: 'main-shard-0_worker',
+      filter_subject: `${h.options.shardSubjectPrefix}.elsewhere`,
+      ack_policy: 'all',
+    });
+    await expect(h.backend.openConsumer('main-shard-0', 'worker')).rejects.toBeInstanceOf(
+      QueueConflictError,
+    );
+  });
+
+  it('throws QueueNotFoundError when its stream was deleted', async () => {
+    const consumer = await h.backend.openConsumer('main-shard-0', 'worker');
+    const jsm = await jetstreamManager(raw);
+    await jsm.streams.delete(h.options.shardStream);
+    await expect(consumer.backlog()).rejects.toBeInstanceOf(QueueNotFoundError);
+    await expect(h.backend.backlog('main-shard-0', 'worker')).rejects.toBeInstanceOf(
+      QueueNotFoundError,
+    );
+  });
+
+  it('rejects queue and consumer names that cannot be subject tokens', async () => {
+    await expect(h.backend.openWriter('a.b')).rejects.toBeInstanceOf(RangeError);
+    await expect(h.backend.openConsumer('q', 'x*')).rejects.toBeInstanceOf(RangeError);
+  });
+});
