@@ -9,8 +9,13 @@ import type { DistributorBackends } from './backends-type.ts';
  * JetStream drops a replayed publish by its message id (the main-queue position), so no
  * journal is needed: a batch re-read after a crash is published again and stored once.
  */
-export async function openNatsBackends(config: DistributorConfig, log: Logger, registry: Registry): Promise<DistributorBackends> {
-  if (!config.nats) throw new Error('backend nats needs a [nats] section (the INI loader checks this)');
+export async function openNatsBackends(
+  config: DistributorConfig,
+  log: Logger,
+  registry: Registry,
+): Promise<DistributorBackends> {
+  if (!config.nats)
+    throw new Error('backend nats needs a [nats] section (the INI loader checks this)');
   const backend = await createNatsBackend({
     ...config.nats,
     mainQueue: config.dispatcher.mainQueueName,

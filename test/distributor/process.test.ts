@@ -1,48 +1,11 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderIni } from '../../src/config/index.ts';
 import { PROTOCOL_STEPS } from '../../src/distributor/index.ts';
-import { REPO_ROOT } from '../harness/tools.ts';
 import { eventually } from '../harness/eventually.ts';
 import { bench, countDeliveries, ids, type Bench } from './helpers.ts';
-
-const CLI = join(REPO_ROOT, 'src', 'cli.ts');
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-}
-
-/** Runs `shard-distributor distributor` as a real process. */
-function distributorProcess(configFile: string, env: Record<string, string> = {}) {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'distributor', '--config', configFile, '--metrics-port', '0'],
-    {
-      env: { ...process.env, LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<Exit>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, output })),
-  );
-  return { child, exited, output: () => output };
-}
-
-/** The port the process logged it serves /metrics on. */
-function loggedPort(output: () => string): Promise<number> {
-  return eventually(() => {
-    const match = /"port":(\d+)/.exec(output());
-    if (!match) throw new Error('no port logged yet');
-    return Number(match[1]);
-  });
-}
+import { distributorProcess, loggedPort } from './process-helpers.ts';
 
 let b: Bench;
 afterEach(async () => b?.cleanup());

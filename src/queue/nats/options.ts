@@ -13,9 +13,9 @@ export interface NatsBackendOptions extends NatsConfig {
   readonly name?: string;
   readonly logger?: Logger;
   readonly registry?: Registry;
-  /** Subjects of the main stream: `<prefix>.<queue>` (default `sd.main`). */
+  /** Subjects of the main stream: `<prefix>.<queue>` (default `sd.<mainStream>`). */
   readonly mainSubjectPrefix?: string;
-  /** Subjects of the shard stream: `<prefix>.<queue>` (default `sd.shard`). */
+  /** Subjects of the shard stream: `<prefix>.<queue>` (default `sd.<shardStream>`). */
   readonly shardSubjectPrefix?: string;
   /**
    * Duplicate window of streams this backend creates (default 5 minutes). A replayed publish
@@ -35,8 +35,13 @@ export interface NatsBackendOptions extends NatsConfig {
   readonly flushTimeoutMs?: number;
 }
 
-export const DEFAULT_MAIN_SUBJECT_PREFIX = 'sd.main';
-export const DEFAULT_SHARD_SUBJECT_PREFIX = 'sd.shard';
+/**
+ * Subjects default to `sd.<stream>.<queue>`: each stream owns the subjects under its own name,
+ * so several ShardDistributors can share one NATS server with streams of their own.
+ */
+export function defaultSubjectPrefix(stream: string): string {
+  return `sd.${stream}`;
+}
 /** Shorter than this, a restarting distributor may republish what the shard stream already has. */
 export const MIN_DUPLICATE_WINDOW_MS = 2 * 60_000;
 
@@ -67,8 +72,8 @@ export function resolveOptions(options: NatsBackendOptions): ResolvedOptions {
     mainQueue: options.mainQueue,
     mainStream: options.mainStream,
     shardStream: options.shardStream,
-    mainSubjectPrefix: options.mainSubjectPrefix ?? DEFAULT_MAIN_SUBJECT_PREFIX,
-    shardSubjectPrefix: options.shardSubjectPrefix ?? DEFAULT_SHARD_SUBJECT_PREFIX,
+    mainSubjectPrefix: options.mainSubjectPrefix ?? defaultSubjectPrefix(options.mainStream),
+    shardSubjectPrefix: options.shardSubjectPrefix ?? defaultSubjectPrefix(options.shardStream),
     duplicateWindowMs: options.duplicateWindowMs ?? 5 * 60_000,
     replicas: options.replicas ?? 1,
     ackWaitMs: options.ackWaitMs ?? 60_000,

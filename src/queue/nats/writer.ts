@@ -8,7 +8,6 @@ import { fromNatsError } from './errors.ts';
 import { fromMark, toMark } from './position.ts';
 import { countAfter, lastSeqOf } from './streams.ts';
 
-
 interface Pending {
   readonly data: Uint8Array;
   readonly id: string;

@@ -1,0 +1,103 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  defaultConfig,
+  defaultNatsConfig,
+  renderIni,
+  type DistributorConfig,
+} from '../../src/config/index.ts';
+import { PROTOCOL_STEPS } from '../../src/distributor/index.ts';
+import { createNatsBackend, type QueueBackend } from '../../src/queue/index.ts';
+import { eventually } from '../harness/eventually.ts';
+import { NatsServer } from '../harness/nats-server.ts';
+import { countDeliveries, ids } from './helpers.ts';
+import { distributorProcess } from './process-helpers.ts';
+
+let server: NatsServer;
+let dir: string;
+beforeAll(async () => {
+  server = await NatsServer.start();
+  dir = await mkdtemp(join(tmpdir(), 'sd-nats-dist-'));
+});
+afterAll(async () => {
+  await server?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+let run = 0;
+
+/** A config on streams of its own, so the cases never see each other's messages. */
+function natsConfig(): DistributorConfig {
+  const id = `R${process.pid}N${++run}`;
+  const base = defaultConfig();
+  return {
+    ...base,
+    dispatcher: { ...base.dispatcher, backend: 'nats', mainQueueName: `main${id}`, batchSize: 10 },
+    worker: { ...base.worker, subQueuePrefix: `shard${id}` },
+    nats: {
+      ...defaultNatsConfig(server.url),
+      mainStream: `MAIN_${id}`,
+      shardStream: `SHARDS_${id}`,
+    },
+  };
+}
+
+async function backendFor(config: DistributorConfig): Promise<QueueBackend> {
+  return createNatsBackend({ ...config.nats!, mainQueue: config.dispatcher.mainQueueName });
+}
+
+async function shardContents(
+  backend: QueueBackend,
+  config: DistributorConfig,
+): Promise<Map<number, string[]>> {
+  const result = new Map<number, string[]>();
+  for (let i = 0; i < config.dispatcher.minWorkers; i++) {
+    const consumer = await backend.openConsumer(`${config.worker.subQueuePrefix}-${i}`, 'audit');
+    const list: string[] = [];
+    for (;;) {
+      const batch = await consumer.read(500);
+      if (batch.messages.length === 0) break;
+      list.push(...batch.messages.map((m) => m.data.toString()));
+    }
+    await consumer.close();
+    result.set(i, list);
+  }
+  return result;
+}
+
+describe('the distributor process on the nats backend', () => {
+  it.each(PROTOCOL_STEPS)('loses and duplicates nothing when killed -9 %s', async (step) => {
+    const config = natsConfig();
+    const file = join(dir, `${step}.ini`);
+    await writeFile(file, renderIni(config));
+    const backend = await backendFor(config);
+    try {
+      const messages = ids(64, step);
+      const producer = await backend.openWriter(config.dispatcher.mainQueueName);
+      await producer.append(messages.map((m) => Buffer.from(m)));
+      await producer.flush();
+      const crashing = distributorProcess(file, { SD_FAILPOINT: `${step}:3` });
+      expect((await crashing.exited).signal).toBe('SIGKILL');
+      const survivor = distributorProcess(file);
+      await eventually(
+        async () =>
+          expect(
+            await backend.backlog(config.dispatcher.mainQueueName, config.dispatcher.consumerName),
+          ).toBe(0),
+        { timeoutMs: 30_000 },
+      );
+      survivor.child.kill('SIGTERM');
+      expect((await survivor.exited).code).toBe(0);
+      expect(countDeliveries(await shardContents(backend, config), messages)).toEqual({
+        delivered: 64,
+        lost: [],
+        duplicated: [],
+        unexpected: [],
+      });
+    } finally {
+      await backend.close();
+    }
+  });
+});
