@@ -1,4 +1,4 @@
-import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 import {
   API_VERSION,
   GROUP,
@@ -92,4 +92,18 @@ export function ownerReferenceFor(sd: ShardDistributor): V1OwnerReference {
     controller: true,
     blockOwnerDeletion: true,
   };
+}
+
+/** `{ namespace }` when the ShardDistributor has one, so no undefined member is ever applied. */
+export function namespaceOf(sd: ShardDistributor): { namespace?: string } {
+  return sd.metadata.namespace === undefined ? {} : { namespace: sd.metadata.namespace };
+}
+
+/** Metadata of an object this ShardDistributor owns. */
+export function ownedMetadata(
+  sd: ShardDistributor,
+  name: string,
+  labels: Record<string, string>,
+): V1ObjectMeta {
+  return { name, ...namespaceOf(sd), labels, ownerReferences: [ownerReferenceFor(sd)] };
 }

@@ -1,0 +1,115 @@
+import type { ShardDistributor } from '../../api/index.ts';
+import { ConfigError, renderIni } from '../../config/index.ts';
+import { configFor } from './ini.ts';
+import { metricsServiceName } from './names.ts';
+import { sidecarContainerName, sidecarVolumeNames } from './sidecar.ts';
+
+/** Something wrong that a person must fix; becomes the Degraded condition. */
+export interface Problem {
+  /** CamelCase, for the condition's reason. */
+  reason: string;
+  /** A sentence saying what is wrong and what to do. */
+  message: string;
+}
+
+export const REASON_INVALID_SPEC = 'InvalidSpec';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const MAX_LABEL = 63;
+
+function invalid(message: string): Problem {
+  return { reason: REASON_INVALID_SPEC, message };
+}
+
+function checkName(name: string, rule: RegExp, what: string, problems: Problem[]): void {
+  if (name.length > MAX_LABEL || !rule.test(name)) {
+    problems.push(
+      invalid(
+        `the ${what} would be named ${name}, which is not a valid name (at most ${MAX_LABEL} lower-case letters, digits and '-'); give the ShardDistributor a shorter name without dots`,
+      ),
+    );
+  }
+}
+
+/**
+ * What the CRD schema cannot reject but the operator cannot build or run: names that
+ * would be invalid, queue volumes that are missing, and a spec the INI rules refuse (say a
+ * `{word}` in worker.command). The reconciler checks these before building anything.
+ */
+export function specProblems(sd: ShardDistributor): Problem[] {
+  const problems: Problem[] = [];
+  const { spec } = sd;
+  const name = sd.metadata.name;
+  if (name.length > MAX_LABEL) {
+    problems.push(
+      invalid(
+        `the name ${name} is longer than ${MAX_LABEL} characters and cannot be a label value; use a shorter name`,
+      ),
+    );
+  }
+  checkName(metricsServiceName(sd), DNS_1035_LABEL, 'metrics Service', problems);
+  const sidecar = spec.distributor.placement === 'Sidecar';
+  if (sidecar) {
+    checkName(sidecarContainerName(sd), DNS_LABEL, 'sidecar container', problems);
+    checkName(sidecarVolumeNames(sd).config, DNS_LABEL, 'sidecar config volume', problems);
+  }
+  if (spec.queue.backend === 'veda') {
+    if (spec.queue.veda?.persistentVolumeClaim === undefined) {
+      problems.push({
+        reason: 'NoSharedVolume',
+        message:
+          'queue.veda.persistentVolumeClaim is not set, so every pod gets its own empty directory and the workers never see the shard queues; set it to a claim all pods can mount (ReadWriteMany, or ReadWriteOnce with every pod on one node)',
+      });
+    }
+    if (sidecar && spec.queue.veda?.volumeName === undefined) {
+      const of = spec.distributor.sidecarOf;
+      const host = of === undefined ? 'the host workload' : `${of.kind} ${of.name}`;
+      problems.push(
+        invalid(
+          `queue.veda.volumeName is required with distributor.placement Sidecar; set it to the name of the volume of ${host} that holds the main queue`,
+        ),
+      );
+    }
+  }
+  problems.push(...podTemplateProblems(spec.worker.podTemplate));
+  try {
+    renderIni(configFor(sd, { liveShards: spec.minWorkers, drainingShards: [] }));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(invalid(`the spec does not make a valid distributor config: ${error.message}`));
+  }
+  return problems;
+}
+
+// The volume types the restricted Pod Security Standard allows.
+const RESTRICTED_VOLUME_TYPES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
+
+function podTemplateProblems(podTemplate: Record<string, unknown> | undefined): Problem[] {
+  const spec = podTemplate?.['spec'];
+  const volumes =
+    typeof spec === 'object' && spec !== null ? (spec as { volumes?: unknown }).volumes : undefined;
+  if (!Array.isArray(volumes)) return [];
+  const problems: Problem[] = [];
+  for (const volume of volumes as Record<string, unknown>[]) {
+    const types = Object.keys(volume).filter((key) => key !== 'name');
+    const bad = types.filter((type) => !RESTRICTED_VOLUME_TYPES.has(type));
+    if (bad.length > 0) {
+      problems.push(
+        invalid(
+          `worker.podTemplate volume ${String(volume['name'])} is of type ${bad.join(', ')}, which the restricted Pod Security Standard forbids; use a persistentVolumeClaim, emptyDir, configMap, secret or projected volume`,
+        ),
+      );
+    }
+  }
+  return problems;
+}

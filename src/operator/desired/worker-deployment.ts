@@ -1,0 +1,73 @@
+import type { V1Container, V1Deployment, V1EnvVar } from '@kubernetes/client-node';
+import type { ShardDistributor } from '../../api/index.ts';
+import { renderWorkerArgv, splitArgv } from '../../config/index.ts';
+import { configFor } from './ini.ts';
+import { ownedMetadata, workerLabels, workerName, workerSelectorLabels } from './names.ts';
+import { withPodTemplateOverrides } from './pod-template-overrides.ts';
+import { resourcesFor } from './resources.ts';
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts';
+import { queueMounts, queueVolume, tmpMount, tmpVolume } from './volumes.ts';
+
+export const WORKER_CONTAINER = 'worker';
+
+/**
+ * Shard i's worker argv, rendered by the same code as `run` mode renders it from the INI:
+ * each template item is one argv item, placeholders filled inside it, nothing re-split.
+ */
+export function workerArgvFor(
+  sd: ShardDistributor,
+  shard: number,
+): { command: string[]; args: string[] } {
+  // The shard set does not enter the argv; any plan that is valid for this shard will do.
+  const config = configFor(sd, { liveShards: shard + 1, drainingShards: [] });
+  const argv = renderWorkerArgv(config, shard);
+  const split = splitArgv(config.worker.workerModule);
+  const commandLength = split.ok ? split.args.length : sd.spec.worker.command.length;
+  return { command: argv.slice(0, commandLength), args: argv.slice(commandLength) };
+}
+
+/**
+ * The Deployment of shard i's worker: one pod, which reads only shard i's queue. Deleted
+ * by the reconciler only after the distributor reports the shard drained.
+ */
+export function workerDeploymentFor(sd: ShardDistributor, shard: number): V1Deployment {
+  const { command, args } = workerArgvFor(sd, shard);
+  const resources = resourcesFor(sd.spec.worker.resources);
+  const queue = queueVolume(sd, 'queue');
+  const container: V1Container = {
+    name: WORKER_CONTAINER,
+    image: sd.spec.worker.image,
+    command,
+    args,
+    ...(sd.spec.worker.env === undefined || sd.spec.worker.env.length === 0
+      ? {}
+      : { env: sd.spec.worker.env as V1EnvVar[] }),
+    ...(resources === undefined ? {} : { resources }),
+    securityContext: restrictedContainerSecurityContext(),
+    volumeMounts: [...queueMounts(sd, 'queue', 'worker'), tmpMount('tmp')],
+  };
+  const labels = workerLabels(sd, shard);
+  const template = withPodTemplateOverrides(
+    {
+      metadata: { labels },
+      spec: {
+        securityContext: restrictedPodSecurityContext(),
+        containers: [container],
+        volumes: [...(queue === undefined ? [] : [queue]), tmpVolume('tmp')],
+      },
+    },
+    sd.spec.worker.podTemplate,
+  );
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: ownedMetadata(sd, workerName(sd, shard), labels),
+    spec: {
+      replicas: 1,
+      // A shard queue has one reader: a rolling update would briefly run two.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: workerSelectorLabels(sd, shard) },
+      template,
+    },
+  };
+}

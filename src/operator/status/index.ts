@@ -1,0 +1,23 @@
+export { decideWorkers, DEFAULT_STABILIZATION_WINDOW_MS } from './autoscale.ts';
+export type {
+  AutoscaleDecision,
+  AutoscaleInput,
+  AutoscaleSpec,
+  Recommendation,
+} from './autoscale.ts';
+export { findCondition, kubernetesTime, setCondition } from './conditions.ts';
+export type { ConditionStatus, ConditionUpdate } from './conditions.ts';
+export {
+  REASON_ALL_WORKERS_READY,
+  REASON_AS_EXPECTED,
+  REASON_DISTRIBUTOR_NOT_REPORTING,
+  REASON_DRAINING,
+  REASON_SCALING_UP,
+  REASON_SHARD_STUCK,
+  REASON_STABLE,
+  REASON_WORKER_FAILING,
+  REASON_WORKERS_NOT_READY,
+  statusEqual,
+  statusFor,
+} from './status.ts';
+export type { LoadSnapshot, Observed, WorkerObservation } from './status.ts';

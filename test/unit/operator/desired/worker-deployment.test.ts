@@ -1,0 +1,230 @@
+import { describe, expect, it } from 'vitest';
+import { LABEL_DISTRIBUTOR, LABEL_SHARD } from '../../../../src/api/index.ts';
+import {
+  workerArgvFor,
+  workerDeploymentFor,
+  workerSelectorLabels,
+} from '../../../../src/operator/desired/index.ts';
+import { expectPlainJson, expectRestricted, sample, withSpec } from './samples.ts';
+
+const full = sample('full');
+
+function podOf(deployment: ReturnType<typeof workerDeploymentFor>) {
+  return deployment.spec!.template.spec!;
+}
+
+describe('workerArgvFor', () => {
+  it('renders the template for each shard', () => {
+    expect(workerArgvFor(full, 3)).toEqual({
+      command: ['python3', '-m', 'worker.queue_worker'],
+      args: [
+        '--base',
+        '/var/lib/veda/queue',
+        '--sub',
+        'individuals-flow-shard-3',
+        '--src',
+        'queue-shard-distributor',
+        '--sleep-empty',
+        '0.5',
+      ],
+    });
+    expect(workerArgvFor(full, 0).args[3]).toBe('individuals-flow-shard-0');
+  });
+
+  it('fills a placeholder inside a larger argument', () => {
+    const sd = withSpec(full, (spec) => {
+      spec.worker.argsTemplate = [
+        '--queue={sub_queue_name}',
+        '{worker_base_path}/{sub_queue_name}.log',
+      ];
+    });
+    expect(workerArgvFor(sd, 1).args).toEqual([
+      '--queue=individuals-flow-shard-1',
+      '/var/lib/veda/queue/individuals-flow-shard-1.log',
+    ]);
+  });
+
+  it('keeps an argument with spaces and quotes as one argument', () => {
+    const sd = withSpec(full, (spec) => {
+      spec.worker.command = ['/opt/my worker/bin', 'say "hi"'];
+      spec.worker.argsTemplate = ["it's {src}", '', '$(rm -rf /)'];
+    });
+    expect(workerArgvFor(sd, 0)).toEqual({
+      command: ['/opt/my worker/bin', 'say "hi"'],
+      args: ["it's queue-shard-distributor", '', '$(rm -rf /)'],
+    });
+  });
+});
+
+describe('workerDeploymentFor', () => {
+  const deployment = workerDeploymentFor(full, 2);
+  const pod = podOf(deployment);
+  const container = pod.containers[0]!;
+
+  it('is one Deployment of one pod per shard, replaced rather than rolled', () => {
+    expect(deployment).toMatchObject({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'full-worker-2', namespace: 'team-a' },
+      spec: { replicas: 1, strategy: { type: 'Recreate' } },
+    });
+  });
+
+  it('labels the Deployment and its pods with the ShardDistributor and the shard', () => {
+    for (const labels of [
+      deployment.metadata?.labels,
+      deployment.spec?.template.metadata?.labels,
+    ]) {
+      expect(labels).toMatchObject({ [LABEL_DISTRIBUTOR]: 'full', [LABEL_SHARD]: '2' });
+    }
+    expect(deployment.spec?.selector.matchLabels).toEqual(workerSelectorLabels(full, 2));
+    expect(deployment.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({ kind: 'ShardDistributor', uid: 'uid-full', controller: true }),
+    ]);
+  });
+
+  it('runs the worker command with the shard argv, no shell', () => {
+    expect(container).toMatchObject({
+      name: 'worker',
+      image: 'ghcr.io/veda-project/queue-worker:1.0',
+      ...workerArgvFor(full, 2),
+    });
+  });
+
+  it('passes env through, secrets by reference', () => {
+    expect(container.env).toEqual([
+      { name: 'VEDA_LOG_LEVEL', value: 'info' },
+      { name: 'VEDA_TOKEN', valueFrom: { secretKeyRef: { name: 'veda-worker', key: 'token' } } },
+    ]);
+  });
+
+  it('mounts the queue claim at the worker base path only', () => {
+    const sd = withSpec(full, (spec) => {
+      spec.queue.veda!.basePath = '/data/main';
+      spec.queue.veda!.workerBasePath = '/data/shards';
+    });
+    const pod = podOf(workerDeploymentFor(sd, 0));
+    expect(pod.containers[0]!.volumeMounts).toEqual([
+      { name: 'queue', mountPath: '/data/shards' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    expect(pod.volumes).toContainEqual({
+      name: 'queue',
+      persistentVolumeClaim: { claimName: 'veda-queue' },
+    });
+  });
+
+  it('mounts no queue volume for nats', () => {
+    const pod = podOf(workerDeploymentFor(sample('nats'), 0));
+    expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: {} }]);
+  });
+
+  it('applies the pod template overrides', () => {
+    expect(deployment.spec?.template.metadata?.annotations).toEqual({
+      'prometheus.io/scrape': 'false',
+    });
+    expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+  });
+
+  it.each(['minimal', 'full', 'nats', 'sidecar'] as const)(
+    'meets the restricted standard (%s)',
+    (name) => {
+      expectRestricted(podOf(workerDeploymentFor(sample(name), 1)));
+    },
+  );
+
+  it('is plain JSON', () => {
+    expectPlainJson(deployment);
+    expectPlainJson(workerDeploymentFor(sample('minimal'), 0));
+  });
+});
+
+describe('pod template overrides', () => {
+  const hostile = withSpec(full, (spec) => {
+    spec.worker.podTemplate = {
+      metadata: {
+        labels: { [LABEL_SHARD]: '9', [LABEL_DISTRIBUTOR]: 'other', team: 'payments' },
+        annotations: { note: 'kept' },
+      },
+      spec: {
+        hostNetwork: true,
+        hostPID: true,
+        restartPolicy: 'Never',
+        serviceAccountName: 'payments-worker',
+        tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+        securityContext: {
+          runAsNonRoot: false,
+          runAsUser: 0,
+          runAsGroup: 3000,
+          fsGroup: 2000,
+          seccompProfile: { type: 'Unconfined' },
+        },
+        containers: [
+          {
+            name: 'worker',
+            image: 'evil:latest',
+            command: ['/bin/sh', '-c', 'curl evil'],
+            lifecycle: { preStop: { exec: { command: ['/bin/drain'] } } },
+            env: [
+              { name: 'VEDA_LOG_LEVEL', value: 'debug' },
+              { name: 'EXTRA', value: '1' },
+            ],
+            securityContext: {
+              privileged: true,
+              allowPrivilegeEscalation: true,
+              readOnlyRootFilesystem: false,
+              capabilities: { add: ['SYS_ADMIN'] },
+            },
+          },
+          { name: 'log-shipper', image: 'shipper:1', securityContext: { runAsUser: 0 } },
+        ],
+        initContainers: [{ name: 'setup', image: 'setup:1' }],
+        volumes: [
+          { name: 'queue', hostPath: { path: '/' } },
+          { name: 'cache', emptyDir: {} },
+        ],
+      },
+    };
+  });
+  const deployment = workerDeploymentFor(hostile, 4);
+  const template = deployment.spec!.template;
+  const pod = template.spec!;
+  const worker = pod.containers.find((c) => c.name === 'worker')!;
+
+  it('keeps the user additions', () => {
+    expect(template.metadata?.labels?.['team']).toBe('payments');
+    expect(template.metadata?.annotations).toEqual({ note: 'kept' });
+    expect(pod.serviceAccountName).toBe('payments-worker');
+    expect(pod.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
+    expect(pod.securityContext?.fsGroup).toBe(2000);
+    expect(pod.securityContext?.runAsGroup).toBe(3000);
+    expect(worker.lifecycle?.preStop?.exec?.command).toEqual(['/bin/drain']);
+    expect(worker.env?.map((e) => e.name)).toEqual(['VEDA_LOG_LEVEL', 'VEDA_TOKEN', 'EXTRA']);
+    expect(pod.containers.map((c) => c.name)).toEqual(['worker', 'log-shipper']);
+    expect(pod.volumes?.map((v) => v.name)).toEqual(['queue', 'tmp', 'cache']);
+  });
+
+  it('cannot change the labels the selectors and status depend on', () => {
+    expect(template.metadata?.labels).toMatchObject({
+      [LABEL_SHARD]: '4',
+      [LABEL_DISTRIBUTOR]: 'full',
+    });
+    expect(template.metadata?.labels).toMatchObject(deployment.spec!.selector.matchLabels!);
+  });
+
+  it('cannot replace what we set on the worker container or the queue volume', () => {
+    expect(worker.image).toBe('ghcr.io/veda-project/queue-worker:1.0');
+    expect(worker.command).toEqual(['python3', '-m', 'worker.queue_worker']);
+    expect(worker.env?.find((e) => e.name === 'VEDA_LOG_LEVEL')?.value).toBe('info');
+    expect(pod.volumes?.find((v) => v.name === 'queue')).toEqual({
+      name: 'queue',
+      persistentVolumeClaim: { claimName: 'veda-queue' },
+    });
+  });
+
+  it('cannot drop the restricted security context, on any container', () => {
+    expectRestricted(pod);
+    expect(pod.hostNetwork).toBeUndefined();
+    expect(pod.restartPolicy).toBeUndefined();
+  });
+});
