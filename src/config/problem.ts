@@ -8,8 +8,10 @@ export interface Where extends ConfigLocation {
 }
 
 // Same bounds as the CRD where it has the field, so what the operator renders is accepted.
+// min_workers may be 0 here (not in the CRD): no live shard pauses distribution, which the
+// operator renders while it drains a ShardDistributor being deleted.
 export const LIMITS = {
-  min_workers: { min: 1, max: MAX_WORKERS_LIMIT },
+  min_workers: { min: 0, max: MAX_WORKERS_LIMIT },
   batch_size: { min: 1, max: 10_000 },
   metrics_port: { min: 0, max: 65_535 },
   sleep_empty_sec: { max: 3600, zeroAllowed: true },

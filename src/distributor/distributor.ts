@@ -125,7 +125,20 @@ export class Distributor {
       this.options.idleMinMs ?? 5,
       Math.max(5, this.config.worker.sleepEmptySec * 1000),
     );
+    let paused = false;
     while (!signal.aborted) {
+      if (this.shards.live().length === 0) {
+        // min_workers = 0 (the operator drains a ShardDistributor being deleted): the main
+        // queue keeps every message until a live shard exists again.
+        if (!paused)
+          this.log.warn('no live shard: distribution paused, the main queue keeps its messages');
+        paused = true;
+        await this.load.refreshIfDue(this.main);
+        await sleep(idle.next(), signal);
+        continue;
+      }
+      if (paused) this.log.info('live shards again: distribution resumed');
+      paused = false;
       const batch = await this.main.read(this.config.dispatcher.batchSize);
       if (batch.messages.length === 0) {
         if (!samePosition(batch.next, this.main.committed())) await this.main.commit(batch.next);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueFullError, type QueueBackend, type QueueWriter } from '../../src/queue/index.ts';
 import { PROTOCOL_STEPS, failpointFromSpec } from '../../src/distributor/index.ts';
+import { eventually } from '../harness/eventually.ts';
 import { bench, countDeliveries, ids, runUntil, type Bench } from './helpers.ts';
 
 let b: Bench;
@@ -155,6 +156,30 @@ describe('the distributor loop', () => {
 });
 
 describe('a live change of the shard set', () => {
+  it('pauses with no live shard, keeping messages in the main queue, and resumes', async () => {
+    b = await bench({ minWorkers: 2 });
+    await b.produce(ids(5, 'a'));
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    await d.applyConfig({
+      ...b.config,
+      dispatcher: { ...b.config.dispatcher, minWorkers: 0, drainingShards: [0, 1] },
+    });
+    await b.produce(ids(5, 'b'));
+    const stop = new AbortController();
+    const running = d.run(stop.signal);
+    await eventually(() =>
+      expect(b.logs.some((l) => l.msg.startsWith('no live shard'))).toBe(true),
+    );
+    expect(await b.committedMain()).toBe(5);
+    stop.abort();
+    await running;
+    await d.applyConfig({ ...b.config, dispatcher: { ...b.config.dispatcher, minWorkers: 2 } });
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    const all = [...(await b.shardContents(2)).values()].flat();
+    expect(all.sort()).toEqual([...ids(5, 'a'), ...ids(5, 'b')].sort());
+  });
+
   it('starts sending to new shards and stops sending to removed ones, which drain', async () => {
     b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
     await b.produce(ids(10, 'a'));

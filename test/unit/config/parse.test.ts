@@ -298,7 +298,7 @@ describe('parseIni rejects bad values with the file, key and reason', () => {
 
   it('points at the line of a value that fails a range check', () => {
     expect(() =>
-      parseIni('[dispatcher]\n\nmin_workers = 0\n', { file: 'sd.ini', env: {} }),
-    ).toThrow('sd.ini:3: [dispatcher] min_workers = 0 is too small');
+      parseIni('[dispatcher]\n\nmin_workers = 513\n', { file: 'sd.ini', env: {} }),
+    ).toThrow('sd.ini:3: [dispatcher] min_workers = 513 is too large');
   });
 });

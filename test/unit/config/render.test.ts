@@ -113,9 +113,9 @@ describe('renderIni', () => {
 
   it('refuses to write a config the distributor would reject', () => {
     const base = defaultConfig();
-    expect(() => renderIni({ ...base, dispatcher: { ...base.dispatcher, minWorkers: 0 } })).toThrow(
-      '[dispatcher] min_workers = 0 is too small',
-    );
+    expect(() =>
+      renderIni({ ...base, dispatcher: { ...base.dispatcher, minWorkers: -1 } }),
+    ).toThrow('[dispatcher] min_workers = -1 is negative');
     expect(() => renderIni({ ...base, nats: defaultNatsConfig('nats://n:4222') })).toThrow(
       '[nats] is set but [dispatcher] backend = veda',
     );
