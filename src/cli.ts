@@ -11,6 +11,7 @@ import { UsageError } from './cli/usage-error.ts';
 import { workerCommand } from './cli/worker-command.ts';
 import { RUN_USAGE, runCommand } from './cli/run-command.ts';
 import { QUEUE_USAGE, queueCommand } from './cli/queue-command.ts';
+import { OPERATOR_USAGE, operatorCommand } from './cli/operator-command.ts';
 import { WORKER_USAGE } from './worker/index.ts';
 
 const USAGE = `usage: shard-distributor <command> [options]
@@ -30,6 +31,7 @@ const COMMAND_USAGE: Record<string, string> = {
   distributor: DISTRIBUTOR_USAGE,
   worker: WORKER_USAGE,
   queue: QUEUE_USAGE,
+  operator: OPERATOR_USAGE,
   crd: 'shard-distributor crd\n\nPrints the ShardDistributor CustomResourceDefinition (kubectl apply -f -).',
 };
 
@@ -58,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest, env, log, signal);
     case 'worker':
       return workerCommand(rest, env, signal);
+    case 'operator':
+      return operatorCommand(rest, env, log, signal);
     case 'queue':
       return queueCommand(rest, env);
     case 'crd':

@@ -7,7 +7,7 @@ import { REPO_ROOT } from '../harness/tools.ts';
 import { kubeConfig, kubectl, kubectlOk, useNamespace } from './support.ts';
 
 const SAMPLES_DIR = `${REPO_ROOT}config/samples`;
-const samples = readdirSync(SAMPLES_DIR).filter((f) => f.endsWith('.yaml'));
+const samples = readdirSync(SAMPLES_DIR).filter((f) => f.startsWith('shards_') && f.endsWith('.yaml'));
 const minimalSample = () =>
   parse(readFileSync(`${SAMPLES_DIR}/shards_v1alpha1_sharddistributor_minimal.yaml`, 'utf8'));
 
@@ -71,7 +71,7 @@ describe('the ShardDistributor CRD on a real API server', () => {
   });
 
   it('shows Min, Ready, Backlog, Strategy and Age in `kubectl get sd`', () => {
-    kubectlOk(['apply', '-n', ns.name, '-f', SAMPLES_DIR]);
+    for (const file of samples) kubectlOk(['apply', '-n', ns.name, '-f', `${SAMPLES_DIR}/${file}`]);
     const table = kubectlOk(['get', 'sd', '-n', ns.name]);
     const [header, ...rows] = table.trim().split('\n');
     expect(header?.split(/\s+/)).toEqual(['NAME', 'MIN', 'READY', 'BACKLOG', 'STRATEGY', 'AGE']);

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
+import { startControlEndpoint, type ControlEndpoint } from '../harness/control-endpoint.ts';
 import { ControlPlane } from '../harness/control-plane.ts';
 import { REPO_ROOT, toolPath } from '../harness/tools.ts';
 
@@ -8,6 +9,8 @@ declare module 'vitest' {
     kubeconfig: string;
     apiServer: string;
     controlPlaneDir: string;
+    /** For restartApiServer() from test/harness/control-endpoint.ts. */
+    controlPlaneControl: string;
   }
 }
 
@@ -18,8 +21,10 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const controlPlane = new ControlPlane();
   await controlPlane.start();
+  let control: ControlEndpoint;
   try {
     installCrd(controlPlane.kubeconfigPath);
+    control = await startControlEndpoint(controlPlane);
   } catch (error) {
     await controlPlane.stop();
     throw error;
@@ -27,7 +32,9 @@ export default async function setup(project: TestProject) {
   project.provide('kubeconfig', controlPlane.kubeconfigPath);
   project.provide('apiServer', controlPlane.server);
   project.provide('controlPlaneDir', controlPlane.dir);
+  project.provide('controlPlaneControl', control.url);
   return async () => {
+    await control.close();
     await controlPlane.stop();
   };
 }

@@ -27,13 +27,6 @@ export class ResourceExpiredError extends ShardDistributorError {
   }
 }
 
-/** The work queue was shut down; nothing more can be added or taken. */
-export class QueueShutDownError extends ShardDistributorError {
-  constructor(name: string) {
-    super('SD_ERR_QUEUE_SHUT_DOWN', `work queue ${name} is shut down`);
-  }
-}
-
 /**
  * This replica could not renew its Lease before the renew deadline, or saw another holder:
  * it stopped reconciling. Exit and let the Deployment restart it, as controller-runtime does.

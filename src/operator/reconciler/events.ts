@@ -1,0 +1,68 @@
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from '../../observability/index.ts';
+
+export interface EventTarget {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string };
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+/**
+ * Kubernetes Events for what the operator did and why (`kubectl describe sd` shows them).
+ * The same reason and message for one object is recorded once per `repeatAfterMs`, so a
+ * requeue loop never floods the API server.
+ */
+export class EventRecorder {
+  private readonly core: k8s.CoreV1Api;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly repeatAfterMs: number;
+  private readonly recent = new Map<string, number>();
+
+  constructor(kc: k8s.KubeConfig, log: Logger, options: { now?: () => number; repeatAfterMs?: number } = {}) {
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.log = log;
+    this.now = options.now ?? Date.now;
+    this.repeatAfterMs = options.repeatAfterMs ?? 10 * 60_000;
+  }
+
+  async record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
+    const namespace = target.metadata.namespace ?? 'default';
+    const dedupeKey = `${namespace}/${target.metadata.name}/${target.metadata.uid}/${reason}/${message}`;
+    const now = this.now();
+    const last = this.recent.get(dedupeKey);
+    if (last !== undefined && now - last < this.repeatAfterMs) return;
+    this.recent.set(dedupeKey, now);
+    if (this.recent.size > 10_000) this.recent.clear();
+    const time = new Date(now);
+    try {
+      await this.core.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${target.metadata.name}.`, namespace },
+          involvedObject: {
+            apiVersion: target.apiVersion,
+            kind: target.kind,
+            name: target.metadata.name,
+            namespace,
+            uid: target.metadata.uid,
+          },
+          type,
+          reason,
+          message,
+          source: { component: 'shard-distributor' },
+          reportingComponent: 'shard-distributor',
+          reportingInstance: process.env['POD_NAME'] ?? 'shard-distributor',
+          firstTimestamp: time,
+          lastTimestamp: time,
+          count: 1,
+        },
+      });
+    } catch (error) {
+      // An event is a courtesy: failing to record one must not fail the reconcile.
+      this.log.warn({ err: error, reason }, 'could not record event');
+    }
+  }
+}

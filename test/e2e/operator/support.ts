@@ -1,0 +1,266 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { GROUP, PLURAL, VERSION } from '../../../src/api/index.ts';
+import { CONFIG_FILE_NAME, parseIni, renderIni } from '../../../src/config/index.ts';
+import { createVedaBackend } from '../../../src/queue/index.ts';
+import { eventually } from '../../harness/eventually.ts';
+import { REPO_ROOT } from '../../harness/tools.ts';
+import { kubeConfig } from '../support.ts';
+
+const CLI = join(REPO_ROOT, 'src', 'cli.ts');
+
+export interface Proc {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Graceful stop (SIGTERM) and wait. */
+  stop(): Promise<void>;
+  /** kill -9 and wait. */
+  kill(): Promise<void>;
+}
+
+function start(args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'debug', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    output: () => output,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A JSON file the operator reads distributor addresses from (its one test seam). */
+export class AddressBook {
+  readonly file: string;
+  private readonly entries: Record<string, string> = {};
+
+  private constructor(file: string) {
+    this.file = file;
+  }
+
+  static async create(dir: string): Promise<AddressBook> {
+    const book = new AddressBook(join(dir, 'load-addresses.json'));
+    await book.save();
+    return book;
+  }
+
+  async set(namespace: string, name: string, url: string): Promise<void> {
+    this.entries[`${namespace}/${name}`] = url;
+    await this.save();
+  }
+
+  private async save(): Promise<void> {
+    await writeFile(this.file, JSON.stringify(this.entries));
+  }
+}
+
+/** The operator as a process against the test control plane. */
+export function startOperator(options: { book: AddressBook; kubeconfig?: string; extraArgs?: string[]; env?: Record<string, string> }): Proc {
+  return start(
+    [
+      'operator',
+      '--metrics-port',
+      '0',
+      '--health-port',
+      '0',
+      '--load-route',
+      'proxy',
+      '--load-address-override',
+      options.book.file,
+      '--requeue-seconds',
+      '2',
+      '--distributor-image',
+      'registry.example/shard-distributor:test',
+      ...(options.extraArgs ?? []),
+    ],
+    { KUBECONFIG: options.kubeconfig ?? inject('kubeconfig'), ...(options.env ?? {}) },
+  );
+}
+
+/** The port a process logged for a server, by the log field name. */
+export function loggedPort(proc: Proc, field: string): Promise<number> {
+  return eventually(() => {
+    const match = new RegExp(`"${field}":(\\d+)`).exec(proc.output());
+    if (!match) throw new Error(`no ${field} logged yet`);
+    return Number(match[1]);
+  });
+}
+
+/**
+ * A real distributor for a ShardDistributor, run as a local process (kwok pods run no
+ * containers): it reads the operator's ConfigMap — with the queue paths moved to a temp
+ * directory — and gets the ConfigMap's changes as the kubelet would deliver them.
+ */
+export class LocalDistributor {
+  readonly dir: string;
+  private proc: Proc | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastIni = '';
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  static async start(namespace: string, name: string, book: AddressBook): Promise<LocalDistributor> {
+    const local = new LocalDistributor(await mkdtemp(join(tmpdir(), 'sd-e2e-dist-')));
+    const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
+    const read = async () => (await core.readNamespacedConfigMap({ namespace, name: `${name}-config` })).data?.[CONFIG_FILE_NAME];
+    const ini = await eventually(async () => {
+      const text = await read();
+      if (!text) throw new Error('no ConfigMap yet');
+      return text;
+    });
+    await local.sync(ini);
+    const config = parseIni(await readFile(local.iniFile, 'utf8'), { file: local.iniFile, env: {} });
+    // The producer's side: the main queue exists before the distributor starts.
+    const backend = createVedaBackend({ basePath: config.dispatcher.basePath });
+    const writer = await backend.openWriter(config.dispatcher.mainQueueName);
+    await writer.flush();
+    await writer.close();
+    await backend.close();
+    local.proc = start(['distributor', '--config', local.iniFile, '--metrics-port', '0'], {});
+    const port = await loggedPort(local.proc, 'port');
+    await book.set(namespace, name, `http://127.0.0.1:${port}`);
+    local.timer = setInterval(() => {
+      void read()
+        .then((text) => (text ? local.sync(text) : undefined))
+        .catch(() => undefined);
+    }, 500);
+    return local;
+  }
+
+  get iniFile(): string {
+    return join(this.dir, CONFIG_FILE_NAME);
+  }
+
+  get output(): string {
+    return this.proc?.output() ?? '';
+  }
+
+  /** Writes the ConfigMap's INI with this process's own queue directories. */
+  private async sync(ini: string): Promise<void> {
+    if (ini === this.lastIni) return;
+    this.lastIni = ini;
+    const config = parseIni(ini, { file: 'ConfigMap', env: {} });
+    const local = {
+      ...config,
+      dispatcher: { ...config.dispatcher, basePath: join(this.dir, 'queue'), metricsPort: 0 },
+      worker: { ...config.worker, workerBasePath: join(this.dir, 'queue') },
+    };
+    await writeFile(this.iniFile, renderIni(local));
+  }
+
+  /** Appends messages to the main queue, as the producer would. */
+  async produce(messages: string[]): Promise<void> {
+    const config = parseIni(await readFile(this.iniFile, 'utf8'), { file: this.iniFile, env: {} });
+    const backend = createVedaBackend({ basePath: config.dispatcher.basePath });
+    const writer = await backend.openWriter(config.dispatcher.mainQueueName);
+    await writer.append(messages.map((m) => Buffer.from(m)));
+    await writer.flush();
+    await writer.close();
+    await backend.close();
+  }
+
+  /** Consumes a shard queue to the end, as its worker would. */
+  async consumeShard(shard: number): Promise<number> {
+    const config = parseIni(await readFile(this.iniFile, 'utf8'), { file: this.iniFile, env: {} });
+    const backend = createVedaBackend({ basePath: config.worker.workerBasePath });
+    const consumer = await backend.openConsumer(`${config.worker.subQueuePrefix}-${shard}`, config.dispatcher.consumerName);
+    let count = 0;
+    for (;;) {
+      const batch = await consumer.read(1000);
+      await consumer.commit(batch.next);
+      if (batch.messages.length === 0) break;
+      count += batch.messages.length;
+    }
+    await consumer.close();
+    await backend.close();
+    return count;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.proc?.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function customObjects() {
+  return kubeConfig().makeApiClient(k8s.CustomObjectsApi);
+}
+
+export async function getSd(namespace: string, name: string): Promise<any> {
+  return customObjects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name });
+}
+
+export async function patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  await customObjects().patchNamespacedCustomObject(
+    { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+}
+
+export async function workerDeploymentNames(namespace: string, name: string): Promise<string[]> {
+  const apps = kubeConfig().makeApiClient(k8s.AppsV1Api);
+  const list = await apps.listNamespacedDeployment({
+    namespace,
+    labelSelector: `shards.veda.dev/distributor=${name},shards.veda.dev/component=worker`,
+  });
+  return list.items.map((d) => d.metadata!.name!).sort();
+}
+
+export function workers(name: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${name}-worker-${i}`).sort();
+}
+
+/** A ShardDistributor with a claim (so it is not Degraded for want of a shared volume). */
+export function sdManifest(name: string, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'ShardDistributor',
+    metadata: { name },
+    spec: {
+      queue: { mainQueue: 'individuals-flow', veda: { persistentVolumeClaim: 'veda-queue' } },
+      minWorkers: 2,
+      worker: { image: 'registry.example/worker:1', command: ['python3', '-m', 'worker.queue_worker'] },
+      ...spec,
+    },
+  };
+}
+
+export async function createSd(namespace: string, manifest: object): Promise<void> {
+  await customObjects().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: manifest });
+}
+
+export function condition(sd: any, type: string): { status: string; reason: string; message: string } | undefined {
+  return sd?.status?.conditions?.find((c: any) => c.type === type);
+}
+
+/** The operator's own count of API writes, from its /metrics. */
+export async function operatorWrites(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('shard_distributor_operator_api_writes_total{'))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
