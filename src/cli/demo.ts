@@ -16,7 +16,8 @@ export interface Demo {
   summary(service: DistributorService): void;
 }
 
-const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
+/** The running CLI itself (src/cli.ts, or dist/cli.js in the image): the workers are this binary. */
+const CLI = process.argv[1] ?? fileURLToPath(new URL('../cli.ts', import.meta.url));
 const MESSAGES_PER_TICK = 20;
 const TICK_MS = 100;
 

@@ -27,7 +27,8 @@ and a metrics Service. Uses the in-cluster ServiceAccount, or KUBECONFIG outside
                                the operator reads /load from directly
   --resync-seconds N           re-reconcile everything this often (default 600)
   --requeue-seconds N          look at a steady ShardDistributor again this often (default 30)
-  --lease-duration-seconds N   leader lease (default 15; renew deadline 2/3 of it)`;
+  --lease-duration-seconds N   leader lease (default 15; renew deadline 2/3 of it)
+  --log-level LEVEL            trace, debug, info (default), warn, error`;
 
 interface Flags {
   'leader-elect'?: boolean;
@@ -43,18 +44,21 @@ interface Flags {
   'resync-seconds'?: string;
   'requeue-seconds'?: string;
   'lease-duration-seconds'?: string;
+  'log-level'?: string;
 }
 
 function port(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag} ${value} is not a port (0-65535)`, OPERATOR_USAGE);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new UsageError(`${flag} ${value} is not a port (0-65535)`, OPERATOR_USAGE);
   return n;
 }
 
 function seconds(value: string, flag: string): number {
   const n = Number(value);
-  if (!(n > 0)) throw new UsageError(`${flag} ${value} is not a positive number of seconds`, OPERATOR_USAGE);
+  if (!(n > 0))
+    throw new UsageError(`${flag} ${value} is not a positive number of seconds`, OPERATOR_USAGE);
   return n * 1000;
 }
 
@@ -62,10 +66,19 @@ function seconds(value: string, flag: string): number {
 function leaseTimings(value: string | undefined) {
   if (value === undefined) return {};
   const lease = seconds(value, '--lease-duration-seconds');
-  return { leaseDurationMs: lease, renewDeadlineMs: Math.round((lease * 2) / 3), retryPeriodMs: Math.round((lease * 2) / 15) };
+  return {
+    leaseDurationMs: lease,
+    renewDeadlineMs: Math.round((lease * 2) / 3),
+    retryPeriodMs: Math.round((lease * 2) / 15),
+  };
 }
 
-export async function operatorCommand(argv: string[], env: Env, log: Logger, signal: AbortSignal): Promise<number> {
+export async function operatorCommand(
+  argv: string[],
+  env: Env,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -82,29 +95,54 @@ export async function operatorCommand(argv: string[], env: Env, log: Logger, sig
       'resync-seconds': { type: 'string' },
       'requeue-seconds': { type: 'string' },
       'lease-duration-seconds': { type: 'string' },
+      'log-level': { type: 'string' },
     },
     strict: true,
   }) as { values: Flags };
+  const level = values['log-level'];
+  if (level !== undefined) {
+    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(level)) {
+      throw new UsageError(
+        `--log-level ${level} is not one of trace, debug, info, warn, error`,
+        OPERATOR_USAGE,
+      );
+    }
+    log.level = level;
+  }
   const concurrency = values.concurrency === undefined ? 4 : Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency ${values.concurrency} is not a whole number >= 1`, OPERATOR_USAGE);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UsageError(
+      `--concurrency ${values.concurrency} is not a whole number >= 1`,
+      OPERATOR_USAGE,
+    );
   const inCluster = Boolean(env['KUBERNETES_SERVICE_HOST']);
   const route = values['load-route'] ?? (inCluster ? 'service' : 'proxy');
-  if (route !== 'service' && route !== 'proxy') throw new UsageError(`--load-route ${route} is not service or proxy`, OPERATOR_USAGE);
+  if (route !== 'service' && route !== 'proxy')
+    throw new UsageError(`--load-route ${route} is not service or proxy`, OPERATOR_USAGE);
 
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
   const operator = await startOperator({
     kc,
     log,
-    namespaces: (values.namespaces ?? '').split(',').map((n) => n.trim()).filter(Boolean),
+    namespaces: (values.namespaces ?? '')
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
     defaultImage: values['distributor-image'] ?? env['OPERATOR_IMAGE'] ?? DEFAULT_IMAGE,
     concurrency,
     metricsPort: port(values['metrics-port'], '--metrics-port', 8080),
     healthPort: port(values['health-port'], '--health-port', 8081),
     loadRoute: route,
-    ...(values['load-address-override'] ? { loadAddressOverrideFile: values['load-address-override'] } : {}),
-    ...(values['resync-seconds'] ? { resyncMs: seconds(values['resync-seconds'], '--resync-seconds') } : {}),
-    ...(values['requeue-seconds'] ? { steadyRequeueMs: seconds(values['requeue-seconds'], '--requeue-seconds') } : {}),
+    ...(values['load-address-override']
+      ? { loadAddressOverrideFile: values['load-address-override'] }
+      : {}),
+    ...(values['resync-seconds']
+      ? { resyncMs: seconds(values['resync-seconds'], '--resync-seconds') }
+      : {}),
+    ...(values['requeue-seconds']
+      ? { steadyRequeueMs: seconds(values['requeue-seconds'], '--requeue-seconds') }
+      : {}),
     ...(values['leader-elect']
       ? {
           leaderElection: {
@@ -116,7 +154,9 @@ export async function operatorCommand(argv: string[], env: Env, log: Logger, sig
         }
       : {}),
   });
-  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  const stopped = new Promise<void>((resolve) =>
+    signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
   try {
     await Promise.race([stopped, operator.done]);
   } finally {

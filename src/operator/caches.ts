@@ -9,18 +9,23 @@ export interface Cache<T extends KubernetesObject> {
 }
 
 /** One view over several namespace-scoped informers of the same resource. */
-export function combinedCache<T extends KubernetesObject>(informers: ReadonlyMap<string | undefined, Informer<T>>): Cache<T> {
+export function combinedCache<T extends KubernetesObject>(
+  informers: ReadonlyMap<string | undefined, Informer<T>>,
+): Cache<T> {
   const all = informers.get(undefined);
   if (all) return all;
   return {
-    get: (namespace, name) => (namespace === undefined ? undefined : informers.get(namespace)?.get(namespace, name)),
+    get: (namespace, name) =>
+      namespace === undefined ? undefined : informers.get(namespace)?.get(namespace, name),
     getByKey: (key) => {
       const { namespace, name } = splitKey(key);
       return namespace === undefined ? undefined : informers.get(namespace)?.get(namespace, name);
     },
     list: (namespace) =>
       namespace === undefined
-        ? [...informers.values()].flatMap((i) => i.list()).sort((a, b) => objectKey(a).localeCompare(objectKey(b)))
+        ? [...informers.values()]
+            .flatMap((i) => i.list())
+            .sort((a, b) => objectKey(a).localeCompare(objectKey(b)))
         : (informers.get(namespace)?.list(namespace) ?? []),
   };
 }

@@ -1,7 +1,18 @@
 import * as k8s from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
-import { API_VERSION, KIND, LABEL_DISTRIBUTOR, PLURAL, type ShardDistributor } from '../api/index.ts';
-import { createRegistry, startObservabilityServer, type Logger, type ObservabilityServer } from '../observability/index.ts';
+import {
+  API_VERSION,
+  KIND,
+  LABEL_DISTRIBUTOR,
+  PLURAL,
+  type ShardDistributor,
+} from '../api/index.ts';
+import {
+  createRegistry,
+  startObservabilityServer,
+  type Logger,
+  type ObservabilityServer,
+} from '../observability/index.ts';
 import { combinedCache } from './caches.ts';
 import { EventRecorder } from './reconciler/events.ts';
 import { KubeWriter } from './reconciler/kube.ts';
@@ -29,7 +40,14 @@ export interface OperatorOptions {
   metricsPort: number;
   healthPort: number;
   host?: string;
-  leaderElection?: { namespace: string; name: string; identity?: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  leaderElection?: {
+    namespace: string;
+    name: string;
+    identity?: string;
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
+  };
   loadRoute: LoadRoute;
   loadAddressOverrideFile?: string;
   /** Informer resync; default 10 min. */
@@ -53,22 +71,39 @@ export interface RunningOperator {
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
   const { kc, log } = options;
   const registry = createRegistry();
-  const scopes: (string | undefined)[] = options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
-  const informersOf = <T extends k8s.KubernetesObject>(resource: Omit<ResourceDescriptor, 'namespace'>) =>
+  const scopes: (string | undefined)[] =
+    options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
+  const informersOf = <T extends k8s.KubernetesObject>(
+    resource: Omit<ResourceDescriptor, 'namespace'>,
+  ) =>
     new Map(
       scopes.map((namespace) => [
         namespace,
         new Informer<T>({
-          listerWatcher: kubeListerWatcher(kc, { ...resource, ...(namespace ? { namespace } : {}) }),
+          listerWatcher: kubeListerWatcher(kc, {
+            ...resource,
+            ...(namespace ? { namespace } : {}),
+          }),
           log,
           ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
         }),
       ]),
     );
   const owned = { labelSelector: LABEL_DISTRIBUTOR };
-  const sds = informersOf<ShardDistributor & k8s.KubernetesObject>({ apiVersion: API_VERSION, plural: PLURAL });
-  const deployments = informersOf<k8s.V1Deployment>({ apiVersion: 'apps/v1', plural: 'deployments', ...owned });
-  const configMaps = informersOf<k8s.V1ConfigMap>({ apiVersion: 'v1', plural: 'configmaps', ...owned });
+  const sds = informersOf<ShardDistributor & k8s.KubernetesObject>({
+    apiVersion: API_VERSION,
+    plural: PLURAL,
+  });
+  const deployments = informersOf<k8s.V1Deployment>({
+    apiVersion: 'apps/v1',
+    plural: 'deployments',
+    ...owned,
+  });
+  const configMaps = informersOf<k8s.V1ConfigMap>({
+    apiVersion: 'v1',
+    plural: 'configmaps',
+    ...owned,
+  });
   const services = informersOf<k8s.V1Service>({ apiVersion: 'v1', plural: 'services', ...owned });
 
   const writes = new Counter({
@@ -80,7 +115,13 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const reconciler = new ShardDistributorReconciler({
     kube: new KubeWriter(kc, writes),
     events: new EventRecorder(kc, log),
-    load: new LoadReader({ kc, route: options.loadRoute, ...(options.loadAddressOverrideFile ? { addressOverrideFile: options.loadAddressOverrideFile } : {}) }),
+    load: new LoadReader({
+      kc,
+      route: options.loadRoute,
+      ...(options.loadAddressOverrideFile
+        ? { addressOverrideFile: options.loadAddressOverrideFile }
+        : {}),
+    }),
     sds: combinedCache(sds),
     deployments: combinedCache(deployments),
     configMaps: combinedCache(configMaps),
@@ -88,7 +129,13 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     defaultImage: options.defaultImage,
     ...(options.steadyRequeueMs !== undefined ? { steadyRequeueMs: options.steadyRequeueMs } : {}),
   });
-  const controller = new Controller({ name: 'sharddistributor', reconcile: reconciler.reconcile, concurrency: options.concurrency, log, registry });
+  const controller = new Controller({
+    name: 'sharddistributor',
+    reconcile: reconciler.reconcile,
+    concurrency: options.concurrency,
+    log,
+    registry,
+  });
   const toOwner = ownerKey({ apiVersion: API_VERSION, kind: KIND });
   for (const informer of sds.values()) controller.watch(informer, ownKey);
   for (const group of [deployments, configMaps, services]) {
@@ -102,18 +149,31 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       ? {
           leaderElection: {
             lock: kubeLeaseLock(kc, options.leaderElection.namespace, options.leaderElection.name),
-            ...(options.leaderElection.identity ? { identity: options.leaderElection.identity } : {}),
-            ...(options.leaderElection.leaseDurationMs ? { leaseDurationMs: options.leaderElection.leaseDurationMs } : {}),
-            ...(options.leaderElection.renewDeadlineMs ? { renewDeadlineMs: options.leaderElection.renewDeadlineMs } : {}),
-            ...(options.leaderElection.retryPeriodMs ? { retryPeriodMs: options.leaderElection.retryPeriodMs } : {}),
+            ...(options.leaderElection.identity
+              ? { identity: options.leaderElection.identity }
+              : {}),
+            ...(options.leaderElection.leaseDurationMs
+              ? { leaseDurationMs: options.leaderElection.leaseDurationMs }
+              : {}),
+            ...(options.leaderElection.renewDeadlineMs
+              ? { renewDeadlineMs: options.leaderElection.renewDeadlineMs }
+              : {}),
+            ...(options.leaderElection.retryPeriodMs
+              ? { retryPeriodMs: options.leaderElection.retryPeriodMs }
+              : {}),
           },
         }
       : {}),
   });
-  for (const group of [sds, deployments, configMaps, services]) for (const informer of group.values()) manager.addInformer(informer as Informer);
+  for (const group of [sds, deployments, configMaps, services])
+    for (const informer of group.values()) manager.addInformer(informer as Informer);
   manager.addController(controller);
 
-  const metrics = await startObservabilityServer({ port: options.metricsPort, host: options.host, registry });
+  const metrics = await startObservabilityServer({
+    port: options.metricsPort,
+    host: options.host,
+    registry,
+  });
   const health = await startObservabilityServer({
     port: options.healthPort,
     host: options.host,
@@ -122,7 +182,12 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     readyz: manager.readyz,
   });
   log.info(
-    { namespaces: options.namespaces.length ? options.namespaces : 'all', metricsPort: metrics.port, healthPort: health.port, leaderElection: Boolean(options.leaderElection) },
+    {
+      namespaces: options.namespaces.length ? options.namespaces : 'all',
+      metricsPort: metrics.port,
+      healthPort: health.port,
+      leaderElection: Boolean(options.leaderElection),
+    },
     'operator starting',
   );
   await manager.start();

@@ -23,6 +23,13 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   k8s_ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
+# As helm's own Makefile: stamp the Kubernetes version its client-go is (v0.37 → 1.37), or
+# `helm template` assumes 1.20 and refuses charts with a newer kubeVersion.
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=v3.22.0"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=37"
+done
+
 # name | module folder | main package | version (the cache key) | ldflags
 tools=(
   "etcd|etcd|.|v3.6.16|-s -w"
@@ -31,7 +38,7 @@ tools=(
   "kube-scheduler|kubernetes|k8s.io/kubernetes/cmd/kube-scheduler|$K8S_VERSION|$k8s_ldflags"
   "kubectl|kubernetes|k8s.io/kubernetes/cmd/kubectl|$K8S_VERSION|$k8s_ldflags"
   "kwok|kwok|sigs.k8s.io/kwok/cmd/kwok|v0.8.0|-s -w"
-  "helm|helm|helm.sh/helm/v3/cmd/helm|v3.22.0|-s -w -X helm.sh/helm/v3/internal/version.version=v3.22.0"
+  "helm|helm|helm.sh/helm/v3/cmd/helm|v3.22.0-k8s1.37|$helm_ldflags"
   "nats-server|nats|github.com/nats-io/nats-server/v2|v2.15.2|-s -w"
 )
 

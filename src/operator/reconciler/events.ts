@@ -21,14 +21,23 @@ export class EventRecorder {
   private readonly repeatAfterMs: number;
   private readonly recent = new Map<string, number>();
 
-  constructor(kc: k8s.KubeConfig, log: Logger, options: { now?: () => number; repeatAfterMs?: number } = {}) {
+  constructor(
+    kc: k8s.KubeConfig,
+    log: Logger,
+    options: { now?: () => number; repeatAfterMs?: number } = {},
+  ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.log = log;
     this.now = options.now ?? Date.now;
     this.repeatAfterMs = options.repeatAfterMs ?? 10 * 60_000;
   }
 
-  async record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
+  async record(
+    target: EventTarget,
+    type: EventType,
+    reason: string,
+    message: string,
+  ): Promise<void> {
     const namespace = target.metadata.namespace ?? 'default';
     const dedupeKey = `${namespace}/${target.metadata.name}/${target.metadata.uid}/${reason}/${message}`;
     const now = this.now();

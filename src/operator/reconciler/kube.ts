@@ -1,9 +1,40 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Counter } from 'prom-client';
-import { API_VERSION, GROUP, PLURAL, VERSION, type ShardDistributor, type ShardDistributorStatus } from '../../api/index.ts';
+import {
+  API_VERSION,
+  GROUP,
+  PLURAL,
+  VERSION,
+  type ShardDistributor,
+  type ShardDistributorStatus,
+} from '../../api/index.ts';
+import { ShardDistributorError } from '../../errors.ts';
 import { isSemanticSubset } from './semantic-subset.ts';
 
 export const FIELD_MANAGER = 'shard-distributor';
+
+/** The namespace is being deleted: nothing new can be made in it, and nothing needs to be. */
+export class NamespaceTerminatingError extends ShardDistributorError {
+  constructor(namespace: string | undefined, options?: ErrorOptions) {
+    super('SD_ERR_NAMESPACE_TERMINATING', `namespace ${namespace} is being deleted`, options);
+  }
+}
+
+/** Turns the API server's "being terminated" refusal into its own error, and passes others on. */
+function terminating(error: unknown, namespace: string | undefined): never {
+  if (
+    error instanceof k8s.ApiException &&
+    error.code === 403 &&
+    String(error.body).includes('because it is being terminated')
+  ) {
+    throw new NamespaceTerminatingError(namespace, { cause: error });
+  }
+  throw error;
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof k8s.ApiException && error.code === 404;
+}
 
 /**
  * The operator's writes to the API server, each one counted: server-side apply with one
@@ -29,7 +60,9 @@ export class KubeWriter {
   ): Promise<'unchanged' | 'created' | 'updated'> {
     if (live && isSemanticSubset(desired, live)) return 'unchanged';
     this.writes.inc({ verb: 'apply', kind: desired.kind ?? 'unknown' });
-    await this.objects.patch(desired, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply);
+    await this.objects
+      .patch(desired, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply)
+      .catch((error: unknown) => terminating(error, desired.metadata?.namespace));
     return live ? 'updated' : 'created';
   }
 
@@ -38,11 +71,16 @@ export class KubeWriter {
     try {
       await this.objects.delete(obj, undefined, undefined, undefined, undefined, 'Background');
     } catch (error) {
-      if (!(error instanceof k8s.ApiException && error.code === 404)) throw error;
+      if (!isNotFound(error)) throw error;
     }
   }
 
-  async read<T extends k8s.KubernetesObject>(apiVersion: string, kind: string, namespace: string, name: string): Promise<T | undefined> {
+  async read<T extends k8s.KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<T | undefined> {
     try {
       return (await this.objects.read<T>({ apiVersion, kind, metadata: { name, namespace } })) as T;
     } catch (error) {
@@ -56,36 +94,57 @@ export class KubeWriter {
    * resourceVersion makes it conditional: a stale cache gets a 409 and a retry, never a
    * lost update.
    */
-  async patchMetadata(sd: ShardDistributor, metadata: { finalizers?: string[]; annotations?: Record<string, string | null> }): Promise<void> {
+  async patchMetadata(
+    sd: ShardDistributor,
+    metadata: { finalizers?: string[]; annotations?: Record<string, string | null> },
+  ): Promise<void> {
     this.writes.inc({ verb: 'patch', kind: 'ShardDistributor' });
-    await this.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        namespace: sd.metadata.namespace ?? 'default',
-        name: sd.metadata.name,
-        body: { metadata: { ...metadata, resourceVersion: sd.metadata.resourceVersion } },
-      },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    await this.ignoreGone(
+      this.custom.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace: sd.metadata.namespace ?? 'default',
+          name: sd.metadata.name,
+          body: { metadata: { ...metadata, resourceVersion: sd.metadata.resourceVersion } },
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      ),
     );
   }
 
   /** Replaces the status through the status subresource (never the spec). */
   async patchStatus(sd: ShardDistributor, status: ShardDistributorStatus): Promise<void> {
     this.writes.inc({ verb: 'patch', kind: 'ShardDistributor/status' });
-    await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        plural: PLURAL,
-        namespace: sd.metadata.namespace ?? 'default',
-        name: sd.metadata.name,
-        body: { apiVersion: API_VERSION, kind: 'ShardDistributor', metadata: { name: sd.metadata.name, namespace: sd.metadata.namespace }, status },
-        fieldManager: FIELD_MANAGER,
-        force: true,
-      },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+    await this.ignoreGone(
+      this.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          namespace: sd.metadata.namespace ?? 'default',
+          name: sd.metadata.name,
+          body: {
+            apiVersion: API_VERSION,
+            kind: 'ShardDistributor',
+            metadata: { name: sd.metadata.name, namespace: sd.metadata.namespace },
+            status,
+          },
+          fieldManager: FIELD_MANAGER,
+          force: true,
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+      ),
     );
+  }
+
+  /** The ShardDistributor was deleted meanwhile: its informer brings the news; nothing to do. */
+  private async ignoreGone(request: Promise<unknown>): Promise<void> {
+    try {
+      await request;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
   }
 }

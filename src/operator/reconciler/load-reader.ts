@@ -8,7 +8,15 @@ import { metricsServiceName } from '../desired/index.ts';
 
 /** What the distributor's `/load` says (see src/distributor/load.ts; they meet only here, as JSON). */
 export interface Load {
-  shards: { index: number; queue: string; backlog: number; dispatched: number; live: boolean; state: 'live' | 'draining' | 'drained'; stuck?: boolean }[];
+  shards: {
+    index: number;
+    queue: string;
+    backlog: number;
+    dispatched: number;
+    live: boolean;
+    state: 'live' | 'draining' | 'drained';
+    stuck?: boolean;
+  }[];
   mainLag: number;
   updatedAt: string;
 }
@@ -54,14 +62,18 @@ export class LoadReader {
       ? new URL('/load', override)
       : this.options.route === 'service'
         ? new URL(`http://${service}.${namespace}.svc:${port}/load`)
-        : new URL(`${this.serverUrl()}/api/v1/namespaces/${namespace}/services/${service}:${port}/proxy/load`);
+        : new URL(
+            `${this.serverUrl()}/api/v1/namespaces/${namespace}/services/${service}:${port}/proxy/load`,
+          );
     const body = await this.get(url, !override && this.options.route === 'proxy');
     try {
       const load = JSON.parse(body) as Load;
       if (!Array.isArray(load.shards)) throw new Error('no shards list');
       return load;
     } catch (error) {
-      throw new LoadUnavailableError(`distributor at ${url.href} answered something that is not a load report: ${(error as Error).message}`);
+      throw new LoadUnavailableError(
+        `distributor at ${url.href} answered something that is not a load report: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -74,7 +86,10 @@ export class LoadReader {
   private async override(key: string): Promise<string | undefined> {
     if (!this.options.addressOverrideFile) return undefined;
     try {
-      const map = JSON.parse(await readFile(this.options.addressOverrideFile, 'utf8')) as Record<string, string>;
+      const map = JSON.parse(await readFile(this.options.addressOverrideFile, 'utf8')) as Record<
+        string,
+        string
+      >;
       return map[key];
     } catch {
       return undefined;
@@ -93,11 +108,22 @@ export class LoadReader {
         res.on('end', () =>
           res.statusCode === 200
             ? resolve(body)
-            : reject(new LoadUnavailableError(`GET ${url.pathname} answered ${res.statusCode}: ${body.slice(0, 200)}`)),
+            : reject(
+                new LoadUnavailableError(
+                  `GET ${url.pathname} answered ${res.statusCode}: ${body.slice(0, 200)}`,
+                ),
+              ),
         );
       });
       req.on('timeout', () => req.destroy(new Error(`timed out after ${options.timeout} ms`)));
-      req.on('error', (error) => reject(new LoadUnavailableError(`cannot reach the distributor at ${url.host}: ${error.message}`, { cause: error })));
+      req.on('error', (error) =>
+        reject(
+          new LoadUnavailableError(
+            `cannot reach the distributor at ${url.host}: ${error.message}`,
+            { cause: error },
+          ),
+        ),
+      );
       req.end();
     });
   }

@@ -1,4 +1,9 @@
-import type { KubernetesObject, V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1Deployment,
+  V1Service,
+} from '@kubernetes/client-node';
 import {
   API_VERSION,
   FINALIZER,
@@ -29,9 +34,15 @@ import {
 } from '../desired/index.ts';
 import type { Cache } from '../caches.ts';
 import type { ReconcileContext, ReconcileResult } from '../runtime/index.ts';
-import { decideWorkers, statusEqual, statusFor, type Recommendation, type WorkerObservation } from '../status/index.ts';
+import {
+  decideWorkers,
+  statusEqual,
+  statusFor,
+  type Recommendation,
+  type WorkerObservation,
+} from '../status/index.ts';
 import type { EventRecorder } from './events.ts';
-import type { KubeWriter } from './kube.ts';
+import { NamespaceTerminatingError, type KubeWriter } from './kube.ts';
 import type { Load, LoadReader } from './load-reader.ts';
 
 /** Where the sidecar was applied last, so it can be removed when the spec stops naming it. */
@@ -75,16 +86,32 @@ export class ShardDistributorReconciler {
       this.history.delete(key);
       return;
     }
-    if (sd.metadata.deletionTimestamp) return this.reconcileDelete(sd, ctx.log);
-    const finalizers = sd.metadata.finalizers ?? [];
-    if (!finalizers.includes(FINALIZER)) {
-      await this.o.kube.patchMetadata(sd, { finalizers: [...finalizers, FINALIZER] });
-      return; // the update wakes us again with the finalizer in the cache
+    try {
+      if (sd.metadata.deletionTimestamp) return await this.reconcileDelete(sd, ctx.log);
+      const finalizers = sd.metadata.finalizers ?? [];
+      if (!finalizers.includes(FINALIZER)) {
+        await this.o.kube.patchMetadata(sd, { finalizers: [...finalizers, FINALIZER] });
+        return; // the update wakes us again with the finalizer in the cache
+      }
+      return await this.reconcileNormal(sd, key, ctx.log);
+    } catch (error) {
+      // Its namespace is going away: the ShardDistributor's own deletion follows; no retry storm.
+      if (error instanceof NamespaceTerminatingError) {
+        ctx.log.info(
+          { namespace: sd.metadata.namespace },
+          'namespace is being deleted; waiting for the deletion',
+        );
+        return;
+      }
+      throw error;
     }
-    return this.reconcileNormal(sd, key, ctx.log);
   };
 
-  private async reconcileNormal(sd: ShardDistributor, key: string, log: Logger): Promise<ReconcileResult> {
+  private async reconcileNormal(
+    sd: ShardDistributor,
+    key: string,
+    log: Logger,
+  ): Promise<ReconcileResult> {
     const problems = [...specProblems(sd), ...(await this.worldProblems(sd))];
     const { load, loadError } = await this.readLoad(sd);
     const previous = this.previousPlan(sd);
@@ -96,14 +123,21 @@ export class ShardDistributorReconciler {
       now: this.now(),
     });
     this.history.set(key, decision.history);
-    const drained = load ? load.shards.filter((s) => s.state === 'drained').map((s) => s.index) : [];
+    const drained = load
+      ? load.shards.filter((s) => s.state === 'drained').map((s) => s.index)
+      : [];
     const plan = nextShardPlan(previous, decision.workers, drained);
 
     const host = await this.sidecarHost(sd, problems);
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
       // Nothing valid can be built: say why, and look again with backoff (no hot loop).
       await this.writeStatus(sd, plan, load, loadError, problems, decision.reason, log);
-      await this.o.events.record(this.target(sd), 'Warning', 'InvalidSpec', problems.map((p) => p.message).join('; '));
+      await this.o.events.record(
+        this.target(sd),
+        'Warning',
+        'InvalidSpec',
+        problems.map((p) => p.message).join('; '),
+      );
       return { requeue: true };
     }
     const desired = desiredObjects(sd, {
@@ -117,8 +151,13 @@ export class ShardDistributorReconciler {
     await this.recordScaling(sd, previous, plan, decision.reason);
     await this.writeStatus(sd, plan, load, loadError, problems, decision.reason, log);
 
-    const busy = plan.drainingShards.length > 0 || loadError !== undefined || plan.liveShards !== previous.liveShards;
-    return { requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000) };
+    const busy =
+      plan.drainingShards.length > 0 ||
+      loadError !== undefined ||
+      plan.liveShards !== previous.liveShards;
+    return {
+      requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000),
+    };
   }
 
   /** The shard set in effect: the rendered INI's, plus worker Deployments it does not name. */
@@ -139,7 +178,10 @@ export class ShardDistributorReconciler {
     if (!text) return undefined;
     try {
       const config = parseIni(text, { file: `ConfigMap ${configMapName(sd)}`, env: {} });
-      return { liveShards: config.dispatcher.minWorkers, drainingShards: config.dispatcher.drainingShards };
+      return {
+        liveShards: config.dispatcher.minWorkers,
+        drainingShards: config.dispatcher.drainingShards,
+      };
     } catch {
       return undefined; // edited by hand into nonsense: the Deployments tell the rest
     }
@@ -185,10 +227,19 @@ export class ShardDistributorReconciler {
     ];
   }
 
-  private async sidecarHost(sd: ShardDistributor, problems: Problem[]): Promise<{ target: SidecarTarget; labels?: Record<string, string> } | undefined> {
-    const target = sd.spec.distributor.placement === 'Sidecar' ? sd.spec.distributor.sidecarOf : undefined;
+  private async sidecarHost(
+    sd: ShardDistributor,
+    problems: Problem[],
+  ): Promise<{ target: SidecarTarget; labels?: Record<string, string> } | undefined> {
+    const target =
+      sd.spec.distributor.placement === 'Sidecar' ? sd.spec.distributor.sidecarOf : undefined;
     if (!target) return undefined;
-    const host = await this.o.kube.read<V1Deployment>('apps/v1', target.kind, sd.metadata.namespace ?? 'default', target.name);
+    const host = await this.o.kube.read<V1Deployment>(
+      'apps/v1',
+      target.kind,
+      sd.metadata.namespace ?? 'default',
+      target.name,
+    );
     if (!host) {
       problems.push({
         reason: 'SidecarHostNotFound',
@@ -199,24 +250,42 @@ export class ShardDistributorReconciler {
     return { target, labels: host.spec?.selector?.matchLabels ?? {} };
   }
 
-  private async applyOwned(sd: ShardDistributor, desired: DesiredState, previous: ShardPlan, plan: ShardPlan, log: Logger): Promise<void> {
-    const steady = sd.metadata.generation === sd.status?.observedGeneration && samePlan(previous, plan);
+  private async applyOwned(
+    sd: ShardDistributor,
+    desired: DesiredState,
+    previous: ShardPlan,
+    plan: ShardPlan,
+    log: Logger,
+  ): Promise<void> {
+    const steady =
+      sd.metadata.generation === sd.status?.observedGeneration && samePlan(previous, plan);
     for (const object of desired.owned) {
       const live = this.cached(object);
       const outcome = await this.o.kube.apply(object, live);
       if (outcome === 'unchanged') continue;
       log.info({ kind: object.kind, name: object.metadata?.name, outcome }, 'applied');
-      const wasThere = outcome === 'updated' || (sd.status?.observedGeneration !== undefined && this.knownBefore(sd, object, previous));
+      const wasThere =
+        outcome === 'updated' ||
+        (sd.status?.observedGeneration !== undefined && this.knownBefore(sd, object, previous));
       if (steady && wasThere) {
         const what = `${object.kind} ${object.metadata?.name}`;
         const how = outcome === 'created' ? 'was deleted' : 'was changed by hand';
-        await this.o.events.record(this.target(sd), 'Normal', 'Restored', `${what} ${how}; restored it`);
+        await this.o.events.record(
+          this.target(sd),
+          'Normal',
+          'Restored',
+          `${what} ${how}; restored it`,
+        );
       }
     }
   }
 
   /** Whether the object existed after the last successful reconcile (so a create restores it). */
-  private knownBefore(sd: ShardDistributor, object: KubernetesObject, previous: ShardPlan): boolean {
+  private knownBefore(
+    sd: ShardDistributor,
+    object: KubernetesObject,
+    previous: ShardPlan,
+  ): boolean {
     if (object.kind !== 'Deployment') return true;
     const shard = Number(object.metadata?.labels?.[LABEL_SHARD]);
     if (Number.isNaN(shard)) return true;
@@ -247,15 +316,32 @@ export class ShardDistributorReconciler {
   ): Promise<void> {
     const previous = parseTarget(sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF]);
     const current = desired.sidecar && host?.labels ? host.target : undefined;
-    if (previous && (!current || previous.kind !== current.kind || previous.name !== current.name)) {
+    if (
+      previous &&
+      (!current || previous.kind !== current.kind || previous.name !== current.name)
+    ) {
       await this.removeSidecar(sd, previous, log);
     }
     if (desired.sidecar && current) {
-      const live = await this.o.kube.read('apps/v1', current.kind, sd.metadata.namespace ?? 'default', current.name);
-      const outcome = await this.o.kube.apply(desired.sidecar.object, live, desired.sidecar.fieldManager);
+      const live = await this.o.kube.read(
+        'apps/v1',
+        current.kind,
+        sd.metadata.namespace ?? 'default',
+        current.name,
+      );
+      const outcome = await this.o.kube.apply(
+        desired.sidecar.object,
+        live,
+        desired.sidecar.fieldManager,
+      );
       if (outcome !== 'unchanged') {
         log.info({ host: `${current.kind}/${current.name}` }, 'distributor sidecar applied');
-        await this.o.events.record(this.target(sd), 'Normal', 'SidecarApplied', `distributor added as a sidecar to ${current.kind} ${current.name}`);
+        await this.o.events.record(
+          this.target(sd),
+          'Normal',
+          'SidecarApplied',
+          `distributor added as a sidecar to ${current.kind} ${current.name}`,
+        );
       }
       const wanted = `${current.kind}/${current.name}`;
       if (sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF] !== wanted) {
@@ -268,33 +354,67 @@ export class ShardDistributorReconciler {
     }
   }
 
-  private async removeSidecar(sd: ShardDistributor, target: SidecarTarget, log: Logger): Promise<void> {
-    const live = await this.o.kube.read('apps/v1', target.kind, sd.metadata.namespace ?? 'default', target.name);
+  private async removeSidecar(
+    sd: ShardDistributor,
+    target: SidecarTarget,
+    log: Logger,
+  ): Promise<void> {
+    const live = await this.o.kube.read(
+      'apps/v1',
+      target.kind,
+      sd.metadata.namespace ?? 'default',
+      target.name,
+    );
     if (live) {
       // Applying our object with none of our entries makes the API server drop what this
       // field manager owned, and nothing else of the workload's.
       await this.o.kube.apply(sidecarRemovalFor(sd, target), undefined, sidecarFieldManager(sd));
       log.info({ host: `${target.kind}/${target.name}` }, 'distributor sidecar removed');
-      await this.o.events.record(this.target(sd), 'Normal', 'SidecarRemoved', `distributor sidecar removed from ${target.kind} ${target.name}`);
+      await this.o.events.record(
+        this.target(sd),
+        'Normal',
+        'SidecarRemoved',
+        `distributor sidecar removed from ${target.kind} ${target.name}`,
+      );
     }
-    if (!sd.metadata.deletionTimestamp) await this.o.kube.patchMetadata(sd, { annotations: { [ANNOTATION_SIDECAR_OF]: null } });
+    if (!sd.metadata.deletionTimestamp)
+      await this.o.kube.patchMetadata(sd, { annotations: { [ANNOTATION_SIDECAR_OF]: null } });
   }
 
   /** Workers of shards that are neither live nor draining: their queue is drained. */
-  private async deleteRetiredWorkers(sd: ShardDistributor, plan: ShardPlan, log: Logger): Promise<void> {
+  private async deleteRetiredWorkers(
+    sd: ShardDistributor,
+    plan: ShardPlan,
+    log: Logger,
+  ): Promise<void> {
     const keep = new Set(shardsWithWorkers(plan));
     for (const deployment of this.workerDeployments(sd)) {
       const shard = Number(deployment.metadata?.labels?.[LABEL_SHARD]);
       if (keep.has(shard)) continue;
       await this.o.kube.delete(deployment);
       log.info({ shard, deployment: deployment.metadata?.name }, 'drained worker deleted');
-      await this.o.events.record(this.target(sd), 'Normal', 'ShardDrained', `shard ${shard} is drained; deleted its worker Deployment ${deployment.metadata?.name}`);
+      await this.o.events.record(
+        this.target(sd),
+        'Normal',
+        'ShardDrained',
+        `shard ${shard} is drained; deleted its worker Deployment ${deployment.metadata?.name}`,
+      );
     }
   }
 
-  private async recordScaling(sd: ShardDistributor, previous: ShardPlan, plan: ShardPlan, reason: string): Promise<void> {
+  private async recordScaling(
+    sd: ShardDistributor,
+    previous: ShardPlan,
+    plan: ShardPlan,
+    reason: string,
+  ): Promise<void> {
     if (plan.liveShards > previous.liveShards) {
-      await this.o.events.record(this.target(sd), 'Normal', 'ScaledUp', `scaled up from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}`);
+      await this.o.events.record(
+        this.target(sd),
+        'Normal',
+        'ScaledUp',
+        `scaled up from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}`,
+      );
     } else if (plan.liveShards < previous.liveShards) {
       await this.o.events.record(
         this.target(sd),
@@ -314,8 +434,12 @@ export class ShardDistributorReconciler {
     autoscaleReason: string,
     log: Logger,
   ): Promise<void> {
-    const byShard = new Map(this.workerDeployments(sd).map((d) => [Number(d.metadata?.labels?.[LABEL_SHARD]), d]));
-    const workerDeployments: WorkerObservation[] = shardsWithWorkers(plan).map((shard) => observeWorker(shard, byShard.get(shard)));
+    const byShard = new Map(
+      this.workerDeployments(sd).map((d) => [Number(d.metadata?.labels?.[LABEL_SHARD]), d]),
+    );
+    const workerDeployments: WorkerObservation[] = shardsWithWorkers(plan).map((shard) =>
+      observeWorker(shard, byShard.get(shard)),
+    );
     const status = statusFor(sd, {
       workerDeployments,
       ...(load ? { load } : {}),
@@ -332,19 +456,27 @@ export class ShardDistributorReconciler {
   }
 
   /** Deletion: drain every shard (or abandon knowingly), take the sidecar off, then let go. */
-  private async reconcileDelete(sd: ShardDistributor, log: Logger): Promise<ReconcileResult | void> {
+  private async reconcileDelete(
+    sd: ShardDistributor,
+    log: Logger,
+  ): Promise<ReconcileResult | void> {
     if (!(sd.metadata.finalizers ?? []).includes(FINALIZER)) return;
     if (sd.spec.deletionPolicy === 'Drain') {
-      const shards = [...new Set([...shardsWithWorkers(this.previousPlan(sd)), ...this.workerShards(sd)])].sort((a, b) => a - b);
+      const shards = [
+        ...new Set([...shardsWithWorkers(this.previousPlan(sd)), ...this.workerShards(sd)]),
+      ].sort((a, b) => a - b);
       const plan: ShardPlan = { liveShards: 0, drainingShards: shards };
       const desired = desiredObjects(sd, { defaultImage: this.o.defaultImage, shardSet: plan });
       const configMap = this.cached(desired.configMap);
       // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
       if (configMap) await this.o.kube.apply(desired.configMap, configMap);
       const { load, loadError } = await this.readLoad(sd);
-      const pending = load ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0) : undefined;
+      const pending = load
+        ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0)
+        : undefined;
       const distributorGone =
-        sd.spec.distributor.placement === 'Standalone' && !this.o.deployments.get(sd.metadata.namespace, distributorName(sd));
+        sd.spec.distributor.placement === 'Standalone' &&
+        !this.o.deployments.get(sd.metadata.namespace, distributorName(sd));
       if (!load && distributorGone) {
         // Deleted with its namespace: the distributor went first and nothing can drain now.
         await this.o.events.record(
@@ -358,19 +490,33 @@ export class ShardDistributorReconciler {
           ? `waiting for shards ${pending!.map((s) => `${s.index} (${s.backlog} left)`).join(', ')} to drain`
           : `cannot read the distributor's load (${loadError}); it must report every shard drained, or set spec.deletionPolicy: Abandon to delete without draining`;
         log.info({ why }, 'deletion waits for the drain');
-        await this.o.events.record(this.target(sd), load ? 'Normal' : 'Warning', 'DeletionDraining', why);
+        await this.o.events.record(
+          this.target(sd),
+          load ? 'Normal' : 'Warning',
+          'DeletionDraining',
+          why,
+        );
         await this.writeStatus(sd, plan, load, loadError, [], 'deleting', log);
         return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
       }
     }
     const sidecar = parseTarget(sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF]);
     if (sidecar) await this.removeSidecar(sd, sidecar, log);
-    await this.o.kube.patchMetadata(sd, { finalizers: (sd.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) });
-    log.info({ policy: sd.spec.deletionPolicy }, 'finalizer removed; owned objects go with the ShardDistributor');
+    await this.o.kube.patchMetadata(sd, {
+      finalizers: (sd.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+    });
+    log.info(
+      { policy: sd.spec.deletionPolicy },
+      'finalizer removed; owned objects go with the ShardDistributor',
+    );
   }
 
   private target(sd: ShardDistributor) {
-    return { apiVersion: API_VERSION, kind: KIND, metadata: sd.metadata as { name: string; namespace?: string; uid?: string } };
+    return {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: sd.metadata as { name: string; namespace?: string; uid?: string },
+    };
   }
 }
 
@@ -383,7 +529,9 @@ function samePlan(a: ShardPlan, b: ShardPlan): boolean {
 }
 
 function isControlledBy(obj: KubernetesObject, sd: ShardDistributor): boolean {
-  return (obj.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.kind === KIND && r.uid === sd.metadata.uid);
+  return (obj.metadata?.ownerReferences ?? []).some(
+    (r) => r.controller === true && r.kind === KIND && r.uid === sd.metadata.uid,
+  );
 }
 
 function parseTarget(annotation: string | undefined): SidecarTarget | undefined {
@@ -393,8 +541,12 @@ function parseTarget(annotation: string | undefined): SidecarTarget | undefined 
 
 function observeWorker(shard: number, deployment: V1Deployment | undefined): WorkerObservation {
   if (!deployment) return { shard, exists: false };
-  const stalled = deployment.status?.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
-  const replicaFailure = deployment.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  const stalled = deployment.status?.conditions?.find(
+    (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
+  );
+  const replicaFailure = deployment.status?.conditions?.find(
+    (c) => c.type === 'ReplicaFailure' && c.status === 'True',
+  );
   const failing = stalled?.message ?? replicaFailure?.message;
   return {
     shard,
@@ -404,4 +556,3 @@ function observeWorker(shard: number, deployment: V1Deployment | undefined): Wor
     ...(failing ? { failing } : {}),
   };
 }
-

@@ -7,11 +7,17 @@ export function isSemanticSubset(desired: unknown, live: unknown): boolean {
   if (desired === undefined) return true;
   if (desired === null || typeof desired !== 'object') return sameScalar(desired, live);
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && desired.length === live.length && desired.every((d, i) => isSemanticSubset(d, live[i]));
+    return (
+      Array.isArray(live) &&
+      desired.length === live.length &&
+      desired.every((d, i) => isSemanticSubset(d, live[i]))
+    );
   }
   if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
   const liveRecord = live as Record<string, unknown>;
-  return Object.entries(desired as Record<string, unknown>).every(([key, value]) => isSemanticSubset(value, liveRecord[key]));
+  return Object.entries(desired as Record<string, unknown>).every(([key, value]) =>
+    isSemanticSubset(value, liveRecord[key]),
+  );
 }
 
 function sameScalar(desired: unknown, live: unknown): boolean {

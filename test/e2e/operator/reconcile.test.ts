@@ -42,7 +42,12 @@ async function boundClaim(namespace: string, claim = 'veda-queue'): Promise<void
     namespace,
     body: {
       metadata: { name: claim },
-      spec: { accessModes: ['ReadWriteMany'], storageClassName: 'manual', volumeName: pv, resources: { requests: { storage: '1Gi' } } },
+      spec: {
+        accessModes: ['ReadWriteMany'],
+        storageClassName: 'manual',
+        volumeName: pv,
+        resources: { requests: { storage: '1Gi' } },
+      },
     },
   });
 }
@@ -73,13 +78,23 @@ describe('the operator on a real control plane', () => {
 
   it('turns a ShardDistributor into a ConfigMap, a distributor and N running workers, and reports Ready', async () => {
     await createSd(ns.name, sdManifest('orders', { minWorkers: 3 }));
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'orders')).toEqual(workers('orders', 3)), {
-      timeoutMs: 30_000,
+    await eventually(
+      async () =>
+        expect(await workerDeploymentNames(ns.name, 'orders')).toEqual(workers('orders', 3)),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const distributorDeployment = await apps().readNamespacedDeployment({
+      namespace: ns.name,
+      name: 'orders-distributor',
     });
-    const distributorDeployment = await apps().readNamespacedDeployment({ namespace: ns.name, name: 'orders-distributor' });
     expect(distributorDeployment.spec?.strategy?.type).toBe('Recreate');
     expect(distributorDeployment.spec?.replicas).toBe(1);
-    const worker = await apps().readNamespacedDeployment({ namespace: ns.name, name: 'orders-worker-1' });
+    const worker = await apps().readNamespacedDeployment({
+      namespace: ns.name,
+      name: 'orders-worker-1',
+    });
     expect(worker.spec?.template.spec?.containers[0]?.args).toEqual([
       '--base',
       '/var/lib/veda/queue',
@@ -90,7 +105,11 @@ describe('the operator on a real control plane', () => {
       '--sleep-empty',
       '0.5',
     ]);
-    expect(worker.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'ShardDistributor', name: 'orders', controller: true });
+    expect(worker.metadata?.ownerReferences?.[0]).toMatchObject({
+      kind: 'ShardDistributor',
+      name: 'orders',
+      controller: true,
+    });
     await core().readNamespacedService({ namespace: ns.name, name: 'orders-metrics' });
 
     distributor = await LocalDistributor.start(ns.name, 'orders', book);
@@ -103,7 +122,10 @@ describe('the operator on a real control plane', () => {
       { timeoutMs: 60_000 },
     );
     expect(sd.status).toMatchObject({ workers: 3, readyWorkers: 3, desiredWorkers: 3, backlog: 0 });
-    expect(sd.status.selector.split(',').sort()).toEqual(['shards.veda.dev/component=worker', 'shards.veda.dev/distributor=orders']);
+    expect(sd.status.selector.split(',').sort()).toEqual([
+      'shards.veda.dev/component=worker',
+      'shards.veda.dev/distributor=orders',
+    ]);
     expect(sd.status.observedGeneration).toBe(sd.metadata.generation);
     expect(sd.metadata.finalizers).toContain('shards.veda.dev/finalizer');
     const table = kubectlOk(['get', 'sd', 'orders', '-n', ns.name]);
@@ -112,20 +134,37 @@ describe('the operator on a real control plane', () => {
 
   it('adds workers at once when minWorkers grows, by edit and by kubectl scale', async () => {
     await createSd(ns.name, sdManifest('grow', { minWorkers: 2 }));
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'grow')).toEqual(workers('grow', 2)), { timeoutMs: 30_000 });
+    await eventually(
+      async () => expect(await workerDeploymentNames(ns.name, 'grow')).toEqual(workers('grow', 2)),
+      { timeoutMs: 30_000 },
+    );
     await patchSpec(ns.name, 'grow', { minWorkers: 4 });
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'grow')).toEqual(workers('grow', 4)), { timeoutMs: 30_000 });
+    await eventually(
+      async () => expect(await workerDeploymentNames(ns.name, 'grow')).toEqual(workers('grow', 4)),
+      { timeoutMs: 30_000 },
+    );
     kubectlOk(['scale', '-n', ns.name, 'sd/grow', '--replicas=5']);
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'grow')).toEqual(workers('grow', 5)), { timeoutMs: 30_000 });
-    await eventually(async () => expect((await getSd(ns.name, 'grow')).status?.workers).toBe(5), { timeoutMs: 30_000 });
+    await eventually(
+      async () => expect(await workerDeploymentNames(ns.name, 'grow')).toEqual(workers('grow', 5)),
+      { timeoutMs: 30_000 },
+    );
+    await eventually(async () => expect((await getSd(ns.name, 'grow')).status?.workers).toBe(5), {
+      timeoutMs: 30_000,
+    });
   });
 
   it('drains a removed shard before deleting its worker, and shows the drain in status', async () => {
     await createSd(ns.name, sdManifest('shrink', { minWorkers: 3, strategy: 'RoundRobin' }));
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'shrink')).toEqual(workers('shrink', 3)), { timeoutMs: 30_000 });
+    await eventually(
+      async () =>
+        expect(await workerDeploymentNames(ns.name, 'shrink')).toEqual(workers('shrink', 3)),
+      { timeoutMs: 30_000 },
+    );
     distributor = await LocalDistributor.start(ns.name, 'shrink', book);
     await distributor.produce(['a', 'b', 'c', 'd', 'e', 'f']);
-    await eventually(async () => expect((await getSd(ns.name, 'shrink')).status?.backlog).toBe(6), { timeoutMs: 30_000 });
+    await eventually(async () => expect((await getSd(ns.name, 'shrink')).status?.backlog).toBe(6), {
+      timeoutMs: 30_000,
+    });
 
     kubectlOk(['scale', '-n', ns.name, 'sd/shrink', '--replicas=2']);
     const draining = await eventually(
@@ -136,43 +175,91 @@ describe('the operator on a real control plane', () => {
       },
       { timeoutMs: 30_000 },
     );
-    expect(condition(draining, 'Progressing')).toMatchObject({ status: 'True', reason: 'Draining' });
+    expect(condition(draining, 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'Draining',
+    });
     // Its worker is kept while its queue holds messages.
     expect(await workerDeploymentNames(ns.name, 'shrink')).toEqual(workers('shrink', 3));
 
     expect(await distributor.consumeShard(2)).toBe(2);
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'shrink')).toEqual(workers('shrink', 2)), { timeoutMs: 30_000 });
-    await eventually(async () => expect(condition(await getSd(ns.name, 'shrink'), 'Progressing')).toMatchObject({ reason: 'Stable' }), {
-      timeoutMs: 30_000,
-    });
+    await eventually(
+      async () =>
+        expect(await workerDeploymentNames(ns.name, 'shrink')).toEqual(workers('shrink', 2)),
+      { timeoutMs: 30_000 },
+    );
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, 'shrink'), 'Progressing')).toMatchObject({
+          reason: 'Stable',
+        }),
+      {
+        timeoutMs: 30_000,
+      },
+    );
   });
 
   it('restores a worker Deployment deleted or changed by hand', async () => {
     await createSd(ns.name, sdManifest('keep', { minWorkers: 2 }));
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'keep')).toEqual(workers('keep', 2)), { timeoutMs: 30_000 });
-    await eventually(async () => expect((await getSd(ns.name, 'keep')).status?.workers).toBe(2), { timeoutMs: 30_000 });
+    await eventually(
+      async () => expect(await workerDeploymentNames(ns.name, 'keep')).toEqual(workers('keep', 2)),
+      { timeoutMs: 30_000 },
+    );
+    await eventually(async () => expect((await getSd(ns.name, 'keep')).status?.workers).toBe(2), {
+      timeoutMs: 30_000,
+    });
     await apps().deleteNamespacedDeployment({ namespace: ns.name, name: 'keep-worker-1' });
-    await eventually(async () => expect(await workerDeploymentNames(ns.name, 'keep')).toEqual(workers('keep', 2)), { timeoutMs: 30_000 });
+    await eventually(
+      async () => expect(await workerDeploymentNames(ns.name, 'keep')).toEqual(workers('keep', 2)),
+      { timeoutMs: 30_000 },
+    );
 
-    kubectlOk(['set', 'image', '-n', ns.name, 'deployment/keep-worker-0', 'worker=registry.example/hacked:6']);
+    kubectlOk([
+      'set',
+      'image',
+      '-n',
+      ns.name,
+      'deployment/keep-worker-0',
+      'worker=registry.example/hacked:6',
+    ]);
     await eventually(
       async () => {
-        const d = await apps().readNamespacedDeployment({ namespace: ns.name, name: 'keep-worker-0' });
+        const d = await apps().readNamespacedDeployment({
+          namespace: ns.name,
+          name: 'keep-worker-0',
+        });
         expect(d.spec?.template.spec?.containers[0]?.image).toBe('registry.example/worker:1');
       },
       { timeoutMs: 30_000 },
     );
-    const events = kubectlOk(['get', 'events', '-n', ns.name, '--field-selector', 'involvedObject.name=keep', '-o', 'json']);
+    const events = kubectlOk([
+      'get',
+      'events',
+      '-n',
+      ns.name,
+      '--field-selector',
+      'involvedObject.name=keep',
+      '-o',
+      'json',
+    ]);
     const reasons = (JSON.parse(events).items as any[]).map((e) => `${e.reason}: ${e.message}`);
     expect(reasons.some((r) => r.startsWith('Restored:'))).toBe(true);
   });
 
   it('reports a missing claim as Degraded with a message a person can act on', async () => {
-    await createSd(ns.name, sdManifest('noclaim', { queue: { mainQueue: 'q', veda: { persistentVolumeClaim: 'missing' } } }));
+    await createSd(
+      ns.name,
+      sdManifest('noclaim', {
+        queue: { mainQueue: 'q', veda: { persistentVolumeClaim: 'missing' } },
+      }),
+    );
     const sd = await eventually(
       async () => {
         const current = await getSd(ns.name, 'noclaim');
-        expect(condition(current, 'Degraded')).toMatchObject({ status: 'True', reason: 'VolumeClaimNotFound' });
+        expect(condition(current, 'Degraded')).toMatchObject({
+          status: 'True',
+          reason: 'VolumeClaimNotFound',
+        });
         return current;
       },
       { timeoutMs: 30_000 },
@@ -183,10 +270,24 @@ describe('the operator on a real control plane', () => {
   it('makes no API writes in a steady state, through a quiet minute of requeues and resyncs', async () => {
     await createSd(ns.name, sdManifest('quiet', { minWorkers: 2 }));
     distributor = await LocalDistributor.start(ns.name, 'quiet', book);
-    await eventually(async () => expect(condition(await getSd(ns.name, 'quiet'), 'Ready')).toMatchObject({ status: 'True' }), {
-      timeoutMs: 60_000,
-    });
-    // Let the last status write and its echo settle.
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, 'quiet'), 'Ready')).toMatchObject({ status: 'True' }),
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    // Only this ShardDistributor is left (earlier tests' namespaces are gone), and the
+    // last status write and its echo have settled.
+    await eventually(
+      () =>
+        expect(kubectlOk(['get', 'sd', '-A', '-o', 'name']).trim()).toBe(
+          'sharddistributor.shards.veda.dev/quiet',
+        ),
+      {
+        timeoutMs: 60_000,
+      },
+    );
     let before = await operatorWrites(metricsPort);
     await eventually(
       async () => {
@@ -203,23 +304,47 @@ describe('the operator on a real control plane', () => {
     );
     const resourceVersion = (await getSd(ns.name, 'quiet')).metadata.resourceVersion;
     await new Promise((r) => setTimeout(r, 60_000));
-    expect(await operatorWrites(metricsPort)).toBe(before);
+    const lines = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())
+      .split('\n')
+      .filter((l) => l.startsWith('shard_distributor_operator_api_writes_total{'));
+    expect(
+      await operatorWrites(metricsPort),
+      lines.join('\n') +
+        operator
+          .output()
+          .split('\n')
+          .filter((l) => /applied|status written|error|fail/i.test(l))
+          .slice(-15)
+          .join('\n'),
+    ).toBe(before);
     expect((await getSd(ns.name, 'quiet')).metadata.resourceVersion).toBe(resourceVersion);
-    expect(operator.output()).toMatch(/"controller":"sharddistributor".*"key":"[^"]*\/quiet".*"reconcileID"/);
+    expect(operator.output()).toMatch(
+      /"controller":"sharddistributor".*"key":"[^"]*\/quiet".*"reconcileID"/,
+    );
   }, 180_000);
 
   it('deletes everything when the ShardDistributor is deleted, after draining', async () => {
     await createSd(ns.name, sdManifest('gone', { minWorkers: 2 }));
     distributor = await LocalDistributor.start(ns.name, 'gone', book);
-    await eventually(async () => expect(condition(await getSd(ns.name, 'gone'), 'Ready')).toMatchObject({ status: 'True' }), {
-      timeoutMs: 60_000,
-    });
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, 'gone'), 'Ready')).toMatchObject({ status: 'True' }),
+      {
+        timeoutMs: 60_000,
+      },
+    );
     kubectlOk(['delete', 'sd', 'gone', '-n', ns.name, '--wait=false']);
     await eventually(
       async () => {
-        const left = await apps().listNamespacedDeployment({ namespace: ns.name, labelSelector: 'shards.veda.dev/distributor=gone' });
+        const left = await apps().listNamespacedDeployment({
+          namespace: ns.name,
+          labelSelector: 'shards.veda.dev/distributor=gone',
+        });
         expect(left.items).toEqual([]);
-        const maps = await core().listNamespacedConfigMap({ namespace: ns.name, labelSelector: 'shards.veda.dev/distributor=gone' });
+        const maps = await core().listNamespacedConfigMap({
+          namespace: ns.name,
+          labelSelector: 'shards.veda.dev/distributor=gone',
+        });
         expect(maps.items).toEqual([]);
         expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe('');
       },

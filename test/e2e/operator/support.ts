@@ -75,7 +75,12 @@ export class AddressBook {
 }
 
 /** The operator as a process against the test control plane. */
-export function startOperator(options: { book: AddressBook; kubeconfig?: string; extraArgs?: string[]; env?: Record<string, string> }): Proc {
+export function startOperator(options: {
+  book: AddressBook;
+  kubeconfig?: string;
+  extraArgs?: string[];
+  env?: Record<string, string>;
+}): Proc {
   return start(
     [
       'operator',
@@ -121,17 +126,27 @@ export class LocalDistributor {
     this.dir = dir;
   }
 
-  static async start(namespace: string, name: string, book: AddressBook): Promise<LocalDistributor> {
+  static async start(
+    namespace: string,
+    name: string,
+    book: AddressBook,
+  ): Promise<LocalDistributor> {
     const local = new LocalDistributor(await mkdtemp(join(tmpdir(), 'sd-e2e-dist-')));
     const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
-    const read = async () => (await core.readNamespacedConfigMap({ namespace, name: `${name}-config` })).data?.[CONFIG_FILE_NAME];
+    const read = async () =>
+      (await core.readNamespacedConfigMap({ namespace, name: `${name}-config` })).data?.[
+        CONFIG_FILE_NAME
+      ];
     const ini = await eventually(async () => {
       const text = await read();
       if (!text) throw new Error('no ConfigMap yet');
       return text;
     });
     await local.sync(ini);
-    const config = parseIni(await readFile(local.iniFile, 'utf8'), { file: local.iniFile, env: {} });
+    const config = parseIni(await readFile(local.iniFile, 'utf8'), {
+      file: local.iniFile,
+      env: {},
+    });
     // The producer's side: the main queue exists before the distributor starts.
     const backend = createVedaBackend({ basePath: config.dispatcher.basePath });
     const writer = await backend.openWriter(config.dispatcher.mainQueueName);
@@ -185,7 +200,10 @@ export class LocalDistributor {
   async consumeShard(shard: number): Promise<number> {
     const config = parseIni(await readFile(this.iniFile, 'utf8'), { file: this.iniFile, env: {} });
     const backend = createVedaBackend({ basePath: config.worker.workerBasePath });
-    const consumer = await backend.openConsumer(`${config.worker.subQueuePrefix}-${shard}`, config.dispatcher.consumerName);
+    const consumer = await backend.openConsumer(
+      `${config.worker.subQueuePrefix}-${shard}`,
+      config.dispatcher.consumerName,
+    );
     let count = 0;
     for (;;) {
       const batch = await consumer.read(1000);
@@ -210,10 +228,20 @@ export function customObjects() {
 }
 
 export async function getSd(namespace: string, name: string): Promise<any> {
-  return customObjects().getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name });
+  return customObjects().getNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    name,
+  });
 }
 
-export async function patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+export async function patchSpec(
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown>,
+): Promise<void> {
   await customObjects().patchNamespacedCustomObject(
     { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } },
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
@@ -242,17 +270,29 @@ export function sdManifest(name: string, spec: Record<string, unknown> = {}) {
     spec: {
       queue: { mainQueue: 'individuals-flow', veda: { persistentVolumeClaim: 'veda-queue' } },
       minWorkers: 2,
-      worker: { image: 'registry.example/worker:1', command: ['python3', '-m', 'worker.queue_worker'] },
+      worker: {
+        image: 'registry.example/worker:1',
+        command: ['python3', '-m', 'worker.queue_worker'],
+      },
       ...spec,
     },
   };
 }
 
 export async function createSd(namespace: string, manifest: object): Promise<void> {
-  await customObjects().createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, body: manifest });
+  await customObjects().createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    namespace,
+    plural: PLURAL,
+    body: manifest,
+  });
 }
 
-export function condition(sd: any, type: string): { status: string; reason: string; message: string } | undefined {
+export function condition(
+  sd: any,
+  type: string,
+): { status: string; reason: string; message: string } | undefined {
   return sd?.status?.conditions?.find((c: any) => c.type === type);
 }
 
