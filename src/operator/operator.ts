@@ -1,4 +1,4 @@
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
 import {
   API_VERSION,
@@ -53,6 +53,8 @@ export interface OperatorOptions {
   /** Informer resync; default 10 min. */
   resyncMs?: number;
   steadyRequeueMs?: number;
+  /** Autoscaling's scale-down stabilisation window; default 300 s (the HPA's). */
+  scaleDownStabilizationMs?: number;
 }
 
 export interface RunningOperator {
@@ -128,6 +130,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     services: combinedCache(services),
     defaultImage: options.defaultImage,
     ...(options.steadyRequeueMs !== undefined ? { steadyRequeueMs: options.steadyRequeueMs } : {}),
+    ...(options.scaleDownStabilizationMs !== undefined
+      ? { stabilizationWindowMs: options.scaleDownStabilizationMs }
+      : {}),
   });
   const controller = new Controller({
     name: 'sharddistributor',

@@ -7,7 +7,9 @@ import { REPO_ROOT } from '../harness/tools.ts';
 import { kubeConfig, kubectl, kubectlOk, useNamespace } from './support.ts';
 
 const SAMPLES_DIR = `${REPO_ROOT}config/samples`;
-const samples = readdirSync(SAMPLES_DIR).filter((f) => f.startsWith('shards_') && f.endsWith('.yaml'));
+const samples = readdirSync(SAMPLES_DIR).filter(
+  (f) => f.startsWith('shards_') && f.endsWith('.yaml'),
+);
 const minimalSample = () =>
   parse(readFileSync(`${SAMPLES_DIR}/shards_v1alpha1_sharddistributor_minimal.yaml`, 'utf8'));
 
