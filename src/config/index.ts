@@ -29,3 +29,9 @@ export type {
   Strategy,
   WorkerConfig,
 } from './types.ts';
+export {
+  LIVE_DISPATCHER_KEYS,
+  WORKER_LAUNCH_KEYS,
+  restartKeys,
+  withLiveKeys,
+} from './live-keys.ts';

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import type { DistributorConfig } from '../config/index.ts';
+import { restartKeys, withLiveKeys, type DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
   messageIdOf,
@@ -309,18 +309,7 @@ export class Distributor {
         'config change needs a restart to apply; keeping the running values',
       );
     }
-    const merged: DistributorConfig = {
-      ...this.config,
-      dispatcher: {
-        ...this.config.dispatcher,
-        minWorkers: next.dispatcher.minWorkers,
-        drainingShards: next.dispatcher.drainingShards,
-        strategy: next.dispatcher.strategy,
-        keyField: next.dispatcher.keyField,
-        batchSize: next.dispatcher.batchSize,
-        stuckAfterSec: next.dispatcher.stuckAfterSec,
-      },
-    };
+    const merged = withLiveKeys(this.config, next);
     const change = await this.shards.apply(merged);
     if (
       merged.dispatcher.strategy !== this.config.dispatcher.strategy ||
@@ -369,23 +358,4 @@ function samePosition(a: QueuePosition, b: QueuePosition): boolean {
 
 function isFailpoint(error: unknown): boolean {
   return (error as { code?: string })?.code === 'SD_ERR_FAILPOINT';
-}
-
-const RESTART_KEYS = [
-  'basePath',
-  'mainQueueName',
-  'consumerName',
-  'backend',
-  'durable',
-  'metricsPort',
-] as const;
-
-function restartKeys(current: DistributorConfig, next: DistributorConfig): string[] {
-  const changed: string[] = RESTART_KEYS.filter(
-    (key) => current.dispatcher[key] !== next.dispatcher[key],
-  );
-  if (current.worker.workerBasePath !== next.worker.workerBasePath) changed.push('workerBasePath');
-  if (current.worker.subQueuePrefix !== next.worker.subQueuePrefix) changed.push('subQueuePrefix');
-  if (JSON.stringify(current.nats) !== JSON.stringify(next.nats)) changed.push('nats');
-  return changed;
 }

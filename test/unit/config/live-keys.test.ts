@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { defaultConfig, restartKeys, withLiveKeys } from '../../../src/config/index.ts';
+
+describe('what a running distributor can apply from a changed INI', () => {
+  const base = defaultConfig();
+
+  it('takes the shard set, strategy and batch tuning live', () => {
+    const next = {
+      ...base,
+      dispatcher: {
+        ...base.dispatcher,
+        minWorkers: 9,
+        drainingShards: [9, 10],
+        strategy: 'KeyHash' as const,
+        batchSize: 7,
+      },
+    };
+    expect(restartKeys(base, next)).toEqual([]);
+    expect(withLiveKeys(base, next).dispatcher).toMatchObject({
+      minWorkers: 9,
+      drainingShards: [9, 10],
+      strategy: 'KeyHash',
+      batchSize: 7,
+    });
+  });
+
+  it('names every other change as needing a restart, and keeps the running value', () => {
+    const next = {
+      ...base,
+      dispatcher: { ...base.dispatcher, basePath: '/elsewhere', metricsPort: 1234 },
+      worker: { ...base.worker, subQueuePrefix: 'other', sleepEmptySec: 3 },
+    };
+    expect(restartKeys(base, next)).toEqual(['basePath', 'metricsPort', 'subQueuePrefix']);
+    expect(withLiveKeys(base, next).dispatcher.basePath).toBe(base.dispatcher.basePath);
+  });
+});
