@@ -19,7 +19,9 @@ import { distributorMetrics, type DistributorMetrics } from './metrics.ts';
 import { ShardTable } from './shard-table.ts';
 import {
   createStrategy,
+  firstKeyOf,
   keyFromHeader,
+  keyFromJsonField,
   keyFromVedaIndividual,
   type Strategy,
 } from './strategies/index.ts';
@@ -115,7 +117,11 @@ export class Distributor {
 
   private makeStrategy(config: DistributorConfig): Strategy {
     const { strategy, keyField } = config.dispatcher;
-    const keyOf = keyField ? keyFromHeader(keyField) : keyFromVedaIndividual;
+    // key_field names a header (nats) or a top-level field of a JSON payload; without it the
+    // key is the Veda individual's URI.
+    const keyOf = keyField
+      ? firstKeyOf(keyFromHeader(keyField), keyFromJsonField(keyField))
+      : keyFromVedaIndividual;
     return createStrategy(strategy, { random: this.options.random ?? Math.random, keyOf });
   }
 
@@ -162,7 +168,9 @@ export class Distributor {
     const started = performance.now();
     const data = batch.messages.map((m) => m.data);
     const assignment = this.strategy.assign(
-      batch.messages.map((m) => ({ data: m.data })),
+      batch.messages.map((m) =>
+        m.headers ? { data: m.data, headers: m.headers } : { data: m.data },
+      ),
       this.shards.views(),
     );
     const groups = groupByShard(assignment);

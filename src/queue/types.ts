@@ -32,6 +32,8 @@ export interface QueueMark {
 export interface QueueMessage {
   /** The payload, byte-identical to what was appended. */
   readonly data: Buffer;
+  /** Message headers where the backend has them (nats); veda records have none. */
+  readonly headers?: Readonly<Record<string, string>>;
   /** The position just after this message: committing it acknowledges this message and all before it. */
   readonly position: QueuePosition;
 }

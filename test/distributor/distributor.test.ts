@@ -128,6 +128,24 @@ describe('the distributor loop', () => {
     });
   });
 
+  it('keeps every key on one shard with KeyHash and key_field naming a JSON field', async () => {
+    b = await bench({ strategy: 'KeyHash', keyField: 'customer', batchSize: 7 });
+    const messages = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({ customer: `c-${i % 6}`, n: i }),
+    );
+    await b.produce(messages);
+    await runUntil(await b.distributor(), async () => (await b.committedMain()) === 0);
+    const shardOf = new Map<string, Set<number>>();
+    for (const [shard, list] of await b.shardContents()) {
+      for (const text of list) {
+        const customer = (JSON.parse(text) as { customer: string }).customer;
+        shardOf.set(customer, (shardOf.get(customer) ?? new Set()).add(shard));
+      }
+    }
+    expect(shardOf.size).toBe(6);
+    for (const shards of shardOf.values()) expect(shards.size).toBe(1);
+  });
+
   it('finishes the batch in flight and commits when stopped', async () => {
     b = await bench({ batchSize: 50 });
     await b.produce(ids(50));

@@ -17,7 +17,13 @@ export type {
   StrategyOptions,
 } from './types.ts';
 export { DuplicateShardError, NoLiveShardError, StrategyOptionError } from './errors.ts';
-export { firstKeyOf, keyFromHeader, keyFromVedaIndividual, vedaIndividualUri } from './veda-key.ts';
+export {
+  firstKeyOf,
+  keyFromHeader,
+  keyFromJsonField,
+  keyFromVedaIndividual,
+  vedaIndividualUri,
+} from './veda-key.ts';
 
 /** A fresh strategy; it keeps only its own rotation cursor between batches. */
 export function createStrategy(name: StrategyName, options: StrategyOptions = {}): Strategy {

@@ -49,6 +49,32 @@ export function keyFromHeader(name: string): KeyOf {
   };
 }
 
+/**
+ * A top-level field of a JSON object payload (`{"customer": "c-17", …}` → `c-17`), for
+ * payloads that carry their key in the body rather than in a header.
+ */
+export function keyFromJsonField(name: string): KeyOf {
+  return (message) => {
+    const data = message.data;
+    // Only objects, and not megabytes of them: the key must cost little per message.
+    if (data.byteLength === 0 || data.byteLength > 1 << 20 || data[0] !== 0x7b) return undefined;
+    try {
+      const value = (
+        JSON.parse(
+          Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
+        ) as Record<string, unknown>
+      )[name];
+      return typeof value === 'string' && value !== ''
+        ? value
+        : typeof value === 'number'
+          ? String(value)
+          : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 /** The first key any of `extractors` finds, e.g. the Veda URI, else a header. */
 export function firstKeyOf(...extractors: readonly KeyOf[]): KeyOf {
   return (message) => {

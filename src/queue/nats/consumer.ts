@@ -124,7 +124,12 @@ export class NatsConsumer implements QueueConsumer {
       }
       this.held.set(seq, reply);
       this.cursor = seq;
-      messages.push({ data: Buffer.from(msg.data), position: this.position(seq) });
+      const headers = headersOf(msg.headers);
+      messages.push({
+        data: Buffer.from(msg.data),
+        position: this.position(seq),
+        ...(headers ? { headers } : {}),
+      });
     }
     return this.batch(messages, from);
   }
@@ -298,4 +303,14 @@ async function create(
     max_deliver: -1,
     ...start,
   });
+}
+
+/** Application headers as a plain record (the first value of each); none when the message has none. */
+function headersOf(
+  headers: { keys(): string[]; get(key: string): string } | undefined,
+): Record<string, string> | undefined {
+  if (!headers) return undefined;
+  const keys = headers.keys();
+  if (keys.length === 0) return undefined;
+  return Object.fromEntries(keys.map((key) => [key, headers.get(key)]));
 }

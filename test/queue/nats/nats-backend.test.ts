@@ -196,6 +196,9 @@ describe('nats backend', () => {
       [],
       [...Buffer.from('HMSG x 1 2\r\n\r\n')],
     ]);
+    // Headers come through for routing (KeyHash key_field), the odd one included.
+    expect(got[0]!.headers).toMatchObject({ 'Nats-Msg-Id': 'main:1', 'X-Binary': 'a\u0001b' });
+    expect(got[1]!.headers).toBeUndefined();
     await consumer.commit(got.at(-1)!.position);
     expect(await consumer.backlog()).toBe(0);
   });
