@@ -1,28 +1,34 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Env } from '../config/index.ts';
+import { loadConfigFile, type Env } from '../config/index.ts';
 import { silentLogger } from '../observability/index.ts';
-import { createVedaBackend, statVedaQueue, type VedaQueueStat } from '../queue/index.ts';
+import {
+  createNatsBackend,
+  createVedaBackend,
+  type QueueBackend,
+  type QueueStat,
+} from '../queue/index.ts';
 import { encodeOutputLine } from '../worker/index.ts';
 import { UsageError } from './usage-error.ts';
 
-export const QUEUE_USAGE = `shard-distributor queue <stat|tail|push> --base DIR QUEUE [options]
+export const QUEUE_USAGE = `shard-distributor queue <stat|tail|push> (--base DIR | --config FILE) QUEUE [options]
 
-  stat  --base DIR QUEUE [--json]          parts, pushed, every consumer's position and backlog
-  tail  --base DIR QUEUE [--consumer C] [-n N]
-                                           the next N messages consumer C would read (default:
-                                           from the oldest part); moves nothing
-  push  --base DIR QUEUE MESSAGE...        append messages (one per argument) durably`;
+  --base DIR      a Veda queue directory
+  --config FILE   the distributor's INI: its backend (veda or nats) and where its queues are
 
-type Options = { base?: string; json?: boolean; consumer?: string; n?: string };
+  stat  QUEUE [--json]               what it holds, every consumer's position and backlog
+  tail  QUEUE [--consumer C] [-n N]  the next N messages consumer C would read (default: from
+                                     the oldest); moves nothing
+  push  QUEUE MESSAGE...             append messages (one per argument) durably`;
 
-export async function queueCommand(argv: string[], _env: Env): Promise<number> {
+type Options = { base?: string; config?: string; json?: boolean; consumer?: string; n?: string };
+
+export async function queueCommand(argv: string[], env: Env): Promise<number> {
   const [action, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
     options: {
       base: { type: 'string' },
+      config: { type: 'string' },
       json: { type: 'boolean' },
       consumer: { type: 'string' },
       n: { type: 'string', short: 'n' },
@@ -31,76 +37,81 @@ export async function queueCommand(argv: string[], _env: Env): Promise<number> {
     strict: true,
   }) as { values: Options; positionals: string[] };
   const [queue, ...messages] = positionals;
-  if (!action || !['stat', 'tail', 'push'].includes(action))
+  if (!action || !['stat', 'tail', 'push'].includes(action)) {
     throw new UsageError(`unknown queue action "${action ?? ''}"`, QUEUE_USAGE);
-  if (!values.base) throw new UsageError('--base DIR is required', QUEUE_USAGE);
-  if (!queue) throw new UsageError('QUEUE is required', QUEUE_USAGE);
-  if (action === 'stat') {
-    const stat = await statVedaQueue(values.base, queue);
-    process.stdout.write(values.json ? `${JSON.stringify(stat, null, 2)}\n` : formatStat(stat));
-    return 0;
   }
-  if (action === 'push') return push(values.base, queue, messages);
+  if (!queue) throw new UsageError('QUEUE is required', QUEUE_USAGE);
+  if (action === 'push' && messages.length === 0)
+    throw new UsageError('push needs at least one MESSAGE', QUEUE_USAGE);
   const count = values.n === undefined ? 10 : Number(values.n);
   if (!Number.isInteger(count) || count < 1)
     throw new UsageError(`-n ${values.n} is not a whole number >= 1`, QUEUE_USAGE);
-  return tail(values.base, queue, values.consumer, count);
-}
 
-async function push(base: string, queue: string, messages: string[]): Promise<number> {
-  if (messages.length === 0) throw new UsageError('push needs at least one MESSAGE', QUEUE_USAGE);
-  const backend = createVedaBackend({ basePath: base, logger: silentLogger });
+  const backend = await backendFor(values, queue, env);
   try {
-    const writer = await backend.openWriter(queue);
-    await writer.append(messages.map((m) => Buffer.from(m)));
-    await writer.flush();
-    await writer.close();
-    process.stdout.write(`pushed ${messages.length} message(s) to ${queue}\n`);
+    if (action === 'stat') {
+      const stat = await backend.inspect(queue);
+      process.stdout.write(values.json ? `${JSON.stringify(stat, null, 2)}\n` : formatStat(stat));
+    } else if (action === 'tail') {
+      for (const message of await backend.peek(queue, count, values.consumer)) {
+        process.stdout.write(`${encodeOutputLine(message)}\n`);
+      }
+    } else {
+      const writer = await backend.openWriter(queue);
+      await writer.append(messages.map((m) => Buffer.from(m)));
+      await writer.flush();
+      await writer.close();
+      process.stdout.write(`pushed ${messages.length} message(s) to ${queue}\n`);
+    }
     return 0;
   } finally {
     await backend.close();
   }
 }
 
-async function tail(
-  base: string,
-  queue: string,
-  consumer: string | undefined,
-  count: number,
-): Promise<number> {
-  const backend = createVedaBackend({ basePath: base, logger: silentLogger });
-  // Without a consumer, peek as a throw-away one from the oldest part and remove its pop file.
-  const name = consumer ?? `sd-tail-${process.pid}`;
-  try {
-    const reader = await backend.openConsumer(queue, name, { startAt: 'oldest', durable: false });
-    const batch = await reader.read(count);
-    for (const message of batch.messages)
-      process.stdout.write(`${encodeOutputLine(message.data)}\n`);
-    await reader.close();
-    return 0;
-  } finally {
-    await backend.close();
-    if (!consumer) await rm(join(base, `${queue}_info_pop_${name}`), { force: true });
+/** The backend of `--base DIR` (veda), or of the INI's settings, where QUEUE lives. */
+async function backendFor(values: Options, queue: string, env: Env): Promise<QueueBackend> {
+  if ((values.base === undefined) === (values.config === undefined)) {
+    throw new UsageError('give exactly one of --base DIR or --config FILE', QUEUE_USAGE);
   }
+  if (values.base !== undefined)
+    return createVedaBackend({ basePath: values.base, logger: silentLogger });
+  const config = await loadConfigFile(values.config!, {
+    env,
+    log: silentLogger,
+    createIfMissing: false,
+  });
+  const { dispatcher, worker, nats } = config;
+  if (dispatcher.backend === 'nats' && nats) {
+    return createNatsBackend({
+      ...nats,
+      mainQueue: dispatcher.mainQueueName,
+      logger: silentLogger,
+    });
+  }
+  const base = queue === dispatcher.mainQueueName ? dispatcher.basePath : worker.workerBasePath;
+  return createVedaBackend({ basePath: base, logger: silentLogger });
 }
 
-function formatStat(stat: VedaQueueStat): string {
+function formatStat(stat: QueueStat): string {
   const lines = [
-    `queue ${stat.queue} in ${stat.basePath}`,
-    `current part ${stat.currentPart ?? '(info_queue missing or garbage)'}, ${stat.pushed} pushed in ${stat.parts.length} part(s)`,
-    '',
-    'PART  PUSHED  BYTES',
-    ...stat.parts.map(
-      (p) =>
-        `${String(p.id).padEnd(4)}  ${String(p.pushed ?? '?').padEnd(6)}  ${p.bytes}${p.problem ? `  (${p.problem})` : ''}`,
-    ),
-    '',
-    'CONSUMER  PART  OFFSET  POPPED  BACKLOG',
-    ...stat.consumers.map((c) =>
-      c.problem
-        ? `${c.name}  (${c.problem})`
-        : `${c.name}  ${c.part}  ${c.offset}  ${c.popped}  ${c.backlog}`,
-    ),
+    `queue ${stat.queue} (${stat.backend}) in ${stat.location}: ${stat.messages} message(s)`,
   ];
+  if (stat.parts) {
+    lines.push('', 'PART  PUSHED  BYTES');
+    for (const p of stat.parts) {
+      lines.push(
+        `${String(p.id).padEnd(4)}  ${String(p.pushed ?? '?').padEnd(6)}  ${p.bytes}${p.problem ? `  (${p.problem})` : ''}`,
+      );
+    }
+  }
+  lines.push('', 'CONSUMER  BACKLOG  POSITION');
+  for (const c of stat.consumers) {
+    lines.push(
+      c.problem
+        ? `${c.name}  ?  (${c.problem})`
+        : `${c.name}  ${c.backlog ?? '?'}  ${c.position ?? ''}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }

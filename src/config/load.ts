@@ -10,6 +10,8 @@ import type { DistributorConfig, Env } from './types.ts';
 export interface LoadOptions {
   readonly env: Env;
   readonly log: Logger;
+  /** Write the defaults when the file is missing, as the original did (default true); tools that only read pass false. */
+  readonly createIfMissing?: boolean;
 }
 
 function isErrno(error: unknown, code: string): boolean {
@@ -24,7 +26,11 @@ export async function loadConfigFile(
   path: string,
   options: LoadOptions,
 ): Promise<DistributorConfig> {
-  const text = (await readText(path)) ?? (await writeDefaults(path, options.log));
+  let text = await readText(path);
+  if (text === undefined && options.createIfMissing === false) {
+    throw new ConfigFileError(`${path}: no such config file; check the path`, { file: path });
+  }
+  text ??= await writeDefaults(path, options.log);
   const config = parseIni(text, { file: path, env: options.env });
   options.log.info(
     {

@@ -1,5 +1,6 @@
 export type {
   AppendOptions,
+  QueueStat,
   ConsumerOptions,
   JsonValue,
   QueueBackend,

@@ -114,6 +114,29 @@ export interface QueueWriter {
   close(): Promise<void>;
 }
 
+/** What an operator on call wants to know about one queue (`shard-distributor queue stat`). */
+export interface QueueStat {
+  readonly queue: string;
+  readonly backend: string;
+  /** Where it lives: a directory (veda), or a stream and subject (nats). */
+  readonly location: string;
+  /** Messages held: pushed in every part on disk (veda), or on the subject in the stream (nats). */
+  readonly messages: number;
+  /** veda: the parts on disk. */
+  readonly parts?: readonly {
+    id: number;
+    pushed: number | undefined;
+    bytes: number;
+    problem?: string;
+  }[];
+  readonly consumers: readonly {
+    name: string;
+    position?: string;
+    backlog?: number;
+    problem?: string;
+  }[];
+}
+
 export interface QueueBackend {
   readonly kind: string;
   openConsumer(queue: string, consumer: string, options?: ConsumerOptions): Promise<QueueConsumer>;
@@ -127,5 +150,12 @@ export interface QueueBackend {
     consumer: string,
     options?: { readonly startAt?: StartAt },
   ): Promise<number>;
+  /** Parts or stream, messages held, every consumer with its position and backlog. Reads only. */
+  inspect(queue: string): Promise<QueueStat>;
+  /**
+   * Up to `count` messages `consumer` would read next (without one: from the oldest message),
+   * moving nothing and registering nothing.
+   */
+  peek(queue: string, count: number, consumer?: string): Promise<Buffer[]>;
   close(): Promise<void>;
 }

@@ -146,7 +146,7 @@ const runners: Array<[RegExp, Runner]> = [
   ],
   [
     /^node_modules\/\.bin\/node src\/cli\.ts queue stat /,
-    (c) => void expect(ok(c)).toMatch(/CONSUMER\s+PART\s+OFFSET\s+POPPED\s+BACKLOG/),
+    (c) => void expect(ok(c)).toMatch(/CONSUMER\s+BACKLOG\s+POSITION/),
   ],
   [
     /^node_modules\/\.bin\/node src\/cli\.ts queue tail /,

@@ -167,6 +167,36 @@ export function queueContract(name: string, make: () => Promise<ContractSubject>
       expect(await s.backend.backlog('q-0', 'worker')).toBe(2);
     });
 
+    it('inspects a queue: messages held, every consumer with its backlog', async () => {
+      const writer = await s.backend.openWriter('q-0');
+      await writer.append(texts('m', 6));
+      await writer.flush();
+      const worker = await s.backend.openConsumer('q-0', 'worker');
+      await worker.commit((await worker.read(2)).next);
+      const stat = await s.backend.inspect('q-0');
+      expect(stat).toMatchObject({ queue: 'q-0', backend: s.backend.kind, messages: 6 });
+      expect(stat.consumers.map((c) => [c.name, c.backlog])).toEqual([['worker', 4]]);
+    });
+
+    it('peeks at what a consumer reads next, moving nothing and registering nothing', async () => {
+      const writer = await s.backend.openWriter('q-0');
+      await writer.append(texts('m', 5));
+      await writer.flush();
+      const worker = await s.backend.openConsumer('q-0', 'worker');
+      await worker.commit((await worker.read(2)).next);
+      expect((await s.backend.peek('q-0', 2, 'worker')).map(String)).toEqual(['m-3', 'm-4']);
+      expect((await s.backend.peek('q-0', 10)).map(String)).toEqual([
+        'm-1',
+        'm-2',
+        'm-3',
+        'm-4',
+        'm-5',
+      ]);
+      expect(await s.backend.backlog('q-0', 'worker')).toBe(3);
+      expect((await s.backend.inspect('q-0')).consumers.map((c) => c.name)).toEqual(['worker']);
+      expect(bodies((await worker.read(10)).messages)).toEqual(['m-3', 'm-4', 'm-5']);
+    });
+
     it('counts a consumer that never read the queue from the oldest message', async () => {
       const writer = await s.backend.openWriter('q-0');
       await writer.append(texts('m', 4));

@@ -16,6 +16,7 @@ import { fromNatsError, isNotFound } from './errors.ts';
 import { checkName, durableOf, subjectOf } from './names.ts';
 import { resolveOptions, type NatsBackendOptions } from './options.ts';
 import { checkCaptures, ensureStream, subjectCount } from './streams.ts';
+import { inspectQueue, peekQueue } from './inspect.ts';
 import { NatsWriter } from './writer.ts';
 
 /**
@@ -122,6 +123,22 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
       }
       if ((backlogOptions.startAt ?? 'oldest') === 'current') return 0;
       return subjectCount(ctx, stream, subject);
+    },
+
+    async inspect(queue: string) {
+      assertOpen();
+      return inspectQueue(ctx, await address(queue));
+    },
+
+    async peek(queue: string, count: number, consumer?: string) {
+      assertOpen();
+      if (consumer !== undefined) checkName('consumer', consumer);
+      return peekQueue(
+        ctx,
+        await address(queue),
+        consumer === undefined ? undefined : durableOf(queue, consumer),
+        count,
+      );
     },
 
     async close() {

@@ -38,6 +38,8 @@ export async function ensureStream(
       discard: 'new',
       duplicate_window: nanos(ctx.options.duplicateWindowMs),
       num_replicas: ctx.options.replicas,
+      // Lets `queue tail` read by subject without creating a consumer.
+      allow_direct: true,
     });
     ctx.log.info({ stream, subjects: `${prefix}.>` }, 'stream created');
   } catch (err) {
@@ -137,7 +139,7 @@ export async function countAfter(
   }
 }
 
-function isNoMessage(err: unknown): boolean {
+export function isNoMessage(err: unknown): boolean {
   return (
     err instanceof Error && ('code' in err ? (err as { code: unknown }).code === 10037 : false)
   );

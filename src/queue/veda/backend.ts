@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../../observability/index.ts';
 import { QueueClosedError } from '../errors.ts';
@@ -17,6 +18,7 @@ import { backlogFrom, currentPart, listParts } from './layout.ts';
 import type { LockOptions } from './lock.ts';
 import { paths } from './paths.ts';
 import type { MessageType } from './record.ts';
+import { statVedaQueue } from './stat.ts';
 import { VedaWriter } from './writer.ts';
 
 export interface VedaBackendOptions {
@@ -107,6 +109,45 @@ export function createVedaBackend(options: VedaBackendOptions): QueueBackend {
       const oldest = (await listParts(ctx.base, queue)).find((p) => p <= current) ?? current;
       const from = (backlogOptions.startAt ?? 'oldest') === 'oldest' ? oldest : current;
       return backlogFrom(ctx.base, queue, from, 0, current);
+    },
+
+    async inspect(queue: string) {
+      assertOpen();
+      checkName('queue', queue);
+      const stat = await statVedaQueue(ctx.base, queue);
+      return {
+        queue,
+        backend: 'veda',
+        location: ctx.base,
+        messages: stat.pushed,
+        parts: stat.parts,
+        consumers: stat.consumers.map((c) =>
+          c.problem
+            ? { name: c.name, problem: c.problem }
+            : {
+                name: c.name,
+                position: `part ${c.part} offset ${c.offset} popped ${c.popped}`,
+                backlog: c.backlog,
+              },
+        ),
+      };
+    },
+
+    async peek(queue: string, count: number, consumer?: string) {
+      assertOpen();
+      checkName('queue', queue);
+      // A consumer's reader on a copy of its position: reading moves nothing on disk.
+      const name = consumer ?? `sd-peek-${process.pid}-${Date.now()}`;
+      const reader = await VedaConsumer.open(ctx, queue, name, {
+        durable: false,
+        startAt: 'oldest',
+      });
+      try {
+        return (await reader.read(count)).messages.map((m) => m.data);
+      } finally {
+        await reader.close();
+        if (consumer === undefined) await rm(paths.infoPop(ctx.base, queue, name), { force: true });
+      }
     },
 
     async close() {
