@@ -15,7 +15,7 @@ export {
 export { renderWorkerArgv, placeholderValues } from './worker-argv.ts';
 export { splitArgv, quoteArgv } from './argv.ts';
 export type { ArgvSplit } from './argv.ts';
-export { subQueueName, shardSet } from './shards.ts';
+export { subQueueName, shardSet, movingShards } from './shards.ts';
 export type { ShardSet } from './shards.ts';
 export { ConfigError, ConfigKeyError, ConfigEnvError, ConfigFileError } from './errors.ts';
 export type { ConfigLocation } from './errors.ts';

@@ -8,6 +8,7 @@ import type { DispatcherConfig, DistributorConfig } from './types.ts';
 export const LIVE_DISPATCHER_KEYS = [
   'minWorkers',
   'drainingShards',
+  'movingShards',
   'strategy',
   'keyField',
   'batchSize',

@@ -28,6 +28,7 @@ const DISPATCHER_KEYS = [
   'main_queue_name',
   'min_workers',
   'draining_shards',
+  'moving_shards',
   'consumer_name',
   'backend',
   'strategy',
@@ -83,12 +84,14 @@ export function parseIni(text: string, options: ParseOptions): DistributorConfig
 
   const mainQueueName = dispatcher.string('main_queue_name', DEFAULT_MAIN_QUEUE_NAME);
   const keyField = dispatcher.optionalString('key_field');
+  const movingShards = dispatcher.integerList('moving_shards');
   const config: DistributorConfig = {
     dispatcher: {
       basePath: dispatcher.string('base_path', DEFAULT_BASE_PATH),
       mainQueueName,
       minWorkers: dispatcher.integer('min_workers', DEFAULT_MIN_WORKERS, LIMITS.min_workers),
       drainingShards: dispatcher.integerList('draining_shards'),
+      ...(movingShards.length === 0 ? {} : { movingShards }),
       consumerName: dispatcher.string('consumer_name', DEFAULT_CONSUMER_NAME),
       backend: dispatcher.oneOf('backend', BACKENDS, 'veda', 'backend'),
       strategy: dispatcher.oneOf('strategy', STRATEGIES, 'ZeroLoadFirst', 'strategy'),

@@ -57,6 +57,16 @@ export function renderIni(config: DistributorConfig): string {
         'draining_shards',
         d.drainingShards.join(','),
       ],
+      // Only when set, so an INI without moves reads exactly as before the key existed.
+      ...(d.movingShards === undefined || d.movingShards.length === 0
+        ? []
+        : [
+            [
+              'Draining shards whose workers are stopped: their backlog is moved to live shards.',
+              'moving_shards',
+              d.movingShards.join(','),
+            ] as const,
+          ]),
       [
         "Consumer name the main queue is read as; also the workers' {src}.",
         'consumer_name',

@@ -18,3 +18,11 @@ export function shardSet(config: DistributorConfig): ShardSet {
     draining: [...config.dispatcher.drainingShards],
   };
 }
+
+/**
+ * moving_shards: draining shards whose workers are stopped, so the distributor may read their
+ * queues as the workers' consumer and move the backlog to live shards.
+ */
+export function movingShards(config: DistributorConfig): readonly number[] {
+  return [...(config.dispatcher.movingShards ?? [])];
+}

@@ -14,6 +14,12 @@ export interface DispatcherConfig {
   readonly minWorkers: number;
   /** Shards being removed: they receive nothing new and their backlog is finished. All >= minWorkers. */
   readonly drainingShards: readonly number[];
+  /**
+   * Draining shards whose workers are stopped: the distributor reads their backlog as the
+   * workers' consumer and moves it to live shards. Absent means none (kept optional so INIs
+   * and configs written before the key existed stay unchanged).
+   */
+  readonly movingShards?: readonly number[];
   /** Consumer the distributor reads the main queue as; also the workers' `{src}`. */
   readonly consumerName: string;
   readonly backend: Backend;

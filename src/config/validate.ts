@@ -101,6 +101,8 @@ export function validateConfig(
   checkName(at('dispatcher', 'main_queue_name'), d.mainQueueName, QUEUE_NAME, 'queue name');
   checkInteger(at('dispatcher', 'min_workers'), d.minWorkers, LIMITS.min_workers);
   checkDraining(at('dispatcher', 'draining_shards'), d.drainingShards, d.minWorkers);
+  if (d.movingShards !== undefined)
+    checkMoving(at('dispatcher', 'moving_shards'), d.movingShards, d.drainingShards);
   checkName(at('dispatcher', 'consumer_name'), d.consumerName, QUEUE_NAME, 'consumer name');
   checkOneOf(at('dispatcher', 'backend'), d.backend, BACKENDS, 'backend');
   checkOneOf(at('dispatcher', 'strategy'), d.strategy, STRATEGIES, 'strategy');
@@ -136,26 +138,45 @@ export function validateConfig(
 }
 
 function checkDraining(where: Where, draining: readonly number[], minWorkers: number): void {
+  checkShardList(where, draining, (shard) =>
+    shard < minWorkers
+      ? `includes shard ${shard}, which is live (min_workers = ${minWorkers}); list only shards >= ${minWorkers}`
+      : undefined,
+  );
+}
+
+// Moving reads a shard as its worker's consumer, so it is only safe for a shard that already
+// receives nothing new and whose worker is stopped: a subset of the draining shards.
+function checkMoving(where: Where, moving: readonly number[], draining: readonly number[]): void {
+  checkShardList(where, moving, (shard) =>
+    draining.includes(shard)
+      ? undefined
+      : `includes shard ${shard}, which is not in draining_shards (${draining.join(',') || 'none'}); ` +
+        'a backlog is moved only from a draining shard whose worker is stopped: add it to draining_shards or remove it here',
+  );
+}
+
+/** Shard indices, each once, each passing `rule` (which returns the problem, if any). */
+function checkShardList(
+  where: Where,
+  shards: readonly number[],
+  rule: (shard: number) => string | undefined,
+): void {
   const seen = new Set<number>();
-  for (const shard of draining) {
+  for (const shard of shards) {
     if (!Number.isInteger(shard) || shard < 0) {
       fail(
         where,
-        draining,
+        shards,
         `includes ${shard}, which is not a shard index; list non-negative whole numbers, e.g. 4,5`,
       );
     }
     if (shard >= MAX_WORKERS_LIMIT) {
-      fail(where, draining, `includes ${shard}; shard indices stay below ${MAX_WORKERS_LIMIT}`);
+      fail(where, shards, `includes ${shard}; shard indices stay below ${MAX_WORKERS_LIMIT}`);
     }
-    if (shard < minWorkers) {
-      fail(
-        where,
-        draining,
-        `includes shard ${shard}, which is live (min_workers = ${minWorkers}); list only shards >= ${minWorkers}`,
-      );
-    }
-    if (seen.has(shard)) fail(where, draining, `lists shard ${shard} twice; list each shard once`);
+    const problem = rule(shard);
+    if (problem !== undefined) fail(where, shards, problem);
+    if (seen.has(shard)) fail(where, shards, `lists shard ${shard} twice; list each shard once`);
     seen.add(shard);
   }
 }

@@ -2,20 +2,18 @@ import type { Registry } from 'prom-client';
 import { restartKeys, withLiveKeys, type DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
-  messageIdOf,
   QueueNotFoundError,
   type QueueBackend,
   type QueueConsumer,
-  type QueueMessage,
-  type QueuePosition,
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
+import { BatchProtocol, samePosition } from './batch-protocol.ts';
 import { noFailpoint, type Failpoint } from './failpoints.ts';
-import { batchDigest, type BatchJournal, type JournalEntry } from './journal.ts';
-import { JournalMismatchError } from './errors.ts';
+import type { BatchJournal } from './journal.ts';
 import { LoadTracker, type LoadReport } from './load.ts';
 import { distributorMetrics, type DistributorMetrics } from './metrics.ts';
+import { ShardMoves } from './shard-moves.ts';
 import { ShardTable } from './shard-table.ts';
 import {
   createStrategy,
@@ -48,8 +46,10 @@ export interface DistributorOptions {
 /**
  * The fan-out loop: read a batch from the main queue → choose a shard per message →
  * (journal) → append to the shard queues → make them durable → commit the main position.
- * A failed write is retried with backoff and never skipped; a crash at any step is finished
- * from the journal at the next start, so every message lands in exactly one shard once.
+ * Between main batches it moves the backlog of removed shards whose workers are stopped
+ * (moving_shards) to live shards, one batch per shard, with the same protocol. A failed write
+ * is retried with backoff and never skipped; a crash at any step is finished from the
+ * journal at the next start, so every message lands in exactly one live shard once.
  */
 export class Distributor {
   readonly metrics: DistributorMetrics;
@@ -58,7 +58,8 @@ export class Distributor {
   private readonly log: Logger;
   private readonly shards: ShardTable;
   private readonly load: LoadTracker;
-  private readonly failpoint: Failpoint;
+  private readonly protocol: BatchProtocol;
+  private readonly moves: ShardMoves;
   private strategy: Strategy;
   private main!: QueueConsumer;
   private started = false;
@@ -67,17 +68,34 @@ export class Distributor {
     this.options = options;
     this.config = options.config;
     this.log = options.log;
-    this.failpoint = options.failpoint ?? noFailpoint;
     this.metrics = distributorMetrics(options.registry);
     this.shards = new ShardTable(options.shardBackend, options.config);
     this.strategy = this.makeStrategy(options.config);
+    const { consumerName, mainQueueName, stuckAfterSec } = options.config.dispatcher;
     this.load = new LoadTracker({
       shards: this.shards,
       backend: options.shardBackend,
       metrics: this.metrics,
-      workerConsumer: options.config.dispatcher.consumerName,
-      stuckAfterMs: options.config.dispatcher.stuckAfterSec * 1000,
+      workerConsumer: consumerName,
+      stuckAfterMs: stuckAfterSec * 1000,
       now: options.now ?? Date.now,
+      log: options.log,
+    });
+    this.protocol = new BatchProtocol({
+      shards: this.shards,
+      load: this.load,
+      metrics: this.metrics,
+      log: options.log,
+      ...(options.journal ? { journal: options.journal } : {}),
+      failpoint: options.failpoint ?? noFailpoint,
+      mainQueue: mainQueueName,
+      retryMinMs: options.retryMinMs ?? 100,
+      retryMaxMs: options.retryMaxMs ?? 5_000,
+    });
+    this.moves = new ShardMoves({
+      shards: this.shards,
+      backend: options.shardBackend,
+      workerConsumer: consumerName,
       log: options.log,
     });
   }
@@ -133,179 +151,77 @@ export class Distributor {
     );
     let paused = false;
     while (!signal.aborted) {
+      await this.moves.sync();
       if (this.shards.live().length === 0) {
         // min_workers = 0 (the operator drains a ShardDistributor being deleted): the main
-        // queue keeps every message until a live shard exists again.
+        // queue and the moving shards keep every message until a live shard exists again.
         if (!paused)
           this.log.warn('no live shard: distribution paused, the main queue keeps its messages');
         paused = true;
-        await this.load.refreshIfDue(this.main);
+        await this.refreshIfDue();
         await sleep(idle.next(), signal);
         continue;
       }
       if (paused) this.log.info('live shards again: distribution resumed');
       paused = false;
-      const batch = await this.main.read(this.config.dispatcher.batchSize);
-      if (batch.messages.length === 0) {
-        if (!samePosition(batch.next, this.main.committed())) await this.main.commit(batch.next);
-        await this.waitForMessages(idle, signal);
-        continue;
+      // Fair turns: one batch of the main queue, then one of each moving shard.
+      let moved = await this.step(this.main, signal);
+      for (const source of this.moves.pending()) {
+        if (signal.aborted) break;
+        const got = await this.step(source.consumer, signal);
+        source.empty = !got;
+        moved ||= got;
       }
-      idle.reset();
-      await this.moveBatch(batch, signal);
+      if (moved) idle.reset();
+      else await this.waitForMessages(idle, signal);
     }
     this.log.info({ committed: this.main.committed() }, 'distributor stopped');
   }
 
+  /** Reads one batch of `source` and moves it; says whether there was anything to move. */
+  private async step(source: QueueConsumer, signal: AbortSignal): Promise<boolean> {
+    const batch: ReadBatch = await source.read(this.config.dispatcher.batchSize);
+    if (batch.messages.length === 0) {
+      if (!samePosition(batch.next, source.committed())) await source.commit(batch.next);
+      return false;
+    }
+    await this.protocol.move(source, batch, this.strategy, signal);
+    await this.refreshIfDue();
+    return true;
+  }
+
   private async waitForMessages(idle: Backoff, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && !(await this.main.hasNew())) {
-      await this.load.refreshIfDue(this.main);
+    while (!signal.aborted && !this.moves.hasWork() && !(await this.main.hasNew())) {
+      await this.refreshIfDue();
       await sleep(idle.next(), signal);
     }
   }
 
-  private async moveBatch(batch: ReadBatch, signal: AbortSignal): Promise<void> {
-    const started = performance.now();
-    const data = batch.messages.map((m) => m.data);
-    const assignment = this.strategy.assign(
-      batch.messages.map((m) =>
-        m.headers ? { data: m.data, headers: m.headers } : { data: m.data },
-      ),
-      this.shards.views(),
-    );
-    const groups = groupByShard(assignment);
-    const entry: JournalEntry = {
-      version: 1,
-      from: batch.from,
-      next: batch.next,
-      count: data.length,
-      digest: batchDigest(data),
-      assignment,
-      shards: [...groups.keys()].map((index) => {
-        const shard = this.shards.get(index);
-        if (!shard?.writer) throw new Error(`shard ${index} has no writer`);
-        return { index, queue: shard.queue, mark: shard.writer.mark() };
-      }),
-    };
-    await this.options.journal?.write(entry);
-    this.failpoint('after-journal');
-    await this.writeShards(entry, batch.messages, signal);
-    if (signal.aborted && !(await this.allWritten(entry, batch.messages))) return;
-    await this.main.commit(batch.next);
-    this.failpoint('after-commit');
-    await this.options.journal?.clear();
-    this.failpoint('after-clear');
-    for (const [index, indices] of groups) this.load.dispatched(index, indices.length);
-    this.metrics.batchSize.observe(data.length);
-    this.metrics.commitLatency.observe((performance.now() - started) / 1000);
-    await this.load.refreshIfDue(this.main);
+  private async refreshIfDue(): Promise<void> {
+    if (await this.load.refreshIfDue(this.main)) this.moves.rearm();
   }
 
   /**
-   * Appends each shard's part of the batch and flushes it. On a failure the shard's writer is
-   * reopened and only what is not yet durable (countSince the journalled mark) is written
-   * again, after a backoff — until it succeeds or the distributor is stopped.
+   * Finishes the batch a crash interrupted. The journal names the queue it was read from: the
+   * main queue (also when it names none: a journal from before moves), or a moving shard's
+   * queue, re-read as the workers' consumer.
    */
-  private async writeShards(
-    entry: JournalEntry,
-    messages: readonly QueueMessage[],
-    signal: AbortSignal,
-    recovering = false,
-  ): Promise<void> {
-    const retry = new Backoff(this.options.retryMinMs ?? 100, this.options.retryMaxMs ?? 5_000);
-    for (const target of entry.shards) {
-      const mine = messages.filter((_, i) => entry.assignment[i] === target.index);
-      const own = mine.map((m) => m.data);
-      // The main-queue position names a message for good: a deduplicating backend stores a
-      // replay of it once, whichever shard the replay is sent to.
-      const ids = mine.map((m) => messageIdOf(m.position));
-      let writer = await this.shards.writerFor(target.index, target.queue);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          // A first attempt starts from the mark just taken; only a retry or a recovery can
-          // find part of the batch already durable.
-          const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
-          if (done < own.length) {
-            await writer.append(own.slice(done), { ids: ids.slice(done) });
-            this.failpoint('after-append');
-            await writer.flush();
-          }
-          this.failpoint('after-flush');
-          break;
-        } catch (error) {
-          if (isFailpoint(error)) throw error;
-          const code = (error as { code?: string }).code ?? 'unknown';
-          this.metrics.writeFailures.inc({ queue: target.queue, code });
-          this.log.error(
-            { err: error, queue: target.queue, attempt },
-            'shard write failed; retrying, nothing is skipped',
-          );
-          if (signal.aborted) return;
-          await sleep(retry.next(), signal);
-          if (signal.aborted) return;
-          writer = await this.reopen(target.index, target.queue);
-        }
-      }
-    }
-  }
-
-  private async reopen(index: number, queue: string) {
-    try {
-      return await this.shards.reopenWriter(index);
-    } catch {
-      return this.shards.writerFor(index, queue);
-    }
-  }
-
-  private async allWritten(
-    entry: JournalEntry,
-    messages: readonly QueueMessage[],
-  ): Promise<boolean> {
-    for (const target of entry.shards) {
-      const expected = messages.filter((_, i) => entry.assignment[i] === target.index).length;
-      const writer = await this.shards.writerFor(target.index, target.queue);
-      if ((await writer.countSince(target.mark)) < expected) return false;
-    }
-    return true;
-  }
-
-  /** Finishes the batch a crash interrupted: the journal says which message goes where. */
   private async recover(): Promise<void> {
     const entry = await this.options.journal?.read();
     if (!entry) return;
-    const committed = this.main.committed();
-    if (samePosition(committed, entry.next)) {
-      await this.options.journal?.clear();
-      this.log.info(
-        { next: entry.next },
-        'interrupted batch was already committed; journal cleared',
-      );
+    if (entry.source === undefined || entry.source === this.main.queue) {
+      await this.protocol.finish(entry, this.main);
       return;
     }
-    if (!samePosition(committed, entry.from)) {
-      throw new JournalMismatchError(
-        `the batch journal starts at ${JSON.stringify(entry.from)} but the main queue consumer is at ${JSON.stringify(committed)}; ` +
-          'someone moved the consumer: check the pop file, then move the journal aside',
-      );
-    }
-    const batch = await this.main.read(entry.count);
-    const data = batch.messages.map((m) => m.data);
-    if (data.length !== entry.count || batchDigest(data) !== entry.digest) {
-      throw new JournalMismatchError(
-        `re-reading the interrupted batch gave ${data.length} messages that differ from the ${entry.count} journalled; ` +
-          'the main queue changed under the distributor: move the journal aside to resume from the committed position',
-      );
-    }
-    await this.writeShards(entry, batch.messages, new AbortController().signal, true);
-    await this.main.commit(entry.next);
-    await this.options.journal?.clear();
-    for (const [index, indices] of groupByShard(entry.assignment))
-      this.load.dispatched(index, indices.length);
-    this.metrics.recoveredBatches.inc();
-    this.log.warn(
-      { messages: entry.count, shards: entry.shards.map((s) => s.queue) },
-      'finished a batch interrupted by a crash',
+    const source = await this.options.shardBackend.openConsumer(
+      entry.source,
+      this.config.dispatcher.consumerName,
     );
+    try {
+      await this.protocol.finish(entry, source);
+    } finally {
+      await source.close();
+    }
   }
 
   /** Applies a changed INI: the shard set and the strategy change live; the rest needs a restart. */
@@ -327,13 +243,21 @@ export class Distributor {
     }
     this.config = merged;
     this.load.setStuckAfter(merged.dispatcher.stuckAfterSec * 1000);
-    this.log.info({ ...change, live: this.shards.live().map((s) => s.index) }, 'shard set applied');
-    await this.load.refresh(this.main);
+    this.log.info(
+      {
+        ...change,
+        live: this.shards.live().map((s) => s.index),
+        moving: this.shards.moving().map((s) => s.index),
+      },
+      'shard set applied',
+    );
+    await this.refreshLoad();
   }
 
   /** Measures every shard's backlog now (the loop does it at most every 250 ms). */
   async refreshLoad(): Promise<void> {
     await this.load.refresh(this.main);
+    this.moves.rearm();
   }
 
   loadReport(): LoadReport {
@@ -345,25 +269,8 @@ export class Distributor {
   }
 
   async close(): Promise<void> {
+    await this.moves.close();
     await this.main.close();
     await this.shards.close();
   }
-}
-
-function groupByShard(assignment: readonly number[]): Map<number, number[]> {
-  const groups = new Map<number, number[]>();
-  assignment.forEach((shard, i) => {
-    const list = groups.get(shard);
-    if (list) list.push(i);
-    else groups.set(shard, [i]);
-  });
-  return groups;
-}
-
-function samePosition(a: QueuePosition, b: QueuePosition): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function isFailpoint(error: unknown): boolean {
-  return (error as { code?: string })?.code === 'SD_ERR_FAILPOINT';
 }

@@ -7,7 +7,12 @@ import { JournalCorruptError } from './errors.ts';
 /** What the distributor writes before a batch's shard writes, so a restart finishes that batch. */
 export interface JournalEntry {
   readonly version: 1;
-  /** Main-queue position before and after the batch. */
+  /**
+   * The queue the batch was read from: the main queue, or a moving shard's queue (read as the
+   * workers' consumer). Absent in journals written before moves existed: the main queue.
+   */
+  readonly source?: string;
+  /** Source-queue position before and after the batch. */
   readonly from: QueuePosition;
   readonly next: QueuePosition;
   /** Messages in the batch and a digest of their bytes, to recognise the batch when re-read. */
@@ -61,7 +66,8 @@ export class BatchJournal {
       if (
         entry.version !== 1 ||
         !Array.isArray(entry.assignment) ||
-        entry.assignment.length !== entry.count
+        entry.assignment.length !== entry.count ||
+        (entry.source !== undefined && typeof entry.source !== 'string')
       ) {
         throw new Error('unexpected shape');
       }

@@ -13,6 +13,8 @@ export interface LoadReport {
     dispatched: number;
     live: boolean;
     state: ShardState;
+    /** Its backlog is being moved to live shards (moving_shards; its worker is stopped). */
+    moving: boolean;
     stuck: boolean;
   }[];
   mainLag: number;
@@ -62,9 +64,11 @@ export class LoadTracker {
     this.options.metrics.dispatched.inc({ shard: String(index), queue: shard.queue }, count);
   }
 
-  async refreshIfDue(main: QueueConsumer): Promise<void> {
-    if (this.options.now() - this.measuredAt >= (this.options.intervalMs ?? 250))
-      await this.refresh(main);
+  /** Measures when the last measurement is older than the interval; says whether it did. */
+  async refreshIfDue(main: QueueConsumer): Promise<boolean> {
+    if (this.options.now() - this.measuredAt < (this.options.intervalMs ?? 250)) return false;
+    await this.refresh(main);
+    return true;
   }
 
   async refresh(main: QueueConsumer): Promise<void> {
@@ -116,6 +120,7 @@ export class LoadTracker {
         dispatched: s.dispatched,
         live: s.state === 'live',
         state: s.state,
+        moving: s.state === 'draining' && s.moving,
         stuck: s.stuck,
       })),
       mainLag: this.mainLag,

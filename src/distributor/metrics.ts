@@ -7,6 +7,7 @@ export interface DistributorMetrics {
   readonly shardBacklog: Gauge<'shard' | 'queue'>;
   readonly backlogTotal: Gauge;
   readonly dispatched: Counter<'shard' | 'queue'>;
+  readonly moved: Counter<'shard' | 'queue'>;
   readonly mainLag: Gauge;
   readonly batchSize: Histogram;
   readonly commitLatency: Histogram;
@@ -33,7 +34,13 @@ export function distributorMetrics(registry: Registry): DistributorMetrics {
     }),
     dispatched: new Counter({
       name: `${PREFIX}dispatched_total`,
-      help: 'Messages durably moved from the main queue to a shard queue.',
+      help: 'Messages durably written to a shard queue, from the main queue or moved from a removed shard.',
+      labelNames: ['shard', 'queue'],
+      registers,
+    }),
+    moved: new Counter({
+      name: `${PREFIX}moved_total`,
+      help: 'Messages moved out of a removed shard (moving_shards) to live shards, by source shard.',
       labelNames: ['shard', 'queue'],
       registers,
     }),

@@ -1,5 +1,5 @@
 import type { DistributorConfig } from '../config/index.ts';
-import { shardSet, subQueueName } from '../config/index.ts';
+import { movingShards, shardSet, subQueueName } from '../config/index.ts';
 import type { QueueBackend, QueueWriter } from '../queue/index.ts';
 import type { ShardView } from './strategies/index.ts';
 
@@ -9,6 +9,8 @@ export interface Shard {
   readonly index: number;
   readonly queue: string;
   state: ShardState;
+  /** Listed in moving_shards: its worker is stopped, the distributor moves its backlog. */
+  moving: boolean;
   writer?: QueueWriter;
   /** Last measured backlog plus what was dispatched since the measurement. */
   backlog: number;
@@ -20,7 +22,8 @@ export interface Shard {
 
 /**
  * The shards the distributor knows: live ones receive messages; draining ones receive
- * nothing and turn drained when their worker has emptied them. Owns the shard writers.
+ * nothing and turn drained when emptied, by their worker or, for moving ones, by the
+ * distributor moving their backlog to live shards. Owns the shard writers.
  */
 export class ShardTable {
   private readonly shards = new Map<number, Shard>();
@@ -59,6 +62,8 @@ export class ShardTable {
         nowDraining.push(index);
       }
     }
+    const moving = new Set(movingShards(config));
+    for (const shard of this.shards.values()) shard.moving = moving.has(shard.index);
     const removed: number[] = [];
     for (const shard of [...this.shards.values()]) {
       if (wanted.has(shard.index)) continue;
@@ -81,6 +86,7 @@ export class ShardTable {
       index,
       queue,
       state,
+      moving: false,
       writer: await this.backend.openWriter(queue),
       backlog: 0,
       popped: 0,
@@ -101,6 +107,11 @@ export class ShardTable {
     return this.all().filter((s) => s.state === 'live');
   }
 
+  /** Draining shards whose backlog the distributor moves (drained ones have nothing left). */
+  moving(): Shard[] {
+    return this.all().filter((s) => s.state === 'draining' && s.moving);
+  }
+
   /** What a strategy sees: live shards only. */
   views(): ShardView[] {
     return this.live().map((s) => ({ index: s.index, backlog: s.backlog, stuck: s.stuck }));
@@ -118,6 +129,7 @@ export class ShardTable {
       index,
       queue,
       state: 'draining',
+      moving: false,
       writer,
       backlog: 0,
       popped: 0,

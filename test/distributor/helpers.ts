@@ -168,3 +168,17 @@ export function countDeliveries(contents: Map<number, string[]>, expected: reado
   const unexpected = [...seen.keys()].filter((id) => !wanted.has(id));
   return { delivered: seen.size, lost, duplicated, unexpected };
 }
+
+/** What a shard's worker takes: `count` messages of `queue` read and committed as `consumer`. */
+export async function takeAsWorker(
+  backend: QueueBackend,
+  queue: string,
+  consumer: string,
+  count: number,
+): Promise<string[]> {
+  const worker = await backend.openConsumer(queue, consumer);
+  const batch = await worker.read(count);
+  await worker.commit(batch.next);
+  await worker.close();
+  return batch.messages.map((m) => m.data.toString());
+}

@@ -1,0 +1,233 @@
+import type { Logger } from '../observability/index.ts';
+import {
+  messageIdOf,
+  type QueueConsumer,
+  type QueueMessage,
+  type QueuePosition,
+  type ReadBatch,
+} from '../queue/index.ts';
+import { Backoff, sleep } from './backoff.ts';
+import { JournalMismatchError } from './errors.ts';
+import type { Failpoint } from './failpoints.ts';
+import { batchDigest, type BatchJournal, type JournalEntry } from './journal.ts';
+import type { LoadTracker } from './load.ts';
+import type { DistributorMetrics } from './metrics.ts';
+import type { ShardTable } from './shard-table.ts';
+import type { Strategy } from './strategies/index.ts';
+
+export interface BatchProtocolOptions {
+  shards: ShardTable;
+  load: LoadTracker;
+  metrics: DistributorMetrics;
+  log: Logger;
+  /** The batch journal (veda); a backend that drops replayed writes itself (nats) needs none. */
+  journal?: BatchJournal;
+  failpoint: Failpoint;
+  /** A batch read from any other queue is the backlog of a shard being moved. */
+  mainQueue: string;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+/**
+ * The commit protocol, whatever the batch was read from (the main queue, or a removed shard's
+ * queue read as its worker's consumer): choose a shard per message → journal → append to the
+ * shard queues → flush → commit the source position → clear the journal. A failed write is
+ * retried and never skipped; a crash at any step is finished from the journal at the next start.
+ */
+export class BatchProtocol {
+  private readonly options: BatchProtocolOptions;
+
+  constructor(options: BatchProtocolOptions) {
+    this.options = options;
+  }
+
+  /** Moves one non-empty batch read from `source` to the live shards the strategy chooses. */
+  async move(
+    source: QueueConsumer,
+    batch: ReadBatch,
+    strategy: Strategy,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { shards, journal, failpoint, metrics } = this.options;
+    const started = performance.now();
+    const live = shards.views();
+    if (live.length === 0) {
+      // The shard set changed while the batch was read: it goes back to its source, unmoved,
+      // so that the next read returns it again.
+      await source.rewind();
+      return;
+    }
+    const data = batch.messages.map((m) => m.data);
+    const assignment = strategy.assign(
+      batch.messages.map((m) =>
+        m.headers ? { data: m.data, headers: m.headers } : { data: m.data },
+      ),
+      live,
+    );
+    const entry: JournalEntry = {
+      version: 1,
+      source: source.queue,
+      from: batch.from,
+      next: batch.next,
+      count: data.length,
+      digest: batchDigest(data),
+      assignment,
+      shards: [...groupByShard(assignment).keys()].map((index) => {
+        const shard = shards.get(index);
+        if (!shard?.writer) throw new Error(`shard ${index} has no writer`);
+        return { index, queue: shard.queue, mark: shard.writer.mark() };
+      }),
+    };
+    await journal?.write(entry);
+    failpoint('after-journal');
+    await this.writeShards(entry, batch.messages, signal);
+    if (signal.aborted && !(await this.allWritten(entry, batch.messages))) return;
+    await source.commit(batch.next);
+    failpoint('after-commit');
+    await journal?.clear();
+    failpoint('after-clear');
+    this.completed(entry);
+    metrics.batchSize.observe(data.length);
+    metrics.commitLatency.observe((performance.now() - started) / 1000);
+  }
+
+  /**
+   * Finishes the batch a crash interrupted: `source` is the consumer the journal names,
+   * re-read from the position the journal starts at; the journal says which message goes where.
+   */
+  async finish(entry: JournalEntry, source: QueueConsumer): Promise<void> {
+    const { journal, log, metrics } = this.options;
+    const committed = source.committed();
+    if (samePosition(committed, entry.next)) {
+      await journal?.clear();
+      log.info(
+        { source: source.queue, next: entry.next },
+        'interrupted batch was already committed; journal cleared',
+      );
+      return;
+    }
+    if (!samePosition(committed, entry.from)) {
+      throw new JournalMismatchError(
+        `the batch journal starts at ${JSON.stringify(entry.from)} but consumer ${source.name} of queue ${source.queue} is at ${JSON.stringify(committed)}; ` +
+          'someone moved the consumer: check its pop file, then move the journal aside',
+      );
+    }
+    const batch = await source.read(entry.count);
+    const data = batch.messages.map((m) => m.data);
+    if (data.length !== entry.count || batchDigest(data) !== entry.digest) {
+      throw new JournalMismatchError(
+        `re-reading the interrupted batch of queue ${source.queue} gave ${data.length} messages that differ from the ${entry.count} journalled; ` +
+          'the queue changed under the distributor: move the journal aside to resume from the committed position',
+      );
+    }
+    await this.writeShards(entry, batch.messages, new AbortController().signal, true);
+    await source.commit(entry.next);
+    await journal?.clear();
+    this.completed(entry);
+    metrics.recoveredBatches.inc();
+    log.warn(
+      { source: source.queue, messages: entry.count, shards: entry.shards.map((s) => s.queue) },
+      'finished a batch interrupted by a crash',
+    );
+  }
+
+  /** Counts a committed batch at once, so the next batch's strategy sees it. */
+  private completed(entry: JournalEntry): void {
+    const { load, metrics, mainQueue, shards } = this.options;
+    for (const [index, indices] of groupByShard(entry.assignment))
+      load.dispatched(index, indices.length);
+    const source = entry.source ?? mainQueue;
+    if (source !== mainQueue) {
+      const shard = shards.all().find((s) => s.queue === source);
+      metrics.moved.inc({ shard: String(shard?.index ?? ''), queue: source }, entry.count);
+    }
+  }
+
+  /**
+   * Appends each shard's part of the batch and flushes it. On a failure the shard's writer is
+   * reopened and only what is not yet durable (countSince the journalled mark) is written
+   * again, after a backoff — until it succeeds or the distributor is stopped.
+   */
+  private async writeShards(
+    entry: JournalEntry,
+    messages: readonly QueueMessage[],
+    signal: AbortSignal,
+    recovering = false,
+  ): Promise<void> {
+    const { shards, failpoint, metrics, log } = this.options;
+    const retry = new Backoff(this.options.retryMinMs, this.options.retryMaxMs);
+    for (const target of entry.shards) {
+      const mine = messages.filter((_, i) => entry.assignment[i] === target.index);
+      const own = mine.map((m) => m.data);
+      // The source position names a message for good: a deduplicating backend stores a
+      // replay of it once, whichever shard the replay is sent to.
+      const ids = mine.map((m) => messageIdOf(m.position));
+      let writer = await shards.writerFor(target.index, target.queue);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          // A first attempt starts from the mark just taken; only a retry or a recovery can
+          // find part of the batch already durable.
+          const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
+          if (done < own.length) {
+            await writer.append(own.slice(done), { ids: ids.slice(done) });
+            failpoint('after-append');
+            await writer.flush();
+          }
+          failpoint('after-flush');
+          break;
+        } catch (error) {
+          if (isFailpoint(error)) throw error;
+          const code = (error as { code?: string }).code ?? 'unknown';
+          metrics.writeFailures.inc({ queue: target.queue, code });
+          log.error(
+            { err: error, queue: target.queue, attempt },
+            'shard write failed; retrying, nothing is skipped',
+          );
+          if (signal.aborted) return;
+          await sleep(retry.next(), signal);
+          if (signal.aborted) return;
+          writer = await this.reopen(target.index, target.queue);
+        }
+      }
+    }
+  }
+
+  private async reopen(index: number, queue: string) {
+    try {
+      return await this.options.shards.reopenWriter(index);
+    } catch {
+      return this.options.shards.writerFor(index, queue);
+    }
+  }
+
+  private async allWritten(
+    entry: JournalEntry,
+    messages: readonly QueueMessage[],
+  ): Promise<boolean> {
+    for (const target of entry.shards) {
+      const expected = messages.filter((_, i) => entry.assignment[i] === target.index).length;
+      const writer = await this.options.shards.writerFor(target.index, target.queue);
+      if ((await writer.countSince(target.mark)) < expected) return false;
+    }
+    return true;
+  }
+}
+
+function groupByShard(assignment: readonly number[]): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  assignment.forEach((shard, i) => {
+    const list = groups.get(shard);
+    if (list) list.push(i);
+    else groups.set(shard, [i]);
+  });
+  return groups;
+}
+
+export function samePosition(a: QueuePosition, b: QueuePosition): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function isFailpoint(error: unknown): boolean {
+  return (error as { code?: string })?.code === 'SD_ERR_FAILPOINT';
+}

@@ -1,0 +1,202 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  defaultConfig,
+  defaultNatsConfig,
+  renderIni,
+  type DistributorConfig,
+} from '../../src/config/index.ts';
+import { PROTOCOL_STEPS } from '../../src/distributor/index.ts';
+import { createNatsBackend, type QueueBackend } from '../../src/queue/index.ts';
+import { eventually } from '../harness/eventually.ts';
+import { NatsServer } from '../harness/nats-server.ts';
+import {
+  bench,
+  countDeliveries,
+  ids,
+  PREFIX,
+  runUntil,
+  takeAsWorker,
+  type Bench,
+} from './helpers.ts';
+import { distributorProcess, loggedPort } from './process-helpers.ts';
+
+/** Shard 2 removed and its worker stopped: it drains, and its backlog is moved. */
+function moving(config: DistributorConfig): DistributorConfig {
+  return {
+    ...config,
+    dispatcher: { ...config.dispatcher, minWorkers: 2, drainingShards: [2], movingShards: [2] },
+  };
+}
+
+/** Every id exactly once across what shard 2's worker took and what shards 0 and 1 hold. */
+function audit(
+  contents: Map<number, string[]>,
+  takenByWorker: readonly string[],
+  expected: readonly string[],
+) {
+  return countDeliveries(
+    new Map([
+      [0, contents.get(0) ?? []],
+      [1, contents.get(1) ?? []],
+      [2, [...takenByWorker]],
+    ]),
+    expected,
+  );
+}
+
+const RECOVERED =
+  /"source":"([^"]+)"[^\n]*"msg":"(finished a batch interrupted by a crash|interrupted batch was already committed; journal cleared)"/;
+
+describe('the distributor process moving a removed shard (veda)', () => {
+  let b: Bench;
+  afterEach(async () => b?.cleanup());
+
+  it.each(PROTOCOL_STEPS)('moves exactly once when killed -9 %s', async (step) => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const messages = ids(90);
+    await b.produce(messages);
+    const filler = await b.distributor();
+    await runUntil(filler, async () => (await b.committedMain()) === 0);
+    await filler.close();
+    const { consumerName } = b.config.dispatcher;
+    const shards = b.backend(b.shardDir);
+    const taken = await takeAsWorker(shards, `${PREFIX}-2`, consumerName, 4);
+
+    const file = join(b.dir, 'veda-queue-shard-distributor.ini');
+    const config = moving(b.config);
+    await writeFile(
+      file,
+      renderIni({ ...config, dispatcher: { ...config.dispatcher, durable: true } }),
+    );
+    const crashing = distributorProcess(file, { SD_FAILPOINT: `${step}:3` });
+    expect((await crashing.exited).signal).toBe('SIGKILL');
+
+    const survivor = distributorProcess(file);
+    try {
+      const port = await loggedPort(survivor.output);
+      await eventually(
+        async () => {
+          const load = (await (await fetch(`http://127.0.0.1:${port}/load`)).json()) as {
+            shards: { index: number; state: string }[];
+          };
+          expect(load.shards.find((s) => s.index === 2)?.state).toBe('drained');
+        },
+        { timeoutMs: 30_000 },
+      );
+    } finally {
+      survivor.child.kill('SIGTERM');
+    }
+    const exit = await survivor.exited;
+    expect(exit.code).toBe(0);
+    expect(await shards.backlog(`${PREFIX}-2`, consumerName)).toBe(0);
+    expect(audit(await b.shardContents(3), taken, messages)).toEqual({
+      delivered: 90,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+    if (step !== 'after-clear') expect(RECOVERED.exec(exit.output)?.[1]).toBe(`${PREFIX}-2`);
+  });
+});
+
+describe('the distributor process moving a removed shard (nats)', () => {
+  let server: NatsServer;
+  let dir: string;
+  beforeAll(async () => {
+    server = await NatsServer.start();
+    dir = await mkdtemp(join(tmpdir(), 'sd-nats-move-'));
+  });
+  afterAll(async () => {
+    await server?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function natsConfig(): DistributorConfig {
+    const id = `R${process.pid}M`;
+    const base = defaultConfig();
+    return {
+      ...base,
+      dispatcher: {
+        ...base.dispatcher,
+        backend: 'nats',
+        mainQueueName: `main${id}`,
+        minWorkers: 3,
+        strategy: 'RoundRobin',
+        batchSize: 10,
+      },
+      worker: { ...base.worker, subQueuePrefix: `shard${id}` },
+      nats: {
+        ...defaultNatsConfig(server.url),
+        mainStream: `MAIN_${id}`,
+        shardStream: `SHARDS_${id}`,
+      },
+    };
+  }
+
+  async function contents(
+    backend: QueueBackend,
+    config: DistributorConfig,
+  ): Promise<Map<number, string[]>> {
+    const result = new Map<number, string[]>();
+    for (let i = 0; i < 3; i++) {
+      const consumer = await backend.openConsumer(`${config.worker.subQueuePrefix}-${i}`, 'audit');
+      const list: string[] = [];
+      for (;;) {
+        const batch = await consumer.read(500);
+        if (batch.messages.length === 0) break;
+        list.push(...batch.messages.map((m) => m.data.toString()));
+      }
+      await consumer.close();
+      result.set(i, list);
+    }
+    return result;
+  }
+
+  it('moves exactly once when killed -9 after-flush: JetStream drops the replayed publishes', async () => {
+    const config = natsConfig();
+    const { mainQueueName, consumerName } = config.dispatcher;
+    const shard2 = `${config.worker.subQueuePrefix}-2`;
+    const backend = await createNatsBackend({ ...config.nats!, mainQueue: mainQueueName });
+    try {
+      const messages = ids(90, 'n');
+      const producer = await backend.openWriter(mainQueueName);
+      await producer.append(messages.map((m) => Buffer.from(m)));
+      await producer.flush();
+
+      const file = join(dir, 'move.ini');
+      await writeFile(file, renderIni(config));
+      const filler = distributorProcess(file);
+      await eventually(
+        async () => expect(await backend.backlog(mainQueueName, consumerName)).toBe(0),
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      filler.child.kill('SIGTERM');
+      expect((await filler.exited).code).toBe(0);
+      const taken = await takeAsWorker(backend, shard2, consumerName, 4);
+      expect(taken.length).toBeGreaterThan(0);
+
+      await writeFile(file, renderIni(moving(config)));
+      const crashing = distributorProcess(file, { SD_FAILPOINT: 'after-flush:3' });
+      expect((await crashing.exited).signal).toBe('SIGKILL');
+      const survivor = distributorProcess(file);
+      await eventually(async () => expect(await backend.backlog(shard2, consumerName)).toBe(0), {
+        timeoutMs: 30_000,
+      });
+      survivor.child.kill('SIGTERM');
+      expect((await survivor.exited).code).toBe(0);
+      expect(audit(await contents(backend, config), taken, messages)).toEqual({
+        delivered: 90,
+        lost: [],
+        duplicated: [],
+        unexpected: [],
+      });
+    } finally {
+      await backend.close();
+    }
+  });
+});

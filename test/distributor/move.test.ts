@@ -1,0 +1,246 @@
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { DistributorConfig } from '../../src/config/index.ts';
+import {
+  BatchJournal,
+  PROTOCOL_STEPS,
+  failpointFromSpec,
+  type Distributor,
+} from '../../src/distributor/index.ts';
+import { eventually } from '../harness/eventually.ts';
+import {
+  bench,
+  countDeliveries,
+  ids,
+  MAIN,
+  PREFIX,
+  runUntil,
+  takeAsWorker,
+  type Bench,
+} from './helpers.ts';
+
+let b: Bench;
+afterEach(async () => b?.cleanup());
+
+const SHARD_2 = `${PREFIX}-2`;
+
+/** Shard 2 removed (its worker stopped): it drains, and its backlog is moved. */
+function moving(config: DistributorConfig): DistributorConfig {
+  return {
+    ...config,
+    dispatcher: { ...config.dispatcher, minWorkers: 2, drainingShards: [2], movingShards: [2] },
+  };
+}
+
+function workerTakes(bench: Bench, shard: number, count: number): Promise<string[]> {
+  const { consumerName } = bench.config.dispatcher;
+  return takeAsWorker(bench.backend(bench.shardDir), `${PREFIX}-${shard}`, consumerName, count);
+}
+
+function workerBacklog(bench: Bench, shard: number): Promise<number> {
+  return bench
+    .backend(bench.shardDir)
+    .backlog(`${PREFIX}-${shard}`, bench.config.dispatcher.consumerName);
+}
+
+function stateOf(d: Distributor, shard: number) {
+  return d.loadReport().shards.find((s) => s.index === shard);
+}
+
+/** 3 live shards filled round-robin from `messages`; the distributor is closed afterwards. */
+async function distributedToThreeShards(messages: readonly string[]): Promise<void> {
+  await b.produce(messages);
+  const d = await b.distributor();
+  await runUntil(d, async () => (await b.committedMain()) === 0);
+  await d.close();
+}
+
+/**
+ * Every id exactly once across what shard 2's worker took before the move and what shards
+ * 0 and 1 hold now (shard 2's queue itself keeps its records: the move commits its consumer).
+ */
+async function audit(takenByWorker: readonly string[], expected: readonly string[]) {
+  const contents = await b.shardContents(3);
+  return countDeliveries(
+    new Map([
+      [0, contents.get(0) ?? []],
+      [1, contents.get(1) ?? []],
+      [2, [...takenByWorker]],
+    ]),
+    expected,
+  );
+}
+
+describe('moving the backlog of a removed shard', () => {
+  it('moves every message of the shard to live shards exactly once and reports it drained', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const messages = ids(90);
+    await b.produce(messages);
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    const before = await b.shardContents(3);
+    const taken = await workerTakes(b, 2, 7);
+
+    await d.applyConfig(moving(b.config));
+    expect(stateOf(d, 2)).toMatchObject({ state: 'draining', moving: true, backlog: 23 });
+    await runUntil(d, async () => stateOf(d, 2)?.state === 'drained');
+
+    expect(await workerBacklog(b, 2)).toBe(0);
+    expect(await audit(taken, messages)).toEqual({
+      delivered: 90,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+    const after = await b.shardContents(3);
+    expect(after.get(2)).toEqual(before.get(2));
+    // Bytes unchanged, and each live shard keeps the order it received them in.
+    const moved = before.get(2)?.slice(7) ?? [];
+    const landed = [...(after.get(0) ?? []), ...(after.get(1) ?? [])].filter((m) =>
+      moved.includes(m),
+    );
+    expect(landed.sort()).toEqual([...moved].sort());
+    expect(stateOf(d, 2)).toMatchObject({ state: 'drained', moving: false });
+    expect(await d.metrics.moved.get()).toMatchObject({
+      values: [expect.objectContaining({ value: 23, labels: { shard: '2', queue: SHARD_2 } })],
+    });
+    expect(
+      b.logs.some((l) => l.msg === 'moving the backlog of a removed shard to live shards'),
+    ).toBe(true);
+  });
+
+  it('takes turns with the main queue: one main batch, then one batch of each moving shard', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const first = ids(60, 'a');
+    await distributedToThreeShards(first);
+    const later = ids(40, 'b');
+    await b.produce(later);
+    const journal = BatchJournal.forQueue(b.mainDir, MAIN, b.config.dispatcher.consumerName);
+    const sources: string[] = [];
+    const d = await b.distributor({
+      config: moving(b.config),
+      failpoint: (step) => {
+        if (step === 'after-journal')
+          sources.push(
+            (JSON.parse(readFileSync(journal.file, 'utf8')) as { source: string }).source,
+          );
+      },
+    });
+    await runUntil(
+      d,
+      async () => (await b.committedMain()) === 0 && stateOf(d, 2)?.state === 'drained',
+    );
+    // 40 main messages and 20 in shard 2, batches of 10.
+    expect(sources).toEqual([MAIN, SHARD_2, MAIN, SHARD_2, MAIN, MAIN]);
+    expect(await audit([], [...first, ...later])).toEqual({
+      delivered: 100,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+  });
+
+  it('lets the strategy see the backlog of the live shards it moves to', async () => {
+    b = await bench({ strategy: 'LeastLoaded', minWorkers: 3 });
+    await distributedToThreeShards(ids(60));
+    const before = await b.shardContents(3);
+    // Shard 0's worker empties it; shard 1 keeps a backlog of 20.
+    await workerTakes(b, 0, 20);
+    const d = await b.distributor({ config: moving(b.config) });
+    await runUntil(d, async () => stateOf(d, 2)?.state === 'drained');
+    const after = await b.shardContents(3);
+    expect(after.get(1)).toEqual(before.get(1));
+    expect(after.get(0)).toEqual([...(before.get(0) ?? []), ...(before.get(2) ?? [])]);
+    expect(stateOf(d, 0)?.backlog).toBe(20);
+  });
+
+  it('moves nothing while no shard is live, then moves to the first live one', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
+    const messages = ids(30);
+    await b.produce(messages);
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    await d.applyConfig({
+      ...b.config,
+      dispatcher: {
+        ...b.config.dispatcher,
+        minWorkers: 0,
+        drainingShards: [0, 1],
+        movingShards: [1],
+      },
+    });
+    const stop = new AbortController();
+    const running = d.run(stop.signal);
+    await eventually(() =>
+      expect(b.logs.some((l) => l.msg.startsWith('no live shard'))).toBe(true),
+    );
+    expect(await workerBacklog(b, 1)).toBe(15);
+    stop.abort();
+    await running;
+    await d.applyConfig({
+      ...b.config,
+      dispatcher: { ...b.config.dispatcher, minWorkers: 1, drainingShards: [1], movingShards: [1] },
+    });
+    await runUntil(d, async () => stateOf(d, 1)?.state === 'drained');
+    const contents = await b.shardContents(2);
+    expect([...(contents.get(0) ?? [])].sort()).toEqual(messages);
+  });
+
+  it.each(PROTOCOL_STEPS)('moves exactly once when a move is interrupted %s', async (step) => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const messages = ids(90);
+    await distributedToThreeShards(messages);
+    const taken = await workerTakes(b, 2, 4);
+    // The main queue is empty, so every step reached is a move's; the third time falls in a
+    // later batch (append and flush come once per live shard of a batch).
+    const crashing = await b.distributor({
+      config: moving(b.config),
+      failpoint: failpointFromSpec(`${step}:3:throw`),
+    });
+    await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
+    await crashing.close();
+
+    const restarted = await b.distributor({ config: moving(b.config) });
+    await runUntil(restarted, async () => stateOf(restarted, 2)?.state === 'drained');
+    expect(await audit(taken, messages)).toEqual({
+      delivered: 90,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+    if (step !== 'after-clear') {
+      const recovery = b.logs.find(
+        (l) =>
+          l.msg === 'finished a batch interrupted by a crash' ||
+          l.msg === 'interrupted batch was already committed; journal cleared',
+      );
+      expect(recovery?.source).toBe(SHARD_2);
+    }
+  });
+
+  it('finishes a main-queue batch from a journal that names no source (written before moves)', async () => {
+    b = await bench();
+    const messages = ids(35);
+    await b.produce(messages);
+    const crashing = await b.distributor({ failpoint: failpointFromSpec('after-append:2:throw') });
+    await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
+    await crashing.close();
+    const journal = BatchJournal.forQueue(b.mainDir, MAIN, b.config.dispatcher.consumerName);
+    const { source, ...older } = JSON.parse(await readFile(journal.file, 'utf8')) as {
+      source?: string;
+    };
+    expect(source).toBe(MAIN);
+    await writeFile(journal.file, JSON.stringify(older));
+
+    const restarted = await b.distributor();
+    await runUntil(restarted, async () => (await b.committedMain()) === 0);
+    expect(countDeliveries(await b.shardContents(), messages)).toEqual({
+      delivered: 35,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+    expect(b.logs.some((l) => l.msg === 'finished a batch interrupted by a crash')).toBe(true);
+  });
+});
