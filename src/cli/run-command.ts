@@ -1,6 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { CONFIG_FILE_NAME, loadConfigFile, type Env } from '../config/index.ts';
+import {
+  CONFIG_FILE_NAME,
+  loadConfigFile,
+  type DistributorConfig,
+  type Env,
+} from '../config/index.ts';
 import {
   failpointFromSpec,
   startDistributorService,
@@ -10,6 +15,7 @@ import { destination } from 'pino';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { Supervisor } from '../supervisor/index.ts';
 import { startDemo, type Demo } from './demo.ts';
+import { RunModeDrain } from './run-drain.ts';
 import { UsageError } from './usage-error.ts';
 
 export const RUN_USAGE = `shard-distributor run [--config FILE] [--metrics-port N]
@@ -79,6 +85,7 @@ export async function runCommand(
     env: { ...process.env },
   });
   let service: DistributorService;
+  let drainConfig: (config: DistributorConfig) => void = () => {};
   try {
     service = await startDistributorService({
       signal,
@@ -88,7 +95,10 @@ export async function runCommand(
       log,
       failpoint: failpointFromSpec(env['SD_FAILPOINT']),
       metricsPort,
-      onConfigApplied: (next) => supervisor.reconcile(next),
+      onConfigApplied: (next) => {
+        supervisor.reconcile(next);
+        drainConfig(next);
+      },
     });
   } catch (error) {
     await demo?.stop();
@@ -97,13 +107,14 @@ export async function runCommand(
   supervisor.start();
   demo?.watch(service, supervisor);
 
-  // A draining shard keeps its worker until the distributor reports it empty.
-  const retireDrained = setInterval(() => {
-    for (const shard of service.distributor.loadReport().shards) {
-      if (shard.state === 'drained' && supervisor.workers().some((w) => w.shard === shard.index)) {
-        void supervisor.retire(shard.index);
-      }
-    }
+  const drain = new RunModeDrain(config, service.distributor, supervisor, log);
+  drainConfig = (next) => drain.configApplied(next);
+  const drainTimer = setInterval(() => {
+    void drain
+      .tick()
+      .catch((error: unknown) =>
+        log.error({ err: error }, 'draining removed shards failed; retrying'),
+      );
   }, 1_000);
 
   const stop = () => {
@@ -114,7 +125,7 @@ export async function runCommand(
   try {
     await service.done;
   } finally {
-    clearInterval(retireDrained);
+    clearInterval(drainTimer);
     if (timer) clearTimeout(timer);
     await demo?.stop();
     await supervisor.stop(10_000);
