@@ -48,8 +48,9 @@ export function desiredObjects(sd: ShardDistributor, options: DesiredOptions): D
         object: distributorSidecarFor(sd, { defaultImage: options.defaultImage, configHash: hash }),
         fieldManager: sidecarFieldManager(sd),
       };
+  const stopped = new Set(options.shardSet.stoppedShards ?? []);
   const workerDeployments = shardsWithWorkers(options.shardSet).map((shard) =>
-    workerDeploymentFor(sd, shard),
+    workerDeploymentFor(sd, shard, { stopped: stopped.has(shard) }),
   );
   const metricsService = metricsServiceFor(
     sd,

@@ -6,6 +6,10 @@ import { natsCredentialsFile, vedaOf } from './volumes.ts';
 export interface ShardPlan {
   readonly liveShards: number;
   readonly drainingShards: readonly number[];
+  /** Draining shards whose worker is scaled to zero (scale-down: their backlog gets moved). */
+  readonly stoppedShards?: readonly number[];
+  /** Stopped shards whose pods are gone: the distributor moves their backlog (moving_shards). */
+  readonly movingShards?: readonly number[];
 }
 
 /**
@@ -24,6 +28,9 @@ export function configFor(sd: ShardDistributor, plan: ShardPlan): DistributorCon
       mainQueueName: spec.queue.mainQueue,
       minWorkers: plan.liveShards,
       drainingShards: [...plan.drainingShards].sort((a, b) => a - b),
+      ...(plan.movingShards && plan.movingShards.length > 0
+        ? { movingShards: [...plan.movingShards].sort((a, b) => a - b) }
+        : {}),
       consumerName: spec.queue.consumerName,
       backend: spec.queue.backend,
       strategy: spec.strategy,

@@ -27,10 +27,15 @@ export function workerArgvFor(
 }
 
 /**
- * The Deployment of shard i's worker: one pod, which reads only shard i's queue. Deleted
+ * The Deployment of shard i's worker: one pod, which reads only shard i's queue; none once
+ * the shard is `stopped` (removed by a scale-down, its backlog about to be moved). Deleted
  * by the reconciler only after the distributor reports the shard drained.
  */
-export function workerDeploymentFor(sd: ShardDistributor, shard: number): V1Deployment {
+export function workerDeploymentFor(
+  sd: ShardDistributor,
+  shard: number,
+  options: { stopped?: boolean } = {},
+): V1Deployment {
   const { command, args } = workerArgvFor(sd, shard);
   const resources = resourcesFor(sd.spec.worker.resources);
   const queue = queueVolume(sd, 'queue');
@@ -63,7 +68,7 @@ export function workerDeploymentFor(sd: ShardDistributor, shard: number): V1Depl
     kind: 'Deployment',
     metadata: ownedMetadata(sd, workerName(sd, shard), labels),
     spec: {
-      replicas: 1,
+      replicas: options.stopped ? 0 : 1,
       // A shard queue has one reader: a rolling update would briefly run two.
       strategy: { type: 'Recreate' },
       selector: { matchLabels: workerSelectorLabels(sd, shard) },
