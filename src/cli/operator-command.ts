@@ -28,6 +28,9 @@ and a metrics Service. Uses the in-cluster ServiceAccount, or KUBECONFIG outside
   --resync-seconds N           re-reconcile everything this often (default 600)
   --requeue-seconds N          look at a steady ShardDistributor again this often (default 30)
   --lease-duration-seconds N   leader lease (default 15; renew deadline 2/3 of it)
+  --scale-down-stabilization-seconds N
+                               with maxWorkers: scale down only to the highest count
+                               recommended within this window (default 300)
   --log-level LEVEL            trace, debug, info (default), warn, error`;
 
 interface Flags {
@@ -44,6 +47,7 @@ interface Flags {
   'resync-seconds'?: string;
   'requeue-seconds'?: string;
   'lease-duration-seconds'?: string;
+  'scale-down-stabilization-seconds'?: string;
   'log-level'?: string;
 }
 
@@ -59,6 +63,14 @@ function seconds(value: string, flag: string): number {
   const n = Number(value);
   if (!(n > 0))
     throw new UsageError(`${flag} ${value} is not a positive number of seconds`, OPERATOR_USAGE);
+  return n * 1000;
+}
+
+/** 0 allowed: no stabilisation, scale down as soon as the backlog allows. */
+function nonNegativeSeconds(value: string, flag: string): number {
+  const n = Number(value);
+  if (!(n >= 0) || !Number.isFinite(n))
+    throw new UsageError(`${flag} ${value} is not a number of seconds >= 0`, OPERATOR_USAGE);
   return n * 1000;
 }
 
@@ -95,6 +107,7 @@ export async function operatorCommand(
       'resync-seconds': { type: 'string' },
       'requeue-seconds': { type: 'string' },
       'lease-duration-seconds': { type: 'string' },
+      'scale-down-stabilization-seconds': { type: 'string' },
       'log-level': { type: 'string' },
     },
     strict: true,
@@ -142,6 +155,14 @@ export async function operatorCommand(
       : {}),
     ...(values['requeue-seconds']
       ? { steadyRequeueMs: seconds(values['requeue-seconds'], '--requeue-seconds') }
+      : {}),
+    ...(values['scale-down-stabilization-seconds'] !== undefined
+      ? {
+          scaleDownStabilizationMs: nonNegativeSeconds(
+            values['scale-down-stabilization-seconds'],
+            '--scale-down-stabilization-seconds',
+          ),
+        }
       : {}),
     ...(values['leader-elect']
       ? {

@@ -18,6 +18,7 @@ import { CONFIG_FILE_NAME, parseIni } from '../../config/index.ts';
 import type { Logger } from '../../observability/index.ts';
 import {
   COMPONENT_WORKER,
+  configMapFor,
   configMapName,
   desiredObjects,
   distributorName,
@@ -62,6 +63,8 @@ export interface ReconcilerOptions {
   steadyRequeueMs?: number;
   /** How often while something moves (scaling, draining, distributor not reporting). */
   busyRequeueMs?: number;
+  /** Autoscaling scales down only to the highest count recommended within this window. */
+  stabilizationWindowMs?: number;
 }
 
 /**
@@ -121,6 +124,9 @@ export class ShardDistributorReconciler {
       current: previous.liveShards || sd.spec.minWorkers,
       history: this.history.get(key) ?? [],
       now: this.now(),
+      ...(this.o.stabilizationWindowMs !== undefined
+        ? { stabilizationWindowMs: this.o.stabilizationWindowMs }
+        : {}),
     });
     this.history.set(key, decision.history);
     const drained = load
@@ -139,6 +145,19 @@ export class ShardDistributorReconciler {
         problems.map((p) => p.message).join('; '),
       );
       return { requeue: true };
+    }
+    if (host && !host.labels) {
+      // Sidecar of a workload that does not exist (yet): nothing to attach to, and no pods for
+      // the metrics Service to select. Say so, and look again (workloads are not watched).
+      await this.writeStatus(sd, plan, load, loadError, problems, decision.reason, log);
+      const missing = problems.filter((p) => p.reason === 'SidecarHostNotFound');
+      await this.o.events.record(
+        this.target(sd),
+        'Warning',
+        'SidecarHostNotFound',
+        missing.map((p) => p.message).join('; '),
+      );
+      return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
     }
     const desired = desiredObjects(sd, {
       defaultImage: this.o.defaultImage,
@@ -466,10 +485,12 @@ export class ShardDistributorReconciler {
         ...new Set([...shardsWithWorkers(this.previousPlan(sd)), ...this.workerShards(sd)]),
       ].sort((a, b) => a - b);
       const plan: ShardPlan = { liveShards: 0, drainingShards: shards };
-      const desired = desiredObjects(sd, { defaultImage: this.o.defaultImage, shardSet: plan });
-      const configMap = this.cached(desired.configMap);
+      // Only the ConfigMap: the full desired state of a Sidecar placement needs the host's
+      // pod labels (for the metrics Service), which a deletion has no use for.
+      const desiredConfigMap = configMapFor(sd, plan);
+      const configMap = this.cached(desiredConfigMap);
       // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
-      if (configMap) await this.o.kube.apply(desired.configMap, configMap);
+      if (configMap) await this.o.kube.apply(desiredConfigMap, configMap);
       const { load, loadError } = await this.readLoad(sd);
       const pending = load
         ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0)

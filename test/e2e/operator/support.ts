@@ -9,7 +9,7 @@ import { CONFIG_FILE_NAME, parseIni, renderIni } from '../../../src/config/index
 import { createVedaBackend } from '../../../src/queue/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { REPO_ROOT } from '../../harness/tools.ts';
-import { kubeConfig } from '../support.ts';
+import { kubeConfig, kubectl } from '../support.ts';
 
 const CLI = join(REPO_ROOT, 'src', 'cli.ts');
 
@@ -303,4 +303,147 @@ export async function operatorWrites(metricsPort: number): Promise<number> {
     .split('\n')
     .filter((l) => l.startsWith('shard_distributor_operator_api_writes_total{'))
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
+/** A claim bound to a PV of its own, so pods that mount it get scheduled and run (kwok). */
+export async function boundClaim(namespace: string, claim = 'veda-queue'): Promise<void> {
+  const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
+  const pv = `pv-${namespace}-${claim}`;
+  await core.createPersistentVolume({
+    body: {
+      metadata: { name: pv },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteMany'],
+        storageClassName: 'manual',
+        hostPath: { path: `/tmp/${pv}` },
+        claimRef: { namespace, name: claim },
+      },
+    },
+  });
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace,
+    body: {
+      metadata: { name: claim },
+      spec: {
+        accessModes: ['ReadWriteMany'],
+        storageClassName: 'manual',
+        volumeName: pv,
+        resources: { requests: { storage: '1Gi' } },
+      },
+    },
+  });
+}
+
+/** Samples of one metric from a process's /metrics: `{labels, value}`; [] when absent. */
+export async function metricSamples(
+  metricsPort: number,
+  name: string,
+): Promise<{ labels: string; value: number }[]> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const samples: { labels: string; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (match?.[1] === name) samples.push({ labels: match[2] ?? '', value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The sum of a metric's samples; 0 when the process does not export it (yet). */
+export async function metricSum(metricsPort: number, name: string): Promise<number> {
+  return (await metricSamples(metricsPort, name)).reduce((sum, s) => sum + s.value, 0);
+}
+
+export interface RecordedEvent {
+  type: string;
+  reason: string;
+  message: string;
+}
+
+/** The Events recorded about a ShardDistributor, oldest first. */
+export async function sdEvents(namespace: string, name: string): Promise<RecordedEvent[]> {
+  const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
+  const list = await core.listNamespacedEvent({
+    namespace,
+    fieldSelector: `involvedObject.kind=ShardDistributor,involvedObject.name=${name}`,
+  });
+  return list.items
+    .sort((a, b) =>
+      String(a.metadata?.creationTimestamp?.toISOString?.() ?? '').localeCompare(
+        String(b.metadata?.creationTimestamp?.toISOString?.() ?? ''),
+      ),
+    )
+    .map((e) => ({ type: e.type ?? '', reason: e.reason ?? '', message: e.message ?? '' }));
+}
+
+/** Waits for an Event with `reason` (and a message matching `message`, if given). */
+export function expectEvent(
+  namespace: string,
+  name: string,
+  reason: string,
+  message?: RegExp,
+  timeoutMs = 60_000,
+): Promise<RecordedEvent> {
+  return eventually(
+    async () => {
+      const events = await sdEvents(namespace, name);
+      const found = events.find(
+        (e) => e.reason === reason && (message === undefined || message.test(e.message)),
+      );
+      if (!found)
+        throw new Error(
+          `no ${reason} event${message ? ` matching ${message}` : ''}; events: ${JSON.stringify(events)}`,
+        );
+      return found;
+    },
+    { timeoutMs, description: `a ${reason} event for ${namespace}/${name}` },
+  );
+}
+
+/**
+ * Every version of a ShardDistributor the API server sends on a watch, from now on: so a
+ * test sees a short-lived status (a worker not ready for a few seconds) that polling could miss.
+ */
+export async function watchSd(
+  namespace: string,
+  name: string,
+): Promise<{ seen: any[]; stop(): void }> {
+  const seen: any[] = [];
+  const watch = new k8s.Watch(kubeConfig());
+  let stopped = false;
+  let request: AbortController | undefined;
+  const open = async (): Promise<void> => {
+    request = await watch.watch(
+      `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`,
+      { fieldSelector: `metadata.name=${name}` },
+      (_type: string, object: unknown) => void seen.push(object),
+      () => {
+        // The server ends watches now and then: open another (a few duplicates do no harm).
+        if (!stopped) setTimeout(() => void open().catch(() => undefined), 200);
+      },
+    );
+  };
+  await open();
+  return {
+    seen,
+    stop() {
+      stopped = true;
+      request?.abort();
+    },
+  };
+}
+
+/**
+ * Deletes every ShardDistributor in `namespace` and waits until they are gone, while the
+ * operator that removes their finalizers still runs (call before stopping it).
+ */
+export async function deleteSdsAndWait(namespace: string, timeoutMs = 90_000): Promise<void> {
+  kubectl(['delete', 'sd', '--all', '-n', namespace, '--wait=false']);
+  await eventually(
+    () => {
+      const left = kubectl(['get', 'sd', '-n', namespace, '-o', 'name']).stdout.trim();
+      if (left !== '') throw new Error(`still there: ${left}`);
+    },
+    { timeoutMs, description: `the ShardDistributors of ${namespace} to be deleted` },
+  );
 }

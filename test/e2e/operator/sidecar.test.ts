@@ -1,0 +1,287 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
+import {
+  AddressBook,
+  boundClaim,
+  condition,
+  createSd,
+  deleteSdsAndWait,
+  expectEvent,
+  getSd,
+  LocalDistributor,
+  loggedPort,
+  patchSpec,
+  sdManifest,
+  startOperator,
+  workerDeploymentNames,
+  workers,
+  type Proc,
+} from './support.ts';
+
+const apps = () => kubeConfig().makeApiClient(k8s.AppsV1Api);
+const core = () => kubeConfig().makeApiClient(k8s.CoreV1Api);
+
+const SD = 'veda';
+const OURS = `sd-${SD}`; // our container, and the prefix of our volumes, in the host's pod
+const MANAGER = `shard-distributor-sidecar-${SD}`;
+const SIDECAR_OF = { kind: 'StatefulSet', name: 'veda-server' };
+
+/** The Veda server's StatefulSet, as its own team writes it. */
+const HOST = {
+  apiVersion: 'apps/v1',
+  kind: 'StatefulSet',
+  metadata: { name: 'veda-server', labels: { app: 'veda-server' } },
+  spec: {
+    replicas: 1,
+    serviceName: 'veda-server',
+    selector: { matchLabels: { app: 'veda-server' } },
+    template: {
+      metadata: { labels: { app: 'veda-server' }, annotations: { 'veda.dev/team': 'storage' } },
+      spec: {
+        initContainers: [
+          {
+            name: 'prepare-data',
+            image: 'registry.example/veda-server:7',
+            command: ['veda-server', 'migrate'],
+            volumeMounts: [{ name: 'veda-data', mountPath: '/opt/veda/data' }],
+          },
+        ],
+        containers: [
+          {
+            name: 'veda-server',
+            image: 'registry.example/veda-server:7',
+            ports: [{ name: 'http', containerPort: 8080 }],
+            env: [{ name: 'VEDA_DATA', value: '/opt/veda/data' }],
+            volumeMounts: [{ name: 'veda-data', mountPath: '/opt/veda/data' }],
+          },
+          {
+            name: 'log-shipper',
+            image: 'registry.example/log-shipper:2',
+            volumeMounts: [{ name: 'veda-data', mountPath: '/logs', readOnly: true }],
+          },
+        ],
+        volumes: [{ name: 'veda-data', emptyDir: {} }],
+      },
+    },
+  },
+};
+
+function sidecarSd() {
+  return sdManifest(SD, {
+    queue: {
+      mainQueue: 'individuals-flow',
+      veda: {
+        basePath: '/opt/veda/data/queue',
+        workerBasePath: '/opt/veda/data/queue',
+        volumeName: 'veda-data',
+        persistentVolumeClaim: 'veda-queue',
+      },
+    },
+    distributor: { placement: 'Sidecar', sidecarOf: SIDECAR_OF },
+  });
+}
+
+async function host(namespace: string): Promise<k8s.V1StatefulSet> {
+  return apps().readNamespacedStatefulSet({ namespace, name: 'veda-server' });
+}
+
+/** The host's spec without our entries: what its owner wrote (and the API server defaulted). */
+function ownersPart(spec: k8s.V1StatefulSetSpec | undefined): unknown {
+  const copy = structuredClone(spec) as k8s.V1StatefulSetSpec;
+  const pod = copy.template.spec!;
+  pod.initContainers = pod.initContainers?.filter((c) => c.name !== OURS);
+  pod.volumes = pod.volumes?.filter((v) => !v.name.startsWith(`${OURS}-`));
+  return JSON.parse(JSON.stringify(copy));
+}
+
+function ourEntries(statefulSet: k8s.V1StatefulSet) {
+  const pod = statefulSet.spec!.template.spec!;
+  return {
+    containers: (pod.initContainers ?? []).filter((c) => c.name === OURS),
+    volumes: (pod.volumes ?? []).filter((v) => v.name.startsWith(`${OURS}-`)).map((v) => v.name),
+  };
+}
+
+function fieldsOf(statefulSet: k8s.V1StatefulSet, manager: string): any {
+  return statefulSet.metadata?.managedFields?.find(
+    (m) => m.manager === manager && m.operation === 'Apply',
+  )?.fieldsV1;
+}
+
+async function standaloneDistributors(namespace: string): Promise<string[]> {
+  const list = await apps().listNamespacedDeployment({
+    namespace,
+    labelSelector: `shards.veda.dev/distributor=${SD},shards.veda.dev/component=distributor`,
+  });
+  return list.items.map((d) => d.metadata!.name!);
+}
+
+let dir: string;
+let book: AddressBook;
+let operator: Proc;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sd-e2e-sidecar-'));
+  book = await AddressBook.create(dir);
+  operator = startOperator({ book });
+  await loggedPort(operator, 'metricsPort');
+});
+afterAll(async () => {
+  await operator?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the distributor as a native sidecar of the workload that owns the main queue', () => {
+  const ns = useNamespace('sidecar');
+  let distributor: LocalDistributor | undefined;
+  beforeEach(async () => boundClaim(ns.name));
+  afterEach(async () => {
+    await deleteSdsAndWait(ns.name);
+    await distributor?.stop();
+    distributor = undefined;
+  });
+
+  it('adds only its own init container to the host, moves to Standalone and back, and leaves the host as it was when deleted', async () => {
+    kubectlOk(['apply', '--server-side', '--field-manager=veda-team', '-n', ns.name, '-f', '-'], {
+      input: JSON.stringify(HOST),
+    });
+    const before = await host(ns.name);
+    const teamFields = fieldsOf(before, 'veda-team');
+    expect(teamFields).toBeDefined();
+
+    await createSd(ns.name, sidecarSd());
+    distributor = await LocalDistributor.start(ns.name, SD, book);
+    const withSidecar = await eventually(
+      async () => {
+        const current = await host(ns.name);
+        expect(ourEntries(current).containers).toHaveLength(1);
+        return current;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const sidecarShape = (current: k8s.V1StatefulSet) => {
+      const [container] = ourEntries(current).containers;
+      expect(container!.restartPolicy).toBe('Always');
+      expect(container!.volumeMounts?.map((m) => m.name)).toContain('veda-data');
+      expect(ourEntries(current).volumes.sort()).toEqual([`${OURS}-config`, `${OURS}-tmp`]);
+      // Exactly one native sidecar: ours. The owner's init container is still a plain one.
+      expect(
+        current.spec!.template.spec!.initContainers!.filter((c) => c.restartPolicy === 'Always'),
+      ).toHaveLength(1);
+      expect(current.spec!.template.spec!.initContainers!.map((c) => c.name)).toEqual([
+        'prepare-data',
+        OURS,
+      ]);
+      // The owner's part is untouched, and the owner still owns all of it.
+      expect(ownersPart(current.spec)).toEqual(ownersPart(before.spec));
+      expect(current.metadata?.labels).toEqual(before.metadata?.labels);
+      expect(fieldsOf(current, 'veda-team')).toEqual(teamFields);
+      // Our manager owns our entries and nothing else.
+      const ours = fieldsOf(current, MANAGER);
+      expect(Object.keys(ours)).toEqual(['f:spec']);
+      expect(Object.keys(ours['f:spec'])).toEqual(['f:template']);
+      expect(Object.keys(ours['f:spec']['f:template'])).toEqual(['f:spec']);
+      const podFields = ours['f:spec']['f:template']['f:spec'];
+      expect(Object.keys(podFields).sort()).toEqual(['f:initContainers', 'f:volumes']);
+      expect(Object.keys(podFields['f:initContainers'])).toEqual([`k:{"name":"${OURS}"}`]);
+      expect(Object.keys(podFields['f:volumes']).sort()).toEqual([
+        `k:{"name":"${OURS}-config"}`,
+        `k:{"name":"${OURS}-tmp"}`,
+      ]);
+    };
+    sidecarShape(withSidecar);
+    expect(await standaloneDistributors(ns.name)).toEqual([]);
+    await eventually(
+      async () => {
+        const sd = await getSd(ns.name, SD);
+        expect(condition(sd, 'Ready')).toMatchObject({ status: 'True' });
+        expect(sd.status).toMatchObject({ workers: 2, readyWorkers: 2 });
+      },
+      { timeoutMs: 90_000 },
+    );
+    expect(await workerDeploymentNames(ns.name, SD)).toEqual(workers(SD, 2));
+    const service = await core().readNamespacedService({
+      namespace: ns.name,
+      name: `${SD}-metrics`,
+    });
+    expect(service.spec?.selector).toEqual({ app: 'veda-server' });
+    await expectEvent(ns.name, SD, 'SidecarApplied', /StatefulSet veda-server/);
+
+    // Standalone: the sidecar goes, x-distributor comes.
+    await patchSpec(ns.name, SD, { distributor: { placement: 'Standalone', sidecarOf: null } });
+    await eventually(
+      async () => {
+        const current = await host(ns.name);
+        expect(ourEntries(current)).toEqual({ containers: [], volumes: [] });
+        expect(fieldsOf(current, MANAGER)).toBeUndefined();
+        expect(await standaloneDistributors(ns.name)).toEqual([`${SD}-distributor`]);
+      },
+      { timeoutMs: 60_000 },
+    );
+    const standalone = await host(ns.name);
+    expect(JSON.parse(JSON.stringify(standalone.spec))).toEqual(
+      JSON.parse(JSON.stringify(before.spec)),
+    );
+    expect(fieldsOf(standalone, 'veda-team')).toEqual(teamFields);
+    await expectEvent(ns.name, SD, 'SidecarRemoved', /StatefulSet veda-server/);
+
+    // And back: the sidecar again, x-distributor gone.
+    await patchSpec(ns.name, SD, { distributor: { placement: 'Sidecar', sidecarOf: SIDECAR_OF } });
+    await eventually(
+      async () => {
+        const current = await host(ns.name);
+        expect(ourEntries(current).containers).toHaveLength(1);
+        expect(await standaloneDistributors(ns.name)).toEqual([]);
+      },
+      { timeoutMs: 60_000 },
+    );
+    sidecarShape(await host(ns.name));
+
+    // Deleted: the sidecar goes with it, the host stays as its owner wrote it.
+    kubectlOk(['delete', 'sd', SD, '-n', ns.name, '--wait=false']);
+    await eventually(
+      () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
+      { timeoutMs: 90_000 },
+    );
+    const after = await host(ns.name);
+    expect(ourEntries(after)).toEqual({ containers: [], volumes: [] });
+    expect(JSON.parse(JSON.stringify(after.spec))).toEqual(JSON.parse(JSON.stringify(before.spec)));
+    expect(fieldsOf(after, MANAGER)).toBeUndefined();
+    expect(fieldsOf(after, 'veda-team')).toEqual(teamFields);
+  }, 300_000);
+
+  it('reports a host that does not exist as Degraded, and attaches once it is created', async () => {
+    await createSd(ns.name, {
+      ...sidecarSd(),
+      spec: { ...sidecarSd().spec, deletionPolicy: 'Abandon' },
+    });
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, SD), 'Degraded')).toMatchObject({
+          status: 'True',
+          reason: 'SidecarHostNotFound',
+          message: expect.stringContaining('StatefulSet veda-server, which does not exist'),
+        }),
+      { timeoutMs: 60_000 },
+    );
+    const event = await expectEvent(ns.name, SD, 'SidecarHostNotFound', /veda-server/);
+    expect(event.type).toBe('Warning');
+
+    kubectlOk(['apply', '--server-side', '--field-manager=veda-team', '-n', ns.name, '-f', '-'], {
+      input: JSON.stringify(HOST),
+    });
+    await eventually(
+      async () => {
+        expect(ourEntries(await host(ns.name)).containers).toHaveLength(1);
+        expect(condition(await getSd(ns.name, SD), 'Degraded')?.reason).not.toBe(
+          'SidecarHostNotFound',
+        );
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(await workerDeploymentNames(ns.name, SD)).toEqual(workers(SD, 2));
+  }, 180_000);
+});
