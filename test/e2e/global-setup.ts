@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
 import { startControlEndpoint, type ControlEndpoint } from '../harness/control-endpoint.ts';
 import { ControlPlane } from '../harness/control-plane.ts';
+import { eventually } from '../harness/eventually.ts';
 import { REPO_ROOT, toolPath } from '../harness/tools.ts';
 
 declare module 'vitest' {
@@ -23,7 +24,7 @@ export default async function setup(project: TestProject) {
   await controlPlane.start();
   let control: ControlEndpoint;
   try {
-    installCrd(controlPlane.kubeconfigPath);
+    await installCrd(controlPlane.kubeconfigPath);
     control = await startControlEndpoint(controlPlane);
   } catch (error) {
     await controlPlane.stop();
@@ -39,21 +40,29 @@ export default async function setup(project: TestProject) {
   };
 }
 
-function installCrd(kubeconfig: string): void {
+async function installCrd(kubeconfig: string): Promise<void> {
   const env = { ...process.env, KUBECONFIG: kubeconfig };
   execFileSync(
     toolPath('kubectl'),
     ['apply', '--server-side', '-f', `${REPO_ROOT}crds/shards.veda.dev_sharddistributors.yaml`],
     { env, stdio: 'pipe' },
   );
-  execFileSync(
-    toolPath('kubectl'),
-    [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/sharddistributors.shards.veda.dev',
-    ],
-    { env, stdio: 'pipe' },
+  // Polled rather than `kubectl wait`: that fails outright ("conditions accessor error") when
+  // it looks before the API server has written any condition.
+  await eventually(
+    () => {
+      const status = execFileSync(
+        toolPath('kubectl'),
+        [
+          'get',
+          'crd/sharddistributors.shards.veda.dev',
+          '-o',
+          "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+        ],
+        { env, encoding: 'utf8' },
+      );
+      if (status.trim() !== 'True') throw new Error(`Established is "${status.trim()}"`);
+    },
+    { timeoutMs: 60_000, description: 'the ShardDistributor CRD to be Established' },
   );
 }
