@@ -44,11 +44,13 @@ function isNotFound(error: unknown): boolean {
 export class KubeWriter {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
   private readonly writes: Counter<'verb' | 'kind'>;
 
   constructor(kc: k8s.KubeConfig, writes: Counter<'verb' | 'kind'>) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.writes = writes;
   }
 
@@ -87,6 +89,11 @@ export class KubeWriter {
       if (error instanceof k8s.ApiException && error.code === 404) return undefined;
       throw error;
     }
+  }
+
+  /** Pods matching a label selector, terminating ones included (a read, not a write). */
+  async podCount(namespace: string, labelSelector: string): Promise<number> {
+    return (await this.core.listNamespacedPod({ namespace, labelSelector })).items.length;
   }
 
   /**

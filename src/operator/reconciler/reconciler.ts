@@ -28,6 +28,7 @@ import {
   sidecarFieldManager,
   sidecarRemovalFor,
   specProblems,
+  workerSelectorLabels,
   type DesiredState,
   type Problem,
   type ShardPlan,
@@ -132,7 +133,7 @@ export class ShardDistributorReconciler {
     const drained = load
       ? load.shards.filter((s) => s.state === 'drained').map((s) => s.index)
       : [];
-    const plan = nextShardPlan(previous, decision.workers, drained);
+    const plan = await this.withMoves(sd, nextShardPlan(previous, decision.workers, drained));
 
     const host = await this.sidecarHost(sd, problems);
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
@@ -177,6 +178,32 @@ export class ShardDistributorReconciler {
     return {
       requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000),
     };
+  }
+
+  /**
+   * A scale-down stops the removed shards' workers at once and, once their pods are gone,
+   * has the distributor move their backlog to the live shards: nothing is stranded behind a
+   * slow worker, and the mover never races a running one on the same queue.
+   */
+  private async withMoves(sd: ShardDistributor, plan: ShardPlan): Promise<ShardPlan> {
+    const stopped = plan.drainingShards;
+    const moving: number[] = [];
+    for (const shard of stopped) {
+      const deployment = this.workerDeployments(sd).find(
+        (d) => Number(d.metadata?.labels?.[LABEL_SHARD]) === shard,
+      );
+      const scaledToZero = !deployment || deployment.spec?.replicas === 0;
+      if (
+        scaledToZero &&
+        (await this.o.kube.podCount(
+          sd.metadata.namespace ?? 'default',
+          workerPodSelector(sd, shard),
+        )) === 0
+      ) {
+        moving.push(shard);
+      }
+    }
+    return { ...plan, stoppedShards: stopped, movingShards: moving };
   }
 
   /** The shard set in effect: the rendered INI's, plus worker Deployments it does not name. */
@@ -539,6 +566,13 @@ export class ShardDistributorReconciler {
       metadata: sd.metadata as { name: string; namespace?: string; uid?: string },
     };
   }
+}
+
+/** The label selector of one shard's worker pods (the Deployment's own selector). */
+function workerPodSelector(sd: ShardDistributor, shard: number): string {
+  return Object.entries(workerSelectorLabels(sd, shard))
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
 }
 
 function liveBacklog(load: Load): number {
