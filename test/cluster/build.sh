@@ -40,6 +40,7 @@ tools=(
   "kwok|kwok|sigs.k8s.io/kwok/cmd/kwok|v0.8.0|-s -w"
   "helm|helm|helm.sh/helm/v3/cmd/helm|v3.22.0-k8s1.37|$helm_ldflags"
   "nats-server|nats|github.com/nats-io/nats-server/v2|v2.15.2|-s -w"
+  "nats|natscli|github.com/nats-io/natscli/nats|v0.1.6|-s -w"
 )
 
 if [[ ${1:-} == --path ]]; then
