@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { restartKeys, withLiveKeys, type DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
+  QueueError,
   QueueNotFoundError,
   type QueueBackend,
   type QueueConsumer,
@@ -63,6 +64,8 @@ export class Distributor {
   private strategy: Strategy;
   private main!: QueueConsumer;
   private started = false;
+  /** Set after a failed batch or recovery: rewind and finish the journal before going on. */
+  private recoveryPending = false;
 
   private constructor(options: DistributorOptions) {
     this.options = options;
@@ -105,7 +108,14 @@ export class Distributor {
     const distributor = new Distributor(options);
     distributor.main = await distributor.openMain(signal);
     await distributor.shards.apply(options.config);
-    await distributor.recover();
+    try {
+      await distributor.recover();
+    } catch (error) {
+      // A full disk, say: the loop finishes the batch once it can, rather than crash-loop.
+      if (!isRetryable(error)) throw error;
+      distributor.recoveryPending = true;
+      distributor.log.error({ err: error }, 'cannot finish the interrupted batch yet; retrying');
+    }
     await distributor.load.refresh(distributor.main);
     distributor.started = true;
     return distributor;
@@ -122,11 +132,14 @@ export class Distributor {
       try {
         return await this.options.mainBackend.openConsumer(mainQueueName, consumerName);
       } catch (error) {
-        if (!(error instanceof QueueNotFoundError) || signal?.aborted) throw error;
+        const missing = error instanceof QueueNotFoundError;
+        if ((!missing && !isRetryable(error)) || signal?.aborted) throw error;
         if (attempt === 1)
           this.log.warn(
-            { queue: mainQueueName, reason: error.message },
-            'waiting for the main queue to appear',
+            { queue: mainQueueName, reason: (error as Error).message },
+            missing
+              ? 'waiting for the main queue to appear'
+              : 'cannot open the main queue yet; retrying',
           );
         await sleep(wait.next(), signal);
       }
@@ -150,20 +163,51 @@ export class Distributor {
       Math.max(5, this.config.worker.sleepEmptySec * 1000),
     );
     let paused = false;
+    const retry = new Backoff(this.options.retryMinMs ?? 100, this.options.retryMaxMs ?? 5_000);
     while (!signal.aborted) {
+      try {
+        if (this.recoveryPending) await this.resume();
+        paused = await this.turn(idle, paused, signal);
+        retry.reset();
+      } catch (error) {
+        if (!isRetryable(error) || signal.aborted) throw error;
+        // A read, the journal or a commit failed (a full disk, a lost server): nothing was
+        // skipped; start again from what is committed, finishing the journalled batch.
+        this.recoveryPending = true;
+        this.metrics.writeFailures.inc({ queue: 'any', code: (error as QueueError).code });
+        this.log.error(
+          { err: error },
+          'queue operation failed; retrying from the committed positions',
+        );
+        await sleep(retry.next(), signal);
+      }
+    }
+    this.log.info({ committed: this.main.committed() }, 'distributor stopped');
+  }
+
+  /** After a failure: forget what was read but not committed, and finish a journalled batch. */
+  private async resume(): Promise<void> {
+    await this.main.rewind();
+    await this.moves.reset();
+    await this.recover();
+    this.recoveryPending = false;
+    this.log.info({ committed: this.main.committed() }, 'resumed after a queue failure');
+  }
+
+  /** One turn of the loop; returns whether distribution is paused (no live shard). */
+  private async turn(idle: Backoff, paused: boolean, signal: AbortSignal): Promise<boolean> {
+    {
       await this.moves.sync();
       if (this.shards.live().length === 0) {
         // min_workers = 0 (the operator drains a ShardDistributor being deleted): the main
         // queue and the moving shards keep every message until a live shard exists again.
         if (!paused)
           this.log.warn('no live shard: distribution paused, the main queue keeps its messages');
-        paused = true;
         await this.refreshIfDue();
         await sleep(idle.next(), signal);
-        continue;
+        return true;
       }
       if (paused) this.log.info('live shards again: distribution resumed');
-      paused = false;
       // Fair turns: one batch of the main queue, then one of each moving shard.
       let moved = await this.step(this.main, signal);
       for (const source of this.moves.pending()) {
@@ -174,8 +218,8 @@ export class Distributor {
       }
       if (moved) idle.reset();
       else await this.waitForMessages(idle, signal);
+      return false;
     }
-    this.log.info({ committed: this.main.committed() }, 'distributor stopped');
   }
 
   /** Reads one batch of `source` and moves it; says whether there was anything to move. */
@@ -273,4 +317,8 @@ export class Distributor {
     await this.main.close();
     await this.shards.close();
   }
+}
+
+function isRetryable(error: unknown): boolean {
+  return error instanceof QueueError && error.retryable;
 }

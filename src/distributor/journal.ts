@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { QueueMark, QueuePosition } from '../queue/index.ts';
+import { fromFsError, type QueueMark, type QueuePosition } from '../queue/index.ts';
 import { JournalCorruptError } from './errors.ts';
 
 /** What the distributor writes before a batch's shard writes, so a restart finishes that batch. */
@@ -78,17 +78,22 @@ export class BatchJournal {
   }
 
   async write(entry: JournalEntry): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true });
-    const temp = `${this.file}.tmp`;
-    const handle = await open(temp, 'w');
     try {
-      await handle.writeFile(JSON.stringify(entry));
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await mkdir(dirname(this.file), { recursive: true });
+      const temp = `${this.file}.tmp`;
+      const handle = await open(temp, 'w');
+      try {
+        await handle.writeFile(JSON.stringify(entry));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, this.file);
+      await syncDirectory(dirname(this.file));
+    } catch (error) {
+      // A full disk is a retryable queue failure, not a crash.
+      throw fromFsError(error, `writing the batch journal ${this.file}`);
     }
-    await rename(temp, this.file);
-    await syncDirectory(dirname(this.file));
   }
 
   async clear(): Promise<void> {

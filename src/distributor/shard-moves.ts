@@ -64,6 +64,16 @@ export class ShardMoves {
     }
   }
 
+  /**
+   * Closes every source after a failure: reopened by the next `sync`, each starts again from
+   * its committed position on disk (a recovery may have committed for it meanwhile).
+   */
+  async reset(): Promise<void> {
+    for (const source of this.sources.values())
+      await source.consumer.close().catch(() => undefined);
+    this.sources.clear();
+  }
+
   /** Sources that may hold messages, in shard order. */
   pending(): MoveSource[] {
     return [...this.sources.values()].filter((s) => !s.empty).sort((a, b) => a.index - b.index);

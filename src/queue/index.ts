@@ -18,6 +18,7 @@ export {
   QueueCorruptError,
   QueueError,
   QueueFullError,
+  fromFsError,
   QueueLockedError,
   QueueNotFoundError,
   QueuePositionError,

@@ -119,3 +119,45 @@ describe('a full disk under the shard queues', () => {
     expect(await pushedToShards(b)).toBe(MESSAGES);
   });
 });
+
+describe('a full disk under the main queue (its pop file and the batch journal)', () => {
+  let b: Bench;
+  let p: CliProcess | undefined;
+  afterAll(async () => {
+    await p?.kill9();
+    unmountAll();
+    await b?.cleanup();
+  });
+
+  it('keeps retrying with a clear error instead of exiting, and finishes every message once when space returns', async () => {
+    b = await bench({ batchSize: 100, minWorkers: SHARDS, durable: true });
+    await mkdir(b.mainDir, { recursive: true });
+    mountSmallTmpfs(b.mainDir);
+    const ids = uniqueIds(2_000, 'main-full');
+    await b.produce(ids);
+    const filler = join(b.mainDir, 'filler');
+    const fs = await statfs(b.mainDir);
+    // Not a byte left: the consumer's pop file and the journal cannot be written.
+    await writeFile(filler, Buffer.alloc(fs.bavail * fs.bsize)).catch(() => undefined);
+    const ini = join(b.dir, 'main-full.ini');
+    await writeFile(ini, renderIni(b.config));
+    p = cliProcess(['distributor', '--config', ini, '--metrics-port', '0']);
+    const proc = p;
+
+    const retrying = () =>
+      /cannot open the main queue yet; retrying|queue operation failed; retrying/.test(
+        proc.output(),
+      );
+    await eventually(() => expect(retrying()).toBe(true), { timeoutMs: 60_000 });
+    expect(proc.output()).toMatch(/SD_ERR_QUEUE_FULL|no space left on the device/);
+    expect(proc.child.exitCode).toBeNull();
+    expect(await b.committedMain()).toBe(ids.length);
+
+    await rm(filler);
+    await eventually(async () => expect(await b.committedMain()).toBe(0), { timeoutMs: 120_000 });
+    proc.child.kill('SIGTERM');
+    expect((await proc.exited).code).toBe(0);
+    const result = audit((await b.shardContents(SHARDS)).values(), ids);
+    expect(result).toMatchObject({ records: ids.length, lost: [], duplicated: [], unexpected: [] });
+  });
+});

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { QueueClosedError, QueueNotFoundError, isNotFound } from '../errors.ts';
+import { QueueClosedError, QueueNotFoundError, fromFsError, isNotFound } from '../errors.ts';
 import type {
   ConsumerOptions,
   QueueConsumer,
@@ -227,7 +227,12 @@ export class VedaConsumer implements QueueConsumer {
       countPopped: place.popped,
       partId: place.part,
     });
-    await writeAtomic(paths.infoPop(this.ctx.base, this.queue, this.name), line, this.durable);
+    const path = paths.infoPop(this.ctx.base, this.queue, this.name);
+    try {
+      await writeAtomic(path, line, this.durable);
+    } catch (err) {
+      throw fromFsError(err, `committing consumer ${this.name} of queue ${this.queue} (${path})`);
+    }
   }
 
   /** The part under the cursor, opened; undefined when it is not there (yet). */
