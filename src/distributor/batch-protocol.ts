@@ -145,9 +145,10 @@ export class BatchProtocol {
   }
 
   /**
-   * Appends each shard's part of the batch and flushes it. On a failure the shard's writer is
-   * reopened and only what is not yet durable (countSince the journalled mark) is written
-   * again, after a backoff — until it succeeds or the distributor is stopped.
+   * Appends each shard's part of the batch and flushes it, every shard at once so their
+   * fsyncs overlap. On a failure the shard's writer is reopened and only what is not yet
+   * durable (countSince the journalled mark) is written again, after a backoff — until it
+   * succeeds or the distributor is stopped.
    */
   private async writeShards(
     entry: JournalEntry,
@@ -155,40 +156,53 @@ export class BatchProtocol {
     signal: AbortSignal,
     recovering = false,
   ): Promise<void> {
+    // allSettled: a shard never goes on writing behind the back of a batch that failed.
+    const outcomes = await Promise.allSettled(
+      entry.shards.map((target) => this.writeShard(entry, target, messages, signal, recovering)),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async writeShard(
+    entry: JournalEntry,
+    target: JournalEntry['shards'][number],
+    messages: readonly QueueMessage[],
+    signal: AbortSignal,
+    recovering: boolean,
+  ): Promise<void> {
     const { shards, failpoint, metrics, log } = this.options;
     const retry = new Backoff(this.options.retryMinMs, this.options.retryMaxMs);
-    for (const target of entry.shards) {
-      const mine = messages.filter((_, i) => entry.assignment[i] === target.index);
-      const own = mine.map((m) => m.data);
-      // The source position names a message for good: a deduplicating backend stores a
-      // replay of it once, whichever shard the replay is sent to.
-      const ids = mine.map((m) => messageIdOf(m.position));
-      let writer = await shards.writerFor(target.index, target.queue);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          // A first attempt starts from the mark just taken; only a retry or a recovery can
-          // find part of the batch already durable.
-          const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
-          if (done < own.length) {
-            await writer.append(own.slice(done), { ids: ids.slice(done) });
-            failpoint('after-append');
-            await writer.flush();
-          }
-          failpoint('after-flush');
-          break;
-        } catch (error) {
-          if (isFailpoint(error)) throw error;
-          const code = (error as { code?: string }).code ?? 'unknown';
-          metrics.writeFailures.inc({ queue: target.queue, code });
-          log.error(
-            { err: error, queue: target.queue, attempt },
-            'shard write failed; retrying, nothing is skipped',
-          );
-          if (signal.aborted) return;
-          await sleep(retry.next(), signal);
-          if (signal.aborted) return;
-          writer = await this.reopen(target.index, target.queue);
+    const mine = messages.filter((_, i) => entry.assignment[i] === target.index);
+    const own = mine.map((m) => m.data);
+    // The source position names a message for good: a deduplicating backend stores a
+    // replay of it once, whichever shard the replay is sent to.
+    const ids = mine.map((m) => messageIdOf(m.position));
+    let writer = await shards.writerFor(target.index, target.queue);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // A first attempt starts from the mark just taken; only a retry or a recovery can
+        // find part of the batch already durable.
+        const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
+        if (done < own.length) {
+          await writer.append(own.slice(done), { ids: ids.slice(done) });
+          failpoint('after-append');
+          await writer.flush();
         }
+        failpoint('after-flush');
+        return;
+      } catch (error) {
+        if (isFailpoint(error)) throw error;
+        const code = (error as { code?: string }).code ?? 'unknown';
+        metrics.writeFailures.inc({ queue: target.queue, code });
+        log.error(
+          { err: error, queue: target.queue, attempt },
+          'shard write failed; retrying, nothing is skipped',
+        );
+        if (signal.aborted) return;
+        await sleep(retry.next(), signal);
+        if (signal.aborted) return;
+        writer = await this.reopen(target.index, target.queue);
       }
     }
   }
