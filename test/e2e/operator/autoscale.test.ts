@@ -1,10 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, useNamespace } from '../support.ts';
 import {
-  AddressBook,
   boundClaim,
   condition,
   createSd,
@@ -12,33 +8,18 @@ import {
   expectEvent,
   getSd,
   LocalDistributor,
-  loggedPort,
   sdEvents,
   sdManifest,
-  startOperator,
   watchSd,
   workerDeploymentNames,
   workers,
-  type Proc,
+  useOperator,
 } from './support.ts';
 
 const WINDOW_SECONDS = 5;
 
-let dir: string;
-let book: AddressBook;
-let operator: Proc;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sd-e2e-autoscale-'));
-  book = await AddressBook.create(dir);
-  operator = startOperator({
-    book,
-    extraArgs: ['--scale-down-stabilization-seconds', String(WINDOW_SECONDS)],
-  });
-  await loggedPort(operator, 'metricsPort');
-});
-afterAll(async () => {
-  await operator?.stop();
-  await rm(dir, { recursive: true, force: true });
+const op = useOperator('autoscale', {
+  extraArgs: ['--scale-down-stabilization-seconds', String(WINDOW_SECONDS)],
 });
 
 describe('autoscaling on backlog', () => {
@@ -59,7 +40,7 @@ describe('autoscaling on backlog', () => {
       ns.name,
       sdManifest('elastic', { minWorkers: 1, maxWorkers: 4, targetBacklogPerWorker: 10 }),
     );
-    distributor = await LocalDistributor.start(ns.name, 'elastic', book);
+    distributor = await LocalDistributor.start(ns.name, 'elastic', op.book);
     await eventually(
       async () => {
         const sd = await getSd(ns.name, 'elastic');

@@ -1,25 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { compactEtcd, restartApiServer } from '../../harness/control-endpoint.ts';
 import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
 import {
-  AddressBook,
   boundClaim,
   condition,
   createSd,
   deleteSdsAndWait,
   getSd,
   LocalDistributor,
-  loggedPort,
   patchSpec,
   sdManifest,
-  startOperator,
   workerDeploymentNames,
   workers,
-  type Proc,
+  useOperator,
 } from './support.ts';
 
 const apps = () => kubeConfig().makeApiClient(k8s.AppsV1Api);
@@ -38,19 +32,7 @@ async function deploymentsOf(namespace: string, name: string) {
   }));
 }
 
-let dir: string;
-let book: AddressBook;
-let operator: Proc;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sd-e2e-chaos-'));
-  book = await AddressBook.create(dir);
-  operator = startOperator({ book });
-  await loggedPort(operator, 'metricsPort');
-});
-afterAll(async () => {
-  await operator?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const op = useOperator('chaos');
 
 describe('the operator when the API server goes away', () => {
   const ns = useNamespace('chaos');
@@ -64,7 +46,7 @@ describe('the operator when the API server goes away', () => {
 
   it('converges to exactly 6 workers when the API server restarts in the middle of a scale-up from 2', async () => {
     await createSd(ns.name, sdManifest('bounce', { minWorkers: 2 }));
-    distributor = await LocalDistributor.start(ns.name, 'bounce', book);
+    distributor = await LocalDistributor.start(ns.name, 'bounce', op.book);
     await eventually(
       async () =>
         expect(condition(await getSd(ns.name, 'bounce'), 'Ready')).toMatchObject({
@@ -102,7 +84,7 @@ describe('the operator when the API server goes away', () => {
       [...workers('bounce', 6), 'bounce-distributor'].sort(),
     );
     expect(deployments.every((d) => d.owners === 1)).toBe(true);
-    expect(operator.child.exitCode).toBeNull();
+    expect(op.operator.child.exitCode).toBeNull();
   }, 240_000);
 
   it('relists when its watches expired (etcd compacted, API server restarted) and reconciles what changed', async () => {
@@ -112,7 +94,7 @@ describe('the operator when the API server goes away', () => {
         expect(await workerDeploymentNames(ns.name, 'expired')).toEqual(workers('expired', 2)),
       { timeoutMs: 60_000 },
     );
-    const before = operator.output().length;
+    const before = op.operator.output().length;
     // Writes the operator's informers see, then history gone: their resourceVersions are too old.
     kubectlOk(['annotate', 'sd/expired', '-n', ns.name, 'chaos.test/touch=1']);
     await compactEtcd(inject('controlPlaneControl'));
@@ -123,7 +105,7 @@ describe('the operator when the API server goes away', () => {
         expect(await workerDeploymentNames(ns.name, 'expired')).toEqual(workers('expired', 3)),
       { timeoutMs: 90_000 },
     );
-    await eventually(() => expect(operator.output().slice(before)).toContain('relisting'), {
+    await eventually(() => expect(op.operator.output().slice(before)).toContain('relisting'), {
       timeoutMs: 60_000,
     });
   }, 240_000);

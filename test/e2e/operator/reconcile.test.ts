@@ -1,72 +1,25 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
 import {
-  AddressBook,
   condition,
   createSd,
   getSd,
   LocalDistributor,
-  loggedPort,
   operatorWrites,
   patchSpec,
   sdManifest,
-  startOperator,
   workerDeploymentNames,
   watchSd,
   workers,
-  type Proc,
+  useOperator,
+  boundClaim,
 } from './support.ts';
 
 const apps = () => kubeConfig().makeApiClient(k8s.AppsV1Api);
 const core = () => kubeConfig().makeApiClient(k8s.CoreV1Api);
 
-/** A claim bound to a PV of its own, so pods that mount it get scheduled and run (kwok). */
-async function boundClaim(namespace: string, claim = 'veda-queue'): Promise<void> {
-  const pv = `pv-${namespace}`;
-  await core().createPersistentVolume({
-    body: {
-      metadata: { name: pv },
-      spec: {
-        capacity: { storage: '1Gi' },
-        accessModes: ['ReadWriteMany'],
-        storageClassName: 'manual',
-        hostPath: { path: `/tmp/${pv}` },
-        claimRef: { namespace, name: claim },
-      },
-    },
-  });
-  await core().createNamespacedPersistentVolumeClaim({
-    namespace,
-    body: {
-      metadata: { name: claim },
-      spec: {
-        accessModes: ['ReadWriteMany'],
-        storageClassName: 'manual',
-        volumeName: pv,
-        resources: { requests: { storage: '1Gi' } },
-      },
-    },
-  });
-}
-
-let dir: string;
-let book: AddressBook;
-let operator: Proc;
-let metricsPort: number;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sd-e2e-op-'));
-  book = await AddressBook.create(dir);
-  operator = startOperator({ book, extraArgs: ['--resync-seconds', '3'] });
-  metricsPort = await loggedPort(operator, 'metricsPort');
-});
-afterAll(async () => {
-  await operator?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const op = useOperator('op', { extraArgs: ['--resync-seconds', '3'] });
 
 describe('the operator on a real control plane', () => {
   const ns = useNamespace('op');
@@ -113,7 +66,7 @@ describe('the operator on a real control plane', () => {
     });
     await core().readNamespacedService({ namespace: ns.name, name: 'orders-metrics' });
 
-    distributor = await LocalDistributor.start(ns.name, 'orders', book);
+    distributor = await LocalDistributor.start(ns.name, 'orders', op.book);
     const sd = await eventually(
       async () => {
         const current = await getSd(ns.name, 'orders');
@@ -161,7 +114,7 @@ describe('the operator on a real control plane', () => {
         expect(await workerDeploymentNames(ns.name, 'shrink')).toEqual(workers('shrink', 3)),
       { timeoutMs: 30_000 },
     );
-    distributor = await LocalDistributor.start(ns.name, 'shrink', book);
+    distributor = await LocalDistributor.start(ns.name, 'shrink', op.book);
     await distributor.produce(['a', 'b', 'c', 'd', 'e', 'f']);
     await eventually(async () => expect((await getSd(ns.name, 'shrink')).status?.backlog).toBe(6), {
       timeoutMs: 30_000,
@@ -272,7 +225,7 @@ describe('the operator on a real control plane', () => {
 
   it('makes no API writes in a steady state, through a quiet minute of requeues and resyncs', async () => {
     await createSd(ns.name, sdManifest('quiet', { minWorkers: 2 }));
-    distributor = await LocalDistributor.start(ns.name, 'quiet', book);
+    distributor = await LocalDistributor.start(ns.name, 'quiet', op.book);
     await eventually(
       async () =>
         expect(condition(await getSd(ns.name, 'quiet'), 'Ready')).toMatchObject({ status: 'True' }),
@@ -291,14 +244,14 @@ describe('the operator on a real control plane', () => {
         timeoutMs: 60_000,
       },
     );
-    let before = await operatorWrites(metricsPort);
+    let before = await operatorWrites(op.metricsPort);
     await eventually(
       async () => {
         await new Promise((r) => setTimeout(r, 3_000));
-        const now = await operatorWrites(metricsPort);
+        const now = await operatorWrites(op.metricsPort);
         const settled = now === before;
         before = now;
-        const lines = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())
+        const lines = (await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text())
           .split('\n')
           .filter((l) => l.startsWith('shard_distributor_operator_api_writes_total{'));
         expect(settled, lines.join('\n')).toBe(true);
@@ -307,13 +260,13 @@ describe('the operator on a real control plane', () => {
     );
     const resourceVersion = (await getSd(ns.name, 'quiet')).metadata.resourceVersion;
     await new Promise((r) => setTimeout(r, 60_000));
-    const lines = (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text())
+    const lines = (await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text())
       .split('\n')
       .filter((l) => l.startsWith('shard_distributor_operator_api_writes_total{'));
     expect(
-      await operatorWrites(metricsPort),
+      await operatorWrites(op.metricsPort),
       lines.join('\n') +
-        operator
+        op.operator
           .output()
           .split('\n')
           .filter((l) => /applied|status written|error|fail/i.test(l))
@@ -321,14 +274,14 @@ describe('the operator on a real control plane', () => {
           .join('\n'),
     ).toBe(before);
     expect((await getSd(ns.name, 'quiet')).metadata.resourceVersion).toBe(resourceVersion);
-    expect(operator.output()).toMatch(
+    expect(op.operator.output()).toMatch(
       /"controller":"sharddistributor".*"key":"[^"]*\/quiet".*"reconcileID"/,
     );
   }, 180_000);
 
   it('deletes everything when the ShardDistributor is deleted, after draining', async () => {
     await createSd(ns.name, sdManifest('gone', { minWorkers: 2 }));
-    distributor = await LocalDistributor.start(ns.name, 'gone', book);
+    distributor = await LocalDistributor.start(ns.name, 'gone', op.book);
     await eventually(
       async () =>
         expect(condition(await getSd(ns.name, 'gone'), 'Ready')).toMatchObject({ status: 'True' }),

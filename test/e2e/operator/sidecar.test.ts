@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
 import {
-  AddressBook,
   boundClaim,
   condition,
   createSd,
@@ -13,13 +9,11 @@ import {
   expectEvent,
   getSd,
   LocalDistributor,
-  loggedPort,
   patchSpec,
   sdManifest,
-  startOperator,
   workerDeploymentNames,
   workers,
-  type Proc,
+  useOperator,
 } from './support.ts';
 
 const apps = () => kubeConfig().makeApiClient(k8s.AppsV1Api);
@@ -120,19 +114,7 @@ async function standaloneDistributors(namespace: string): Promise<string[]> {
   return list.items.map((d) => d.metadata!.name!);
 }
 
-let dir: string;
-let book: AddressBook;
-let operator: Proc;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sd-e2e-sidecar-'));
-  book = await AddressBook.create(dir);
-  operator = startOperator({ book });
-  await loggedPort(operator, 'metricsPort');
-});
-afterAll(async () => {
-  await operator?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const op = useOperator('sidecar');
 
 describe('the distributor as a native sidecar of the workload that owns the main queue', () => {
   const ns = useNamespace('sidecar');
@@ -153,7 +135,7 @@ describe('the distributor as a native sidecar of the workload that owns the main
     expect(teamFields).toBeDefined();
 
     await createSd(ns.name, sidecarSd());
-    distributor = await LocalDistributor.start(ns.name, SD, book);
+    distributor = await LocalDistributor.start(ns.name, SD, op.book);
     const withSidecar = await eventually(
       async () => {
         const current = await host(ns.name);

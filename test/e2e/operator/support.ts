@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { GROUP, PLURAL, VERSION } from '../../../src/api/index.ts';
 import { CONFIG_FILE_NAME, parseIni, renderIni } from '../../../src/config/index.ts';
 import { createVedaBackend } from '../../../src/queue/index.ts';
@@ -446,4 +446,36 @@ export async function deleteSdsAndWait(namespace: string, timeoutMs = 90_000): P
     },
     { timeoutMs, description: `the ShardDistributors of ${namespace} to be deleted` },
   );
+}
+
+export interface OperatorFixture {
+  readonly book: AddressBook;
+  readonly operator: Proc;
+  readonly metricsPort: number;
+}
+
+/**
+ * One operator process for the calling test file, started before its tests and stopped after
+ * them, with its own address book for the distributors the tests run.
+ */
+export function useOperator(
+  prefix: string,
+  options: { extraArgs?: string[] } = {},
+): OperatorFixture {
+  let dir = '';
+  const fixture = {} as { book: AddressBook; operator: Proc; metricsPort: number };
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `sd-e2e-${prefix}-`));
+    fixture.book = await AddressBook.create(dir);
+    fixture.operator = startOperator({
+      book: fixture.book,
+      ...(options.extraArgs ? { extraArgs: options.extraArgs } : {}),
+    });
+    fixture.metricsPort = await loggedPort(fixture.operator, 'metricsPort');
+  });
+  afterAll(async () => {
+    await fixture.operator?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return fixture;
 }

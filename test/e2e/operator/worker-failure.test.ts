@@ -1,22 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
 import {
-  AddressBook,
   boundClaim,
   condition,
   createSd,
   deleteSdsAndWait,
   getSd,
   LocalDistributor,
-  loggedPort,
   sdManifest,
-  startOperator,
   watchSd,
-  type Proc,
+  useOperator,
 } from './support.ts';
 
 const core = () => kubeConfig().makeApiClient(k8s.CoreV1Api);
@@ -31,19 +25,7 @@ async function shardPods(namespace: string, name: string, shard: number) {
   return list.items;
 }
 
-let dir: string;
-let book: AddressBook;
-let operator: Proc;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sd-e2e-fail-'));
-  book = await AddressBook.create(dir);
-  operator = startOperator({ book });
-  await loggedPort(operator, 'metricsPort');
-});
-afterAll(async () => {
-  await operator?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+const op = useOperator('fail');
 
 describe('a worker pod that fails', () => {
   const ns = useNamespace('fail');
@@ -60,7 +42,7 @@ describe('a worker pod that fails', () => {
 
   it('shows in the status as a worker not ready, and the status recovers when its ReplicaSet replaces the pod', async () => {
     await createSd(ns.name, sdManifest('flaky', { minWorkers: 3 }));
-    distributor = await LocalDistributor.start(ns.name, 'flaky', book);
+    distributor = await LocalDistributor.start(ns.name, 'flaky', op.book);
     await eventually(
       async () => {
         const sd = await getSd(ns.name, 'flaky');
