@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { silentLogger } from '../../observability/index.ts';
-import { QueueClosedError } from '../errors.ts';
 import { queueMetrics } from '../metrics.ts';
+import { OpenHandles } from '../open-handles.ts';
 import type {
   ConsumerOptions,
   QueueBackend,
@@ -57,13 +57,10 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
     throw fromNatsError(err, `setting up JetStream streams at ${resolved.servers.join(',')}`);
   }
 
-  const open = new Set<QueueConsumer | QueueWriter>();
+  const handles = new OpenHandles('nats backend');
   const checked = new Map<string, Promise<void>>();
-  let closed = false;
 
-  function assertOpen(): void {
-    if (closed) throw new QueueClosedError('nats backend is closed');
-  }
+  const assertOpen = () => handles.assertOpen();
 
   async function address(queue: string): Promise<QueueAddress> {
     checkName('queue', queue);
@@ -83,15 +80,7 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
     return { queue, stream, subject };
   }
 
-  function track<T extends QueueConsumer | QueueWriter>(handle: T): T {
-    open.add(handle);
-    const close = handle.close.bind(handle);
-    handle.close = async () => {
-      open.delete(handle);
-      await close();
-    };
-    return handle;
-  }
+  const track = <T extends QueueConsumer | QueueWriter>(handle: T): T => handles.track(handle);
 
   return {
     kind: 'nats',
@@ -142,9 +131,8 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
     },
 
     async close() {
-      if (closed) return;
-      closed = true;
-      for (const handle of [...open]) await handle.close();
+      if (handles.isClosed) return;
+      await handles.closeAll();
       await nc.drain().catch(() => nc.close());
     },
   };

@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../../observability/index.ts';
-import { QueueClosedError } from '../errors.ts';
 import { queueMetrics } from '../metrics.ts';
+import { OpenHandles } from '../open-handles.ts';
 import type {
   ConsumerOptions,
   QueueBackend,
@@ -46,22 +46,11 @@ export function createVedaBackend(options: VedaBackendOptions): QueueBackend {
     log: (options.logger ?? silentLogger).child({ backend: 'veda' }),
     metrics: queueMetrics(options.registry),
   };
-  const open = new Set<QueueConsumer | QueueWriter>();
-  let closed = false;
+  const handles = new OpenHandles(`veda backend at ${ctx.base}`);
 
-  function assertOpen(): void {
-    if (closed) throw new QueueClosedError(`veda backend at ${ctx.base} is closed`);
-  }
+  const assertOpen = () => handles.assertOpen();
 
-  function track<T extends QueueConsumer | QueueWriter>(handle: T): T {
-    open.add(handle);
-    const close = handle.close.bind(handle);
-    handle.close = async () => {
-      open.delete(handle);
-      await close();
-    };
-    return handle;
-  }
+  const track = <T extends QueueConsumer | QueueWriter>(handle: T): T => handles.track(handle);
 
   return {
     kind: 'veda',
@@ -151,8 +140,7 @@ export function createVedaBackend(options: VedaBackendOptions): QueueBackend {
     },
 
     async close() {
-      closed = true;
-      for (const handle of [...open]) await handle.close();
+      await handles.closeAll();
     },
   };
 }
