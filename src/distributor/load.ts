@@ -66,7 +66,7 @@ export class LoadTracker {
 
   /** Measures when the last measurement is older than the interval; says whether it did. */
   async refreshIfDue(main: QueueConsumer): Promise<boolean> {
-    if (this.options.now() - this.measuredAt < (this.options.intervalMs ?? 250)) return false;
+    if (this.options.now() - this.measuredAt < (this.options.intervalMs ?? 50)) return false;
     await this.refresh(main);
     return true;
   }
