@@ -93,6 +93,14 @@ describe('kill -9 of workers', () => {
         description: `shard ${i} drained by its worker`,
       });
     }
+    // A replacement of a worker whose shard was already empty may still be starting: SIGTERM
+    // before its handlers exist would simply end it. Stop each one once it consumes.
+    for (const p of workers) {
+      await eventually(() => expect(p.output()).toContain('worker consuming'), {
+        timeoutMs: 60_000,
+        intervalMs: 20,
+      });
+    }
     for (const p of workers) p.child.kill('SIGTERM');
     for (const p of workers) expect((await p.exited).code).toBe(0);
     for (const w of writers) await w.close();
