@@ -3,6 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../src/api/index.ts';
+import { ControlPlane } from '../test/harness/control-plane.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = join(REPO_ROOT, 'src', 'cli.ts');
@@ -18,6 +21,8 @@ export interface Row {
   target: string;
   pass: boolean;
   unit: string;
+  /** Overrides PASS/MISS, e.g. '–' for a row the issue sets no target for. */
+  verdict?: string;
 }
 
 export function machine(): Record<string, string | number> {
@@ -41,7 +46,7 @@ export function printTable(title: string, rows: readonly Row[]): void {
     `${fmt(r.peer)} ${r.peerName}`,
     r.ratio.toFixed(2),
     r.target,
-    r.pass ? 'PASS' : 'MISS',
+    r.verdict ?? (r.pass ? 'PASS' : 'MISS'),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -128,4 +133,322 @@ export function rssOf(pid: number): { rss: number; peak: number } {
   const kb = (key: string) =>
     Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator benchmarks (reconcile-latency, operator-scale): a real control plane, the
+// operator as a process, client-side watches.
+
+/** The nearest-rank percentile (p in 0…100) of a sample. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The test harness's control plane with the ShardDistributor CRD installed and Established. */
+export async function startControlPlane(): Promise<ControlPlane> {
+  const cp = new ControlPlane();
+  await cp.start();
+  try {
+    const kubectl = toolPath('kubectl');
+    const env = { ...process.env, KUBECONFIG: cp.kubeconfigPath };
+    execFileSync(
+      kubectl,
+      [
+        'apply',
+        '--server-side',
+        '-f',
+        join(REPO_ROOT, 'crds/shards.veda.dev_sharddistributors.yaml'),
+      ],
+      { env, stdio: 'pipe' },
+    );
+    await waitFor(
+      () =>
+        execFileSync(
+          kubectl,
+          [
+            'get',
+            'crd/sharddistributors.shards.veda.dev',
+            '-o',
+            "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+          ],
+          { env, encoding: 'utf8' },
+        ).trim() === 'True',
+      250,
+      60_000,
+    );
+  } catch (error) {
+    await cp.stop();
+    throw error;
+  }
+  return cp;
+}
+
+/**
+ * Another kwok node (kwok manages every node with the fake annotation), with room for many
+ * pods: the harness's one node takes 110, which thousands of workers would overflow.
+ */
+export async function addFakeNode(kc: k8s.KubeConfig, name: string, pods: number): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const capacity = { cpu: '1000', memory: '4Ti', pods: String(pods) };
+  await core.createNode({
+    body: {
+      metadata: {
+        name,
+        annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+        labels: { 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': name, type: 'kwok' },
+      },
+      status: { capacity, allocatable: capacity },
+    },
+  });
+  await waitFor(
+    async () => {
+      const node = await core.readNode({ name });
+      return (
+        node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false
+      );
+    },
+    250,
+    60_000,
+  );
+}
+
+/** A namespace with the claim the benchmark's ShardDistributors name, bound to a PV of its own. */
+export async function namespaceWithClaim(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  claim = 'veda-queue',
+): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  const pv = `pv-${namespace}-${claim}`;
+  await core.createPersistentVolume({
+    body: {
+      metadata: { name: pv },
+      spec: {
+        capacity: { storage: '1Gi' },
+        accessModes: ['ReadWriteMany'],
+        storageClassName: 'manual',
+        hostPath: { path: `/tmp/${pv}` },
+        claimRef: { namespace, name: claim },
+      },
+    },
+  });
+  await core.createNamespacedPersistentVolumeClaim({
+    namespace,
+    body: {
+      metadata: { name: claim },
+      spec: {
+        accessModes: ['ReadWriteMany'],
+        storageClassName: 'manual',
+        volumeName: pv,
+        resources: { requests: { storage: '1Gi' } },
+      },
+    },
+  });
+}
+
+/** A ShardDistributor as the e2e tests make them: a veda queue on a claim, a worker image. */
+export function benchSd(name: string, minWorkers: number): object {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'ShardDistributor',
+    metadata: { name },
+    spec: {
+      queue: { mainQueue: 'individuals-flow', veda: { persistentVolumeClaim: 'veda-queue' } },
+      minWorkers,
+      worker: {
+        image: 'registry.example/worker:1',
+        command: ['python3', '-m', 'worker.queue_worker'],
+      },
+    },
+  };
+}
+
+export function sdApi(kc: k8s.KubeConfig): {
+  create(namespace: string, body: object): Promise<unknown>;
+  patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<unknown>;
+} {
+  const api = kc.makeApiClient(k8s.CustomObjectsApi);
+  const where = { group: GROUP, version: VERSION, plural: PLURAL };
+  return {
+    create: (namespace, body) => api.createNamespacedCustomObject({ ...where, namespace, body }),
+    patchSpec: (namespace, name, spec) =>
+      api.patchNamespacedCustomObject(
+        { ...where, namespace, name, body: { spec } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      ),
+  };
+}
+
+/** `node src/cli.ts operator …` against a kubeconfig, logging at `info`. */
+export function operatorProcess(options: {
+  kubeconfig: string;
+  overrideFile: string;
+  args?: readonly string[];
+  nodeArgs?: readonly string[];
+}): Proc {
+  return run(
+    process.execPath,
+    [
+      ...(options.nodeArgs ?? []),
+      CLI,
+      'operator',
+      '--metrics-port',
+      '0',
+      '--health-port',
+      '0',
+      '--load-route',
+      'proxy',
+      '--load-address-override',
+      options.overrideFile,
+      '--distributor-image',
+      'registry.example/shard-distributor:bench',
+      ...(options.args ?? []),
+    ],
+    { KUBECONFIG: options.kubeconfig, LOG_LEVEL: 'info' },
+  );
+}
+
+/** SIGTERM and wait (the process writes its --cpu-prof profile on a clean exit). */
+export async function stopProc(proc: Proc): Promise<void> {
+  if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGTERM');
+  await proc.exited;
+}
+
+/** The port a process logged under `field` (pino JSON), e.g. the operator's "metricsPort". */
+export async function loggedPort(proc: Proc, field: string): Promise<number> {
+  let port = 0;
+  await waitFor(
+    () => {
+      if (proc.child.exitCode !== null) throw new Error(`process exited:\n${proc.output()}`);
+      const match = new RegExp(`"${field}":(\\d+)`).exec(proc.output());
+      if (match) port = Number(match[1]);
+      return port > 0;
+    },
+    50,
+    120_000,
+  );
+  return port;
+}
+
+/** The sum of a metric's samples on a process's /metrics (0 when absent). */
+export async function metricSum(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (match?.[1] === name) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+export interface WatchedObject {
+  type: string;
+  object: k8s.KubernetesObject & {
+    spec?: Record<string, unknown> & { replicas?: number };
+    status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+  };
+  /** performance.now() when the event arrived here. */
+  at: number;
+}
+
+/**
+ * A client-side watch of one collection: every event, stamped with its arrival time, goes to
+ * `onEvent`; the latest version of each object is kept. A watch the server ends is reopened
+ * from the last resourceVersion seen.
+ */
+export class ObjectWatch {
+  readonly objects = new Map<string, WatchedObject>();
+  private readonly watch: k8s.Watch;
+  private request: AbortController | undefined;
+  private stopped = false;
+  private resourceVersion = '';
+  private readonly listeners = new Set<(e: WatchedObject) => void>();
+  private readonly path: string;
+  private readonly query: Record<string, string>;
+
+  private constructor(kc: k8s.KubeConfig, path: string, query: Record<string, string>) {
+    this.watch = new k8s.Watch(kc);
+    this.path = path;
+    this.query = query;
+  }
+
+  static async start(
+    kc: k8s.KubeConfig,
+    path: string,
+    query: Record<string, string> = {},
+  ): Promise<ObjectWatch> {
+    const w = new ObjectWatch(kc, path, query);
+    await w.open();
+    return w;
+  }
+
+  onEvent(listener: (e: WatchedObject) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves with the arrival time of the event after which `done()` first holds. */
+  until(done: () => boolean, timeoutMs = 600_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (done()) return resolve(performance.now());
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`watch of ${this.path}: condition not met in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.onEvent((e) => {
+        if (!done()) return;
+        clearTimeout(timer);
+        off();
+        resolve(e.at);
+      });
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.request?.abort();
+  }
+
+  private reopen(afterMs: number): void {
+    setTimeout(() => {
+      if (!this.stopped) void this.open().catch(() => this.reopen(1_000));
+    }, afterMs);
+  }
+
+  private async open(): Promise<void> {
+    this.request = await this.watch.watch(
+      this.path,
+      {
+        ...this.query,
+        allowWatchBookmarks: 'true',
+        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
+      },
+      (type: string, object: WatchedObject['object']) => {
+        const at = performance.now();
+        const rv = object.metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+        if (type === 'BOOKMARK') return;
+        const key = `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+        const event = { type, object, at };
+        if (type === 'DELETED') this.objects.delete(key);
+        else this.objects.set(key, event);
+        for (const listener of [...this.listeners]) listener(event);
+      },
+      (error: unknown) => {
+        if (this.stopped) return;
+        // 410 Gone: start afresh (the server replays the current state as ADDED events).
+        if (String((error as { message?: string } | undefined)?.message ?? '').includes('410'))
+          this.resourceVersion = '';
+        this.reopen(200);
+      },
+    );
+  }
 }

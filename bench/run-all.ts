@@ -4,7 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './lib.ts';
 
-const benches = ['fanout-veda.ts', 'fanout-nats.ts', 'balance.ts', 'memory.ts'];
+const benches = [
+  'fanout-veda.ts',
+  'fanout-nats.ts',
+  'balance.ts',
+  'memory.ts',
+  'reconcile-latency.ts',
+  'operator-scale.ts',
+];
 let failed = 0;
 for (const bench of benches) {
   console.log(`\n=== bench/${bench}`);
