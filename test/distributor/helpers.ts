@@ -182,3 +182,24 @@ export async function takeAsWorker(
   await worker.close();
   return batch.messages.map((m) => m.data.toString());
 }
+
+/** Every message in shard queues `<prefix>-0 … <prefix>-(count-1)`, read from the start by an `audit` consumer. */
+export async function readShards(
+  backend: QueueBackend,
+  prefix: string,
+  count: number,
+): Promise<Map<number, string[]>> {
+  const result = new Map<number, string[]>();
+  for (let i = 0; i < count; i++) {
+    const consumer = await backend.openConsumer(`${prefix}-${i}`, 'audit');
+    const list: string[] = [];
+    for (;;) {
+      const batch = await consumer.read(500);
+      if (batch.messages.length === 0) break;
+      list.push(...batch.messages.map((m) => m.data.toString()));
+    }
+    await consumer.close();
+    result.set(i, list);
+  }
+  return result;
+}

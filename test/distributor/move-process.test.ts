@@ -20,6 +20,7 @@ import {
   runUntil,
   takeAsWorker,
   type Bench,
+  readShards,
 } from './helpers.ts';
 import { distributorProcess, loggedPort } from './process-helpers.ts';
 
@@ -136,23 +137,11 @@ describe('the distributor process moving a removed shard (nats)', () => {
     };
   }
 
-  async function contents(
+  function contents(
     backend: QueueBackend,
     config: DistributorConfig,
   ): Promise<Map<number, string[]>> {
-    const result = new Map<number, string[]>();
-    for (let i = 0; i < 3; i++) {
-      const consumer = await backend.openConsumer(`${config.worker.subQueuePrefix}-${i}`, 'audit');
-      const list: string[] = [];
-      for (;;) {
-        const batch = await consumer.read(500);
-        if (batch.messages.length === 0) break;
-        list.push(...batch.messages.map((m) => m.data.toString()));
-      }
-      await consumer.close();
-      result.set(i, list);
-    }
-    return result;
+    return readShards(backend, config.worker.subQueuePrefix, 3);
   }
 
   it('moves exactly once when killed -9 after-flush: JetStream drops the replayed publishes', async () => {

@@ -12,7 +12,7 @@ import { PROTOCOL_STEPS } from '../../src/distributor/index.ts';
 import { createNatsBackend, type QueueBackend } from '../../src/queue/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { NatsServer } from '../harness/nats-server.ts';
-import { countDeliveries, ids } from './helpers.ts';
+import { countDeliveries, ids, readShards } from './helpers.ts';
 import { distributorProcess } from './process-helpers.ts';
 
 let server: NatsServer;
@@ -48,23 +48,11 @@ async function backendFor(config: DistributorConfig): Promise<QueueBackend> {
   return createNatsBackend({ ...config.nats!, mainQueue: config.dispatcher.mainQueueName });
 }
 
-async function shardContents(
+function shardContents(
   backend: QueueBackend,
   config: DistributorConfig,
 ): Promise<Map<number, string[]>> {
-  const result = new Map<number, string[]>();
-  for (let i = 0; i < config.dispatcher.minWorkers; i++) {
-    const consumer = await backend.openConsumer(`${config.worker.subQueuePrefix}-${i}`, 'audit');
-    const list: string[] = [];
-    for (;;) {
-      const batch = await consumer.read(500);
-      if (batch.messages.length === 0) break;
-      list.push(...batch.messages.map((m) => m.data.toString()));
-    }
-    await consumer.close();
-    result.set(i, list);
-  }
-  return result;
+  return readShards(backend, config.worker.subQueuePrefix, config.dispatcher.minWorkers);
 }
 
 describe('the distributor process on the nats backend', () => {
