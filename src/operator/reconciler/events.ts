@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../observability/index.ts';
+import { isNamespaceTerminating } from './kube.ts';
 
 export interface EventTarget {
   apiVersion: string;
@@ -70,7 +71,12 @@ export class EventRecorder {
         },
       });
     } catch (error) {
-      // An event is a courtesy: failing to record one must not fail the reconcile.
+      // An event is a courtesy: failing to record one must not fail the reconcile. In a
+      // namespace being deleted the refusal is expected, not worth a warning.
+      if (isNamespaceTerminating(error)) {
+        this.log.debug({ reason, namespace }, 'event not recorded: namespace is being deleted');
+        return;
+      }
       this.log.warn({ err: error, reason }, 'could not record event');
     }
   }

@@ -20,15 +20,19 @@ export class NamespaceTerminatingError extends ShardDistributorError {
   }
 }
 
-/** Turns the API server's "being terminated" refusal into its own error, and passes others on. */
-function terminating(error: unknown, namespace: string | undefined): never {
-  if (
+/** The API server's refusal to create anything in a namespace that is being deleted. */
+export function isNamespaceTerminating(error: unknown): boolean {
+  return (
     error instanceof k8s.ApiException &&
     error.code === 403 &&
     String(error.body).includes('because it is being terminated')
-  ) {
+  );
+}
+
+/** Turns the API server's "being terminated" refusal into its own error, and passes others on. */
+function terminating(error: unknown, namespace: string | undefined): never {
+  if (isNamespaceTerminating(error))
     throw new NamespaceTerminatingError(namespace, { cause: error });
-  }
   throw error;
 }
 
