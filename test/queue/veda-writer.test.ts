@@ -1,4 +1,4 @@
-import { appendFile, readFile, readdir, stat } from 'node:fs/promises';
+import { appendFile, open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QueueClosedError, QueuePositionError } from '../../src/queue/index.ts';
@@ -96,6 +96,57 @@ describe('veda writer', () => {
     await consumer.commit(batch.next);
     expect(bodies(batch.messages)).toEqual(['d-1', 'd-2', 'e-1']);
     expect(await readFile(join(h.dir, 'q_info_pop_worker'), 'latin1')).toBe('q;worker;28;1;1\n');
+  });
+
+  it('replaces info_push by rename on every flush (a new inode, never a half-written line) and keeps info_queue on its inode', async () => {
+    const writer = await h.backend.openWriter('q');
+    const infoPush = join(h.dir, 'q-0', 'q_info_push');
+    const infoQueue = join(h.dir, 'q_info_queue');
+    const pushInodes = [(await stat(infoPush)).ino];
+    const queueInode = (await stat(infoQueue)).ino;
+    // A reader holding the old info_push open (as a Veda consumer does between polls) keeps
+    // the complete old line: the new one arrives on a new inode.
+    const held = await open(infoPush, 'r');
+    try {
+      for (let i = 1; i <= 3; i++) {
+        await writer.append(texts(`b${i}`, 1));
+        await writer.flush();
+        pushInodes.push((await stat(infoPush)).ino);
+      }
+      // Each write's temp file exists next to the old one, so consecutive inodes differ (a
+      // freed inode may come back later).
+      for (let i = 1; i < pushInodes.length; i++) {
+        expect(pushInodes[i]).not.toBe(pushInodes[i - 1]);
+      }
+      expect((await held.readFile('latin1')).split('\n')[0]).toMatch(/^q;0;0;\d+$/);
+    } finally {
+      await held.close();
+    }
+    expect((await readFile(infoPush, 'latin1')).split(';').slice(0, 3)).toEqual([
+      'q',
+      String(3 * (25 + 4)),
+      '3',
+    ]);
+    expect((await stat(infoQueue)).ino).toBe(queueInode);
+    expect((await readdir(join(h.dir, 'q-0'))).sort()).toEqual(['q_info_push', 'q_queue']);
+    await writer.close();
+  });
+
+  it('removes the temp info_push a crash left behind when it reopens the part', async () => {
+    let writer = await h.backend.openWriter('q');
+    await writer.append(texts('m', 1));
+    await writer.flush();
+    await writer.close();
+    const stale = join(h.dir, 'q-0', 'q_info_push.tmp-12345-deadbeef');
+    await writeFile(stale, 'q;9');
+
+    writer = await h.backend.openWriter('q');
+    expect((await readdir(join(h.dir, 'q-0'))).sort()).toEqual(['q_info_push', 'q_queue']);
+    await writer.append(texts('m', 1, 2));
+    await writer.flush();
+    await writer.close();
+    const consumer = await h.backend.openConsumer('q', 'worker');
+    expect(bodies(await readAll(consumer))).toEqual(['m-1', 'm-2']);
   });
 
   it('drops what was appended but not flushed when closed', async () => {

@@ -1,10 +1,13 @@
 import { constants, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isNotFound } from '../errors.ts';
 
 /** Info files are one short line; a garbage file may be anything, so read only its head. */
 const INFO_READ_LIMIT = 4096;
+
+/** Marks the temp files of writeAtomic (retention and stat skip them). */
+const TEMP_MARK = '.tmp-';
 
 /** The first bytes of a small text file, or undefined when it does not exist. */
 export async function readHead(path: string): Promise<string | undefined> {
@@ -38,7 +41,7 @@ export async function fsyncDir(dir: string): Promise<void> {
  * the old line or the new one, never half of one, even after a crash.
  */
 export async function writeAtomic(path: string, text: string, durable: boolean): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = `${path}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`;
   const handle = await fs.open(temp, 'w', 0o644);
   try {
     await handle.writeFile(text, 'latin1');
@@ -58,16 +61,23 @@ export async function writeAtomic(path: string, text: string, durable: boolean):
   if (durable) await fsyncDir(dirname(path));
 }
 
+/** One of the text info files a writer keeps rewriting. */
+export interface InfoFile {
+  readonly path: string;
+  write(text: string, durable: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * A small info file rewritten in place, on the same inode. Veda's consumers keep
- * `Q_info_queue` and the current part's `Q_info_push` open for their whole life and re-read
- * them from offset 0: a file replaced by rename would leave them reading the old inode and
- * stalled for ever. So the line is written with one pwrite at offset 0 (one sector, never torn
- * in practice) and the file truncated after it; the old bytes a reader may see past the first
- * newline meanwhile are ignored by every reader. A line torn anyway is caught on the next open
- * (garbage → rebuilt from the records).
+ * `Q_info_queue`, rewritten in place on the same inode. Veda's consumers open it once and
+ * re-read it from offset 0 whenever they run dry (`Queue::get_info_queue` never reopens it),
+ * so a file replaced by rename would leave them on the old inode, never seeing a new part.
+ * It changes only when a part starts; the line (under 40 bytes) goes in one pwrite at offset
+ * 0, inside the first sector, and the file is truncated after it — a reader meanwhile sees the
+ * new first line followed by old bytes it ignores. A line torn anyway is caught on the next
+ * open (garbage → rebuilt from the part directories).
  */
-export class InPlaceFile {
+export class InPlaceFile implements InfoFile {
   readonly path: string;
   private readonly handle: fs.FileHandle;
   private size: number;
@@ -99,5 +109,48 @@ export class InPlaceFile {
 
   async close(): Promise<void> {
     await this.handle.close();
+  }
+}
+
+/**
+ * A part's `Q_info_push`, replaced atomically on every write (temp file, fsync, rename, fsync
+ * of the directory): readers see the old right edge or the new one, never half a line, even
+ * after a power cut. Compatible because Veda's consumers reopen it by path on every poll
+ * (`get_info_of_part(id, true)`), and ours read it by path. Temp files a crash left behind
+ * are removed when the part is opened again.
+ */
+export class ReplacedFile implements InfoFile {
+  readonly path: string;
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  static async open(path: string): Promise<ReplacedFile> {
+    await removeStaleTemps(path);
+    return new ReplacedFile(path);
+  }
+
+  async write(text: string, durable: boolean): Promise<void> {
+    await writeAtomic(this.path, text, durable);
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open between writes.
+  }
+}
+
+async function removeStaleTemps(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}${TEMP_MARK}`;
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  for (const entry of entries) {
+    if (entry.startsWith(prefix)) await fs.rm(join(dir, entry), { force: true });
   }
 }

@@ -8,7 +8,7 @@ import {
 } from '../errors.ts';
 import type { QueueMark, QueueWriter } from '../types.ts';
 import type { VedaContext } from './context.ts';
-import { InPlaceFile, fsyncDir } from './files.ts';
+import { InPlaceFile, ReplacedFile, fsyncDir, type InfoFile } from './files.ts';
 import { formatInfoPush, formatInfoQueue, type InfoPush } from './info-lines.ts';
 import { currentPart, diskBytes, readInfoPush } from './layout.ts';
 import { WriterLock, type LockOptions } from './lock.ts';
@@ -36,7 +36,7 @@ const U32_MAX = 0xffffffff;
 interface Part {
   readonly id: number;
   readonly records: fs.FileHandle;
-  readonly infoPush: InPlaceFile;
+  readonly infoPush: InfoFile;
 }
 
 /**
@@ -281,7 +281,7 @@ async function openPart(ctx: VedaContext, queue: string, id: number): Promise<Pa
     0o644,
   );
   try {
-    const infoPush = await InPlaceFile.open(paths.infoPush(ctx.base, queue, id));
+    const infoPush = await ReplacedFile.open(paths.infoPush(ctx.base, queue, id));
     return { id, records, infoPush };
   } catch (err) {
     await records.close();
