@@ -39,7 +39,8 @@ export class RunModeDrain {
     try {
       const running = new Set(this.supervisor.workers().map((w) => w.shard));
       const kept = new Set(this.applied.dispatcher.drainingShards);
-      const shards = this.distributor.loadReport().shards;
+      // The supervisor's workers are the default pool's (shard indices count per pool).
+      const shards = this.distributor.loadReport().shards.filter((s) => s.pool === undefined);
       for (const shard of shards) {
         if (shard.state === 'drained' && running.has(shard.index))
           void this.supervisor.retire(shard.index);

@@ -21,9 +21,19 @@ export const DEFAULT_STUCK_AFTER_SEC = 60;
 export const DEFAULT_NATS_MAIN_STREAM = 'SD_MAIN';
 export const DEFAULT_NATS_SHARD_STREAM = 'SD_SHARDS';
 
+/** What the top-level sections' pool is called; no `[pool.NAME]` may take the name. */
+export const DEFAULT_POOL_NAME = 'default';
+// A pool is an addition, so it starts small; the default pool keeps the original's 4.
+export const DEFAULT_POOL_MIN_WORKERS = 1;
+
 /** `individuals-flow` → `individuals-flow-shard`, the original's default prefix. */
 export function defaultSubQueuePrefix(mainQueueName: string): string {
   return `${mainQueueName}-shard`;
+}
+
+/** `individuals-flow-shard` + pool `large` → `individuals-flow-shard-large`. */
+export function defaultPoolSubQueuePrefix(workerSubQueuePrefix: string, poolName: string): string {
+  return `${workerSubQueuePrefix}-${poolName}`;
 }
 
 /** A fresh copy each call, so callers may build on it. */

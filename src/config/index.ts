@@ -10,12 +10,21 @@ export {
   defaultConfig,
   defaultNatsConfig,
   defaultSubQueuePrefix,
+  defaultPoolSubQueuePrefix,
   CONFIG_FILE_NAME,
+  DEFAULT_POOL_NAME,
 } from './defaults.ts';
 export { renderWorkerArgv, placeholderValues } from './worker-argv.ts';
 export { splitArgv, quoteArgv } from './argv.ts';
 export type { ArgvSplit } from './argv.ts';
-export { subQueueName, shardSet, movingShards } from './shards.ts';
+export {
+  subQueueName,
+  shardSet,
+  movingShards,
+  poolSubQueueName,
+  poolShardSet,
+  poolMovingShards,
+} from './shards.ts';
 export type { ShardSet } from './shards.ts';
 export { ConfigError, ConfigKeyError, ConfigEnvError, ConfigFileError } from './errors.ts';
 export type { ConfigLocation } from './errors.ts';
@@ -26,12 +35,16 @@ export type {
   Env,
   NatsConfig,
   PoolConfig,
+  MatchRule,
+  BackpressureConfig,
   Strategy,
   WorkerConfig,
 } from './types.ts';
 export {
   LIVE_DISPATCHER_KEYS,
   WORKER_LAUNCH_KEYS,
+  LIVE_POOL_KEYS,
+  POOL_LAUNCH_KEYS,
   restartKeys,
   withLiveKeys,
 } from './live-keys.ts';

@@ -1,9 +1,10 @@
-import type { DispatcherConfig, DistributorConfig } from './types.ts';
+import type { DispatcherConfig, DistributorConfig, PoolConfig } from './types.ts';
 
 /**
  * `[dispatcher]` keys a running distributor applies from its re-read INI: the shard set, the
  * strategy and the batch tuning. Any other change needs a new process (the operator rolls
  * the distributor through the config hash; `run` mode logs that a restart is needed).
+ * `config.backpressure` (the default pool's limits) applies live too.
  */
 export const LIVE_DISPATCHER_KEYS = [
   'minWorkers',
@@ -18,17 +19,66 @@ export const LIVE_DISPATCHER_KEYS = [
 /** `[worker]` keys only the workers' launcher reads (the supervisor, or the worker Deployments); the distributor ignores them. */
 export const WORKER_LAUNCH_KEYS = ['sleepEmptySec', 'workerModule', 'workerArgsTemplate'] as const;
 
-/** `current` with the live-applicable keys taken from `next`. */
+/**
+ * A pool's keys the running distributor applies live: its shard set, strategy and limits.
+ * Its name, rule and queues need a new process: changing them re-routes messages or
+ * abandons queues that still hold a backlog.
+ */
+export const LIVE_POOL_KEYS = [
+  'minWorkers',
+  'drainingShards',
+  'movingShards',
+  'strategy',
+  'keyField',
+  'backpressure',
+] as const satisfies readonly (keyof PoolConfig)[];
+
+/** A pool's keys only the workers' launcher reads, like `WORKER_LAUNCH_KEYS`. */
+export const POOL_LAUNCH_KEYS = [
+  'workerModule',
+  'workerArgsTemplate',
+] as const satisfies readonly (keyof PoolConfig)[];
+
+/** `target[key] = source[key]` for each key, deleting it where `source` lacks it (optional keys stay absent). */
+function copyKeys(target: Record<string, unknown>, source: object, keys: readonly string[]): void {
+  const from = source as Record<string, unknown>;
+  for (const key of keys) {
+    if (from[key] === undefined) delete target[key];
+    else target[key] = from[key];
+  }
+}
+
+/**
+ * `current` with the live-applicable keys taken from `next`. A pool takes them from the
+ * pool of the same name in `next`; pools added or removed wait for the restart.
+ */
 export function withLiveKeys(
   current: DistributorConfig,
   next: DistributorConfig,
 ): DistributorConfig {
   const dispatcher: Record<string, unknown> = { ...current.dispatcher };
   for (const key of LIVE_DISPATCHER_KEYS) dispatcher[key] = next.dispatcher[key];
-  return { ...current, dispatcher: dispatcher as unknown as DispatcherConfig };
+  const pools = current.pools.map((pool) => {
+    const nextPool = next.pools.find((p) => p.name === pool.name);
+    if (nextPool === undefined) return pool;
+    const merged: Record<string, unknown> = { ...pool };
+    copyKeys(merged, nextPool, LIVE_POOL_KEYS);
+    return merged as unknown as PoolConfig;
+  });
+  const merged: Record<string, unknown> = {
+    ...current,
+    dispatcher: dispatcher as unknown as DispatcherConfig,
+    pools,
+  };
+  copyKeys(merged, next, ['backpressure']);
+  return merged as unknown as DistributorConfig;
 }
 
-/** What changed from `current` to `next` that a running distributor cannot apply. */
+/**
+ * What changed from `current` to `next` that a running distributor cannot apply: key names
+ * of [dispatcher] and [worker], `nats`, `pools` when pools were added, removed, renamed or
+ * reordered (the order rules are tried in), and `pool.NAME.match` / `pool.NAME.subQueuePrefix`.
+ */
 export function restartKeys(current: DistributorConfig, next: DistributorConfig): string[] {
   const changed: string[] = [];
   const live = new Set<string>(LIVE_DISPATCHER_KEYS);
@@ -50,5 +100,39 @@ export function restartKeys(current: DistributorConfig, next: DistributorConfig)
     if (!launch.has(key) && current.worker[key] !== next.worker[key]) changed.push(key);
   }
   if (JSON.stringify(current.nats) !== JSON.stringify(next.nats)) changed.push('nats');
+  changed.push(...poolRestartKeys(current.pools, next.pools));
   return changed;
+}
+
+function poolRestartKeys(current: readonly PoolConfig[], next: readonly PoolConfig[]): string[] {
+  const names = (pools: readonly PoolConfig[]) => pools.map((p) => p.name).join('\n');
+  if (names(current) !== names(next)) return ['pools'];
+  const applied = new Set<string>([...LIVE_POOL_KEYS, ...POOL_LAUNCH_KEYS]);
+  const changed: string[] = [];
+  current.forEach((pool, i) => {
+    const nextPool = next[i] ?? pool;
+    for (const key of Object.keys({ ...pool, ...nextPool }) as (keyof PoolConfig)[]) {
+      if (!applied.has(key) && !sameValue(pool[key], nextPool[key]))
+        changed.push(`pool.${pool.name}.${key}`);
+    }
+  });
+  return changed;
+}
+
+/** Deep equality of config values, ignoring the order object keys were written in. */
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
+  }
+  return value;
 }

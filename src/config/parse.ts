@@ -18,6 +18,13 @@ import {
 } from './defaults.ts';
 import { ConfigKeyError } from './errors.ts';
 import { readIniText, type IniSection } from './ini-text.ts';
+import {
+  BACKPRESSURE_KEYS,
+  isPoolSection,
+  POOL_SECTION_PREFIX,
+  readBackpressure,
+  readPool,
+} from './pools.ts';
 import { LIMITS } from './problem.ts';
 import { closest, SectionReader } from './section-reader.ts';
 import type { DistributorConfig, Env, NatsConfig } from './types.ts';
@@ -37,6 +44,7 @@ const DISPATCHER_KEYS = [
   'metrics_port',
   'durable',
   'stuck_after_sec',
+  ...BACKPRESSURE_KEYS,
 ] as const;
 const WORKER_KEYS = [
   'worker_base_path',
@@ -48,6 +56,7 @@ const WORKER_KEYS = [
 const NATS_KEYS = ['url', 'main_stream', 'shard_stream', 'credentials_file'] as const;
 
 const SECTIONS = ['dispatcher', 'worker', 'nats'];
+const POOL_SECTION_HINT = `[${POOL_SECTION_PREFIX}NAME]`;
 
 export interface ParseOptions {
   /** Names the file in error messages; the text itself is given. */
@@ -85,41 +94,52 @@ export function parseIni(text: string, options: ParseOptions): DistributorConfig
   const mainQueueName = dispatcher.string('main_queue_name', DEFAULT_MAIN_QUEUE_NAME);
   const keyField = dispatcher.optionalString('key_field');
   const movingShards = dispatcher.integerList('moving_shards');
-  const config: DistributorConfig = {
-    dispatcher: {
-      basePath: dispatcher.string('base_path', DEFAULT_BASE_PATH),
-      mainQueueName,
-      minWorkers: dispatcher.integer('min_workers', DEFAULT_MIN_WORKERS, LIMITS.min_workers),
-      drainingShards: dispatcher.integerList('draining_shards'),
-      ...(movingShards.length === 0 ? {} : { movingShards }),
-      consumerName: dispatcher.string('consumer_name', DEFAULT_CONSUMER_NAME),
-      backend: dispatcher.oneOf('backend', BACKENDS, 'veda', 'backend'),
-      strategy: dispatcher.oneOf('strategy', STRATEGIES, 'ZeroLoadFirst', 'strategy'),
-      ...(keyField === undefined ? {} : { keyField }),
-      batchSize: dispatcher.integer('batch_size', DEFAULT_BATCH_SIZE, LIMITS.batch_size),
-      metricsPort: dispatcher.integer('metrics_port', DEFAULT_METRICS_PORT, LIMITS.metrics_port),
-      durable: dispatcher.boolean('durable', true),
-      stuckAfterSec: dispatcher.seconds(
-        'stuck_after_sec',
-        DEFAULT_STUCK_AFTER_SEC,
-        LIMITS.stuck_after_sec,
-      ),
-    },
-    worker: {
-      workerBasePath: worker.string('worker_base_path', DEFAULT_WORKER_BASE_PATH),
-      subQueuePrefix: worker.string('sub_queue_prefix', defaultSubQueuePrefix(mainQueueName)),
-      sleepEmptySec: worker.seconds(
-        'sleep_empty_sec',
-        DEFAULT_SLEEP_EMPTY_SEC,
-        LIMITS.sleep_empty_sec,
-      ),
-      workerModule: worker.string('worker_module', DEFAULT_WORKER_MODULE),
-      workerArgsTemplate: worker.string('worker_args_template', DEFAULT_WORKER_ARGS_TEMPLATE),
-    },
-    ...(natsSection === undefined ? {} : { nats: readNats(file, natsSection, options.env) }),
-    pools: [],
+  const dispatcherConfig: DistributorConfig['dispatcher'] = {
+    basePath: dispatcher.string('base_path', DEFAULT_BASE_PATH),
+    mainQueueName,
+    minWorkers: dispatcher.integer('min_workers', DEFAULT_MIN_WORKERS, LIMITS.min_workers),
+    drainingShards: dispatcher.integerList('draining_shards'),
+    ...(movingShards.length === 0 ? {} : { movingShards }),
+    consumerName: dispatcher.string('consumer_name', DEFAULT_CONSUMER_NAME),
+    backend: dispatcher.oneOf('backend', BACKENDS, 'veda', 'backend'),
+    strategy: dispatcher.oneOf('strategy', STRATEGIES, 'ZeroLoadFirst', 'strategy'),
+    ...(keyField === undefined ? {} : { keyField }),
+    batchSize: dispatcher.integer('batch_size', DEFAULT_BATCH_SIZE, LIMITS.batch_size),
+    metricsPort: dispatcher.integer('metrics_port', DEFAULT_METRICS_PORT, LIMITS.metrics_port),
+    durable: dispatcher.boolean('durable', true),
+    stuckAfterSec: dispatcher.seconds(
+      'stuck_after_sec',
+      DEFAULT_STUCK_AFTER_SEC,
+      LIMITS.stuck_after_sec,
+    ),
   };
-  validateConfig(config, file, (section, key) => sections.get(section)?.entries.get(key)?.line);
+  const backpressure = readBackpressure(dispatcher);
+  const workerConfig: DistributorConfig['worker'] = {
+    workerBasePath: worker.string('worker_base_path', DEFAULT_WORKER_BASE_PATH),
+    subQueuePrefix: worker.string('sub_queue_prefix', defaultSubQueuePrefix(mainQueueName)),
+    sleepEmptySec: worker.seconds(
+      'sleep_empty_sec',
+      DEFAULT_SLEEP_EMPTY_SEC,
+      LIMITS.sleep_empty_sec,
+    ),
+    workerModule: worker.string('worker_module', DEFAULT_WORKER_MODULE),
+    workerArgsTemplate: worker.string('worker_args_template', DEFAULT_WORKER_ARGS_TEMPLATE),
+  };
+  const poolDefaults = { ...workerConfig, strategy: dispatcherConfig.strategy };
+  const config: DistributorConfig = {
+    dispatcher: dispatcherConfig,
+    worker: workerConfig,
+    ...(natsSection === undefined ? {} : { nats: readNats(file, natsSection, options.env) }),
+    ...(backpressure === undefined ? {} : { backpressure }),
+    // Map order is the order the sections first appear in: the order rules are tried in.
+    pools: [...sections.values()]
+      .filter((section) => isPoolSection(section.name))
+      .map((section) => readPool(file, section, options.env, poolDefaults)),
+  };
+  validateConfig(config, file, (section, key) => {
+    const found = sections.get(section);
+    return key === undefined ? found?.line : found?.entries.get(key)?.line;
+  });
   return config;
 }
 
@@ -136,18 +156,18 @@ function readNats(file: string, section: IniSection, env: Env): NatsConfig {
 
 function checkSectionName(file: string, section: IniSection): void {
   const { name, line } = section;
-  if (SECTIONS.includes(name)) return;
-  if (name === 'pool' || name.startsWith('pool.')) {
-    // Reserved: `[pool.NAME]` will declare extra worker pools; until then it must not be ignored.
+  // The pool's name is checked by validateConfig, which also sees configs built in code.
+  if (SECTIONS.includes(name) || isPoolSection(name)) return;
+  if (name === 'pool') {
     throw new ConfigKeyError(
-      `${file}:${line}: [${name}]: worker pools are not supported yet; remove the section`,
+      `${file}:${line}: [pool] has no pool name; write it as ${POOL_SECTION_HINT}, e.g. [pool.large]`,
       { file, section: name, line },
     );
   }
   const hint = closest(name, SECTIONS);
   throw new ConfigKeyError(
     `${file}:${line}: unknown section [${name}]${hint ? ` (did you mean [${hint}]?)` : ''}` +
-      `; the sections are ${SECTIONS.map((s) => `[${s}]`).join(', ')}`,
+      `; the sections are ${[...SECTIONS.map((s) => `[${s}]`), POOL_SECTION_HINT].join(', ')}`,
     { file, section: name, line },
   );
 }

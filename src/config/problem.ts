@@ -7,6 +7,12 @@ export interface Where extends ConfigLocation {
   readonly key: string;
 }
 
+/** Where a key, or a whole section, is: with its line when it was read from text. */
+export interface Locate {
+  at(section: string, key: string): Where;
+  section(section: string): ConfigLocation & { readonly section: string };
+}
+
 // Same bounds as the CRD where it has the field, so what the operator renders is accepted.
 // min_workers may be 0 here (not in the CRD): no live shard pauses distribution, which the
 // operator renders while it drains a ShardDistributor being deleted.
@@ -16,6 +22,12 @@ export const LIMITS = {
   metrics_port: { min: 0, max: 65_535 },
   sleep_empty_sec: { max: 3600, zeroAllowed: true },
   stuck_after_sec: { max: 86_400, zeroAllowed: false },
+  // Limits where 0 means "off"; the top is only what a number holds exactly.
+  max_backlog_per_shard: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  max_disk_bytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  match_min_bytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  // 0 would make the size condition match no message at all: surely a mistake.
+  match_below_bytes: { min: 1, max: Number.MAX_SAFE_INTEGER },
 } as const;
 
 export function integerFix(limits: { min: number; max: number }): string {

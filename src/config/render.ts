@@ -1,7 +1,8 @@
 import { ARGS_PLACEHOLDERS, BACKENDS, STRATEGIES } from '../api/index.ts';
 import { CONFIG_FILE_NAME } from './defaults.ts';
 import { escapeEnv } from './env-substitution.ts';
-import type { DistributorConfig } from './types.ts';
+import { POOL_SECTION_PREFIX } from './pools.ts';
+import type { BackpressureConfig, DistributorConfig, PoolConfig } from './types.ts';
 import { validateConfig } from './validate.ts';
 
 // What `ini` reads back unchanged without quotes: no comment or quote characters, no
@@ -95,6 +96,8 @@ export function renderIni(config: DistributorConfig): string {
         'stuck_after_sec',
         String(d.stuckAfterSec),
       ],
+      // Only when set, so an INI without limits reads exactly as before the keys existed.
+      ...(config.backpressure === undefined ? [] : backpressureLines(config.backpressure)),
     ]),
     section('worker', [
       ['Directory of the shard queues (veda backend).', 'worker_base_path', w.workerBasePath],
@@ -135,5 +138,100 @@ export function renderIni(config: DistributorConfig): string {
       ]),
     );
   }
+  parts.push(...config.pools.map(poolSection));
   return parts.join('\n');
+}
+
+function backpressureLines(backpressure: BackpressureConfig): Line[] {
+  return [
+    [
+      'Stop reading the main queue while every live shard holds this many messages (0: no limit).',
+      'max_backlog_per_shard',
+      String(backpressure.maxBacklogPerShard),
+    ],
+    [
+      'veda: stop reading the main queue while the shard queues use this many bytes on disk (0: no limit).',
+      'max_disk_bytes',
+      String(backpressure.maxDiskBytes),
+    ],
+  ];
+}
+
+/** A message goes to the first pool whose every match_* condition holds. */
+function matchLines(pool: PoolConfig): Line[] {
+  const m = pool.match;
+  const lines: Line[] = [];
+  if (m.minBytes !== undefined)
+    lines.push(['Payloads of at least this many bytes.', 'match_min_bytes', String(m.minBytes)]);
+  if (m.belowBytes !== undefined)
+    lines.push([
+      'Payloads of fewer than this many bytes.',
+      'match_below_bytes',
+      String(m.belowBytes),
+    ]);
+  if (m.messageType !== undefined) {
+    lines.push([
+      "Message type: the type header, a JSON payload's type field or a Veda individual's rdf:type.",
+      'match_type',
+      m.messageType,
+    ]);
+  }
+  if (m.header !== undefined) {
+    lines.push([
+      "NAME=VALUE: a header, or a JSON payload's top-level field, equals VALUE.",
+      'match_header',
+      `${m.header.name}=${m.header.value}`,
+    ]);
+  }
+  if (m.predicate !== undefined) {
+    lines.push([
+      'PREDICATE=VALUE: a Veda individual has this value for this predicate.',
+      'match_predicate',
+      `${m.predicate.name}=${m.predicate.value}`,
+    ]);
+  }
+  return lines;
+}
+
+function poolSection(pool: PoolConfig): string {
+  return section(`${POOL_SECTION_PREFIX}${pool.name}`, [
+    `# Worker pool ${JSON.stringify(pool.name)}: takes the messages its match_* keys select (all must hold);\n` +
+      '# pools are tried in file order, and a message no pool takes goes to [dispatcher]/[worker].',
+    ...matchLines(pool),
+    [
+      'Live shards, 0 … min_workers-1, each with its worker.',
+      'min_workers',
+      String(pool.minWorkers),
+    ],
+    [
+      'Shards being removed (comma-separated, each >= min_workers).',
+      'draining_shards',
+      pool.drainingShards.join(','),
+    ],
+    ...(pool.movingShards === undefined || pool.movingShards.length === 0
+      ? []
+      : [
+          [
+            'Draining shards whose workers are stopped: their backlog is moved to live shards.',
+            'moving_shards',
+            pool.movingShards.join(','),
+          ] as const,
+        ]),
+    [`How a shard is picked: ${STRATEGIES.join(', ')}.`, 'strategy', pool.strategy],
+    ...(pool.keyField === undefined
+      ? []
+      : [['KeyHash only: header holding the routing key.', 'key_field', pool.keyField] as const]),
+    ["Shard i's queue is <sub_queue_prefix>-<i>.", 'sub_queue_prefix', pool.subQueuePrefix],
+    [
+      'Worker executable and fixed arguments (quotes honoured, never run by a shell).',
+      'worker_module',
+      pool.workerModule,
+    ],
+    [
+      `Worker arguments per shard. Placeholders: ${placeholders}; {{x}} is a literal {x}.`,
+      'worker_args_template',
+      pool.workerArgsTemplate,
+    ],
+    ...backpressureLines(pool.backpressure),
+  ]);
 }

@@ -77,6 +77,13 @@ export class SectionReader {
     return Number(value);
   }
 
+  /** Absent and empty both mean "not set", as for `optionalString`. */
+  optionalInteger(key: string, limits: { min: number; max: number }): number | undefined {
+    const value = this.raw(key);
+    if (value === undefined || value.trim() === '') return undefined;
+    return this.integer(key, 0, limits);
+  }
+
   seconds(key: string, fallback: number, limits: { max: number; zeroAllowed: boolean }): number {
     const value = this.raw(key);
     if (value === undefined) return fallback;
@@ -118,6 +125,18 @@ export class SectionReader {
       );
     }
     return items.map(Number);
+  }
+
+  /**
+   * `NAME=VALUE`, split at the first `=` (so the value may hold more), both sides trimmed;
+   * absent or empty → undefined. Empty sides are left to `validateConfig` to report.
+   */
+  pair(key: string, example: string): { name: string; value: string } | undefined {
+    const text = this.optionalString(key);
+    if (text === undefined) return undefined;
+    const at = text.indexOf('=');
+    if (at < 0) fail(this.#where(key), text, `is not NAME=VALUE; write e.g. ${key} = ${example}`);
+    return { name: text.slice(0, at).trim(), value: text.slice(at + 1).trim() };
   }
 
   #where(key: string, line = this.#entries.get(key)?.line): Where {

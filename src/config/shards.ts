@@ -1,4 +1,4 @@
-import type { DistributorConfig } from './types.ts';
+import type { DistributorConfig, PoolConfig } from './types.ts';
 
 /** Shard i's queue (veda) or subject suffix (nats): `${sub_queue_prefix}-${i}`. */
 export function subQueueName(config: DistributorConfig, shardIndex: number): string {
@@ -25,4 +25,22 @@ export function shardSet(config: DistributorConfig): ShardSet {
  */
 export function movingShards(config: DistributorConfig): readonly number[] {
   return [...(config.dispatcher.movingShards ?? [])];
+}
+
+/** Shard i's queue of a `[pool.NAME]`: `${pool sub_queue_prefix}-${i}`. */
+export function poolSubQueueName(pool: PoolConfig, shardIndex: number): string {
+  return `${pool.subQueuePrefix}-${shardIndex}`;
+}
+
+/** A pool's live shards (0 … its min_workers-1) and its draining ones. */
+export function poolShardSet(pool: PoolConfig): ShardSet {
+  return {
+    live: Array.from({ length: pool.minWorkers }, (_, i) => i),
+    draining: [...pool.drainingShards],
+  };
+}
+
+/** A pool's moving_shards, as `movingShards` for the default pool. */
+export function poolMovingShards(pool: PoolConfig): readonly number[] {
+  return [...(pool.movingShards ?? [])];
 }

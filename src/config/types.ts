@@ -57,11 +57,56 @@ export interface NatsConfig {
 }
 
 /**
- * Reserved for the pools feature (`[pool.NAME]` sections): extra worker pools with their own
- * count, strategy and template. Not parsed yet; the top-level sections are the default pool.
+ * What a message must have to go to a pool: every condition given holds (AND); at least one
+ * is given. Pools are tried in their declared order; the first that matches wins, and a
+ * message no pool matches goes to the default pool (the top-level sections).
+ */
+export interface MatchRule {
+  /** Payload of at least this many bytes. */
+  readonly minBytes?: number;
+  /** Payload of fewer than this many bytes (so tiers meet without overlap: 0–1Mi, 1Mi–16Mi, …). */
+  readonly belowBytes?: number;
+  /**
+   * The message type: the `type` header (nats), else a JSON object payload's top-level `type`
+   * field, else a Veda individual's `rdf:type` (any of its values).
+   */
+  readonly messageType?: string;
+  /** A header (nats) or a JSON payload's top-level field equals this value. */
+  readonly header?: { readonly name: string; readonly value: string };
+  /** A Veda individual has this predicate with this value among its values (e.g. `v-s:hasClassifier`). */
+  readonly predicate?: { readonly name: string; readonly value: string };
+}
+
+/**
+ * When the distributor stops reading the main queue (which keeps every message) instead of
+ * filling the shard queues: once every live shard of a pool is at or over a limit. 0 = off.
+ */
+export interface BackpressureConfig {
+  /** Messages waiting in one shard queue. */
+  readonly maxBacklogPerShard: number;
+  /** veda: bytes the pool's shard queues use on disk, all shards together. */
+  readonly maxDiskBytes: number;
+}
+
+/**
+ * `[pool.NAME]`: a worker pool besides the default one, with its own shard queues
+ * (`<subQueuePrefix>-<i>`), shard set, strategy, worker command and limits.
  */
 export interface PoolConfig {
+  /** A DNS label, not `default` (the name of the top-level pool). */
   readonly name: string;
+  readonly match: MatchRule;
+  readonly minWorkers: number;
+  readonly drainingShards: readonly number[];
+  readonly movingShards?: readonly number[];
+  readonly strategy: Strategy;
+  readonly keyField?: string;
+  /** Default `<[worker] sub_queue_prefix>-<name>`. */
+  readonly subQueuePrefix: string;
+  /** Default: the `[worker]` ones. */
+  readonly workerModule: string;
+  readonly workerArgsTemplate: string;
+  readonly backpressure: BackpressureConfig;
 }
 
 /** Everything `veda-queue-shard-distributor.ini` says, typed, defaulted and validated. */
@@ -69,6 +114,8 @@ export interface DistributorConfig {
   readonly dispatcher: DispatcherConfig;
   readonly worker: WorkerConfig;
   readonly nats?: NatsConfig;
-  /** Always empty until pools are supported. */
+  /** The default pool's limits (`[dispatcher] max_backlog_per_shard`, `max_disk_bytes`); absent = off. */
+  readonly backpressure?: BackpressureConfig;
+  /** `[pool.NAME]` sections, in file order (the order rules are tried in). */
   readonly pools: readonly PoolConfig[];
 }

@@ -4,6 +4,7 @@ import {
   type QueueConsumer,
   type QueueMessage,
   type QueuePosition,
+  type QueueWriter,
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
@@ -12,11 +13,19 @@ import type { Failpoint } from './failpoints.ts';
 import { batchDigest, type BatchJournal, type JournalEntry } from './journal.ts';
 import type { LoadTracker } from './load.ts';
 import type { DistributorMetrics } from './metrics.ts';
-import type { ShardTable } from './shard-table.ts';
-import type { Strategy } from './strategies/index.ts';
+import type { PoolLanes } from './pool-lane.ts';
+import { DEFAULT_POOL } from './pool-shards.ts';
+import type { Shard, ShardTable } from './shard-table.ts';
+import type { Message } from './strategies/index.ts';
+
+/**
+ * Picks the live shard of each message of a batch (of any pool); undefined when a message's
+ * pool has no live shard now, so the batch cannot move yet.
+ */
+export type Route = (messages: readonly Message[]) => readonly Shard[] | undefined;
 
 export interface BatchProtocolOptions {
-  shards: ShardTable;
+  lanes: PoolLanes;
   load: LoadTracker;
   metrics: DistributorMetrics;
   log: Logger;
@@ -42,47 +51,60 @@ export class BatchProtocol {
     this.options = options;
   }
 
-  /** Moves one non-empty batch read from `source` to the live shards the strategy chooses. */
+  /**
+   * Moves one non-empty batch read from `source` to the live shards `route` chooses; says
+   * whether it moved. When it cannot (a pool without a live shard) the batch goes back to its
+   * source, unmoved, so that the next read returns it again.
+   */
   async move(
     source: QueueConsumer,
     batch: ReadBatch,
-    strategy: Strategy,
+    route: Route,
     signal: AbortSignal,
-  ): Promise<void> {
-    const { shards, journal, failpoint, metrics } = this.options;
+  ): Promise<boolean> {
+    const { journal, failpoint, metrics } = this.options;
     const started = performance.now();
-    const live = shards.views();
-    if (live.length === 0) {
-      // The shard set changed while the batch was read: it goes back to its source, unmoved,
-      // so that the next read returns it again.
-      await source.rewind();
-      return;
-    }
     const data = batch.messages.map((m) => m.data);
-    const assignment = strategy.assign(
+    const targets = route(
       batch.messages.map((m) =>
         m.headers ? { data: m.data, headers: m.headers } : { data: m.data },
       ),
-      live,
     );
+    if (targets === undefined) {
+      await source.rewind();
+      return false;
+    }
+    const slots = new Map<Shard, number>();
+    const assignment = targets.map((shard) => {
+      let slot = slots.get(shard);
+      if (slot === undefined) {
+        slot = slots.size;
+        slots.set(shard, slot);
+      }
+      return slot;
+    });
     const entry: JournalEntry = {
-      version: 1,
+      version: 2,
       source: source.queue,
       from: batch.from,
       next: batch.next,
       count: data.length,
       digest: batchDigest(data),
       assignment,
-      shards: [...groupByShard(assignment).keys()].map((index) => {
-        const shard = shards.get(index);
-        if (!shard?.writer) throw new Error(`shard ${index} has no writer`);
-        return { index, queue: shard.queue, mark: shard.writer.mark() };
+      shards: [...slots.keys()].map((shard) => {
+        if (!shard.writer) throw new Error(`shard ${shard.queue} has no writer`);
+        return {
+          ...(shard.pool === DEFAULT_POOL ? {} : { pool: shard.pool }),
+          index: shard.index,
+          queue: shard.queue,
+          mark: shard.writer.mark(),
+        };
       }),
     };
     await journal?.write(entry);
     failpoint('after-journal');
     await this.writeShards(entry, batch.messages, signal);
-    if (signal.aborted && !(await this.allWritten(entry, batch.messages))) return;
+    if (signal.aborted && !(await this.allWritten(entry, batch.messages))) return false;
     await source.commit(batch.next);
     failpoint('after-commit');
     await journal?.clear();
@@ -90,6 +112,7 @@ export class BatchProtocol {
     this.completed(entry);
     metrics.batchSize.observe(data.length);
     metrics.commitLatency.observe((performance.now() - started) / 1000);
+    return true;
   }
 
   /**
@@ -134,13 +157,19 @@ export class BatchProtocol {
 
   /** Counts a committed batch at once, so the next batch's strategy sees it. */
   private completed(entry: JournalEntry): void {
-    const { load, metrics, mainQueue, shards } = this.options;
-    for (const [index, indices] of groupByShard(entry.assignment))
-      load.dispatched(index, indices.length);
+    const { load, metrics, mainQueue, lanes } = this.options;
+    for (const [slot, indices] of groupBySlot(entry.assignment)) {
+      const target = entry.shards[slot]!;
+      const shard = lanes.tableFor(target.pool).get(target.index);
+      if (shard?.queue === target.queue) load.dispatched(shard, indices.length);
+    }
     const source = entry.source ?? mainQueue;
     if (source !== mainQueue) {
-      const shard = shards.all().find((s) => s.queue === source);
-      metrics.moved.inc({ shard: String(shard?.index ?? ''), queue: source }, entry.count);
+      const shard = lanes.findByQueue(source);
+      metrics.moved.inc(
+        { pool: shard?.pool ?? '', shard: String(shard?.index ?? ''), queue: source },
+        entry.count,
+      );
     }
   }
 
@@ -158,7 +187,7 @@ export class BatchProtocol {
   ): Promise<void> {
     // allSettled: a shard never goes on writing behind the back of a batch that failed.
     const outcomes = await Promise.allSettled(
-      entry.shards.map((target) => this.writeShard(entry, target, messages, signal, recovering)),
+      entry.shards.map((_, slot) => this.writeShard(entry, slot, messages, signal, recovering)),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -166,14 +195,16 @@ export class BatchProtocol {
 
   private async writeShard(
     entry: JournalEntry,
-    target: JournalEntry['shards'][number],
+    slot: number,
     messages: readonly QueueMessage[],
     signal: AbortSignal,
     recovering: boolean,
   ): Promise<void> {
-    const { shards, failpoint, metrics, log } = this.options;
+    const { lanes, failpoint, metrics, log } = this.options;
+    const target = entry.shards[slot]!;
+    const shards = lanes.tableFor(target.pool);
     const retry = new Backoff(this.options.retryMinMs, this.options.retryMaxMs);
-    const mine = messages.filter((_, i) => entry.assignment[i] === target.index);
+    const mine = messages.filter((_, i) => entry.assignment[i] === slot);
     const own = mine.map((m) => m.data);
     // The source position names a message for good: a deduplicating backend stores a
     // replay of it once, whichever shard the replay is sent to.
@@ -202,16 +233,8 @@ export class BatchProtocol {
         if (signal.aborted) return;
         await sleep(retry.next(), signal);
         if (signal.aborted) return;
-        writer = await this.reopen(target.index, target.queue);
+        writer = await reopen(shards, target.index, target.queue);
       }
-    }
-  }
-
-  private async reopen(index: number, queue: string) {
-    try {
-      return await this.options.shards.reopenWriter(index);
-    } catch {
-      return this.options.shards.writerFor(index, queue);
     }
   }
 
@@ -219,21 +242,31 @@ export class BatchProtocol {
     entry: JournalEntry,
     messages: readonly QueueMessage[],
   ): Promise<boolean> {
-    for (const target of entry.shards) {
-      const expected = messages.filter((_, i) => entry.assignment[i] === target.index).length;
-      const writer = await this.options.shards.writerFor(target.index, target.queue);
+    for (const [slot, target] of entry.shards.entries()) {
+      const expected = messages.filter((_, i) => entry.assignment[i] === slot).length;
+      const writer = await this.options.lanes
+        .tableFor(target.pool)
+        .writerFor(target.index, target.queue);
       if ((await writer.countSince(target.mark)) < expected) return false;
     }
     return true;
   }
 }
 
-function groupByShard(assignment: readonly number[]): Map<number, number[]> {
+async function reopen(shards: ShardTable, index: number, queue: string): Promise<QueueWriter> {
+  try {
+    return await shards.reopenWriter(index);
+  } catch {
+    return shards.writerFor(index, queue);
+  }
+}
+
+function groupBySlot(assignment: readonly number[]): Map<number, number[]> {
   const groups = new Map<number, number[]>();
-  assignment.forEach((shard, i) => {
-    const list = groups.get(shard);
+  assignment.forEach((slot, i) => {
+    const list = groups.get(slot);
     if (list) list.push(i);
-    else groups.set(shard, [i]);
+    else groups.set(slot, [i]);
   });
   return groups;
 }

@@ -9,21 +9,18 @@ import {
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
-import { BatchProtocol, samePosition } from './batch-protocol.ts';
+import { BatchProtocol, samePosition, type Route } from './batch-protocol.ts';
 import { noFailpoint, type Failpoint } from './failpoints.ts';
 import type { BatchJournal } from './journal.ts';
 import { LoadTracker, type LoadReport } from './load.ts';
 import { distributorMetrics, type DistributorMetrics } from './metrics.ts';
-import { ShardMoves } from './shard-moves.ts';
-import { ShardTable } from './shard-table.ts';
-import {
-  createStrategy,
-  firstKeyOf,
-  keyFromHeader,
-  keyFromJsonField,
-  keyFromVedaIndividual,
-  type Strategy,
-} from './strategies/index.ts';
+import { PoolLanes, type PoolLane } from './pool-lane.ts';
+import { DEFAULT_POOL } from './pool-shards.ts';
+import { PoolRouter } from './routing.ts';
+import type { Shard } from './shard-table.ts';
+
+/** The longest single idle wait on the main queue: the load is measured at least this often. */
+const MAX_IDLE_WAIT_MS = 1_000;
 
 export interface DistributorOptions {
   config: DistributorConfig;
@@ -45,24 +42,27 @@ export interface DistributorOptions {
 }
 
 /**
- * The fan-out loop: read a batch from the main queue → choose a shard per message →
- * (journal) → append to the shard queues → make them durable → commit the main position.
- * Between main batches it moves the backlog of removed shards whose workers are stopped
- * (moving_shards) to live shards, one batch per shard, with the same protocol. A failed write
- * is retried with backoff and never skipped; a crash at any step is finished from the
- * journal at the next start, so every message lands in exactly one live shard once.
+ * The fan-out loop: read a batch from the main queue → choose a pool (routing rules) and a
+ * shard (the pool's strategy) per message → (journal) → append to the shard queues → make
+ * them durable → commit the main position. Between main batches it moves the backlog of
+ * removed shards whose workers are stopped (moving_shards) to live shards of the same pool,
+ * one batch per shard, with the same protocol. While a pool is full (backpressure) the main
+ * queue is not read. A failed write is retried with backoff and never skipped; a crash at any
+ * step is finished from the journal at the next start, so every message lands in exactly one
+ * live shard once.
  */
 export class Distributor {
   readonly metrics: DistributorMetrics;
   private config: DistributorConfig;
   private readonly options: DistributorOptions;
   private readonly log: Logger;
-  private readonly shards: ShardTable;
+  private readonly lanes: PoolLanes;
+  private readonly router: PoolRouter;
   private readonly load: LoadTracker;
   private readonly protocol: BatchProtocol;
-  private readonly moves: ShardMoves;
-  private strategy: Strategy;
   private main!: QueueConsumer;
+  /** The pool a held batch waits for (no live shard), logged once per hold. */
+  private heldFor: string | undefined;
   private started = false;
   /** Set after a failed batch or recovery: rewind and finish the journal before going on. */
   private recoveryPending = false;
@@ -72,11 +72,19 @@ export class Distributor {
     this.config = options.config;
     this.log = options.log;
     this.metrics = distributorMetrics(options.registry);
-    this.shards = new ShardTable(options.shardBackend, options.config);
-    this.strategy = this.makeStrategy(options.config);
     const { consumerName, mainQueueName, stuckAfterSec } = options.config.dispatcher;
+    this.lanes = new PoolLanes(
+      {
+        backend: options.shardBackend,
+        workerConsumer: consumerName,
+        random: options.random ?? Math.random,
+        log: options.log,
+      },
+      options.config,
+    );
+    this.router = new PoolRouter(options.config.pools);
     this.load = new LoadTracker({
-      shards: this.shards,
+      pools: () => this.lanes.all().map((l) => ({ shards: l.shards, limits: l.policy.limits })),
       backend: options.shardBackend,
       metrics: this.metrics,
       workerConsumer: consumerName,
@@ -85,7 +93,7 @@ export class Distributor {
       log: options.log,
     });
     this.protocol = new BatchProtocol({
-      shards: this.shards,
+      lanes: this.lanes,
       load: this.load,
       metrics: this.metrics,
       log: options.log,
@@ -95,19 +103,13 @@ export class Distributor {
       retryMinMs: options.retryMinMs ?? 100,
       retryMaxMs: options.retryMaxMs ?? 5_000,
     });
-    this.moves = new ShardMoves({
-      shards: this.shards,
-      backend: options.shardBackend,
-      workerConsumer: consumerName,
-      log: options.log,
-    });
   }
 
   /** Opens the main consumer and the shard writers, and finishes a batch a crash interrupted. */
   static async open(options: DistributorOptions, signal?: AbortSignal): Promise<Distributor> {
     const distributor = new Distributor(options);
     distributor.main = await distributor.openMain(signal);
-    await distributor.shards.apply(options.config);
+    await distributor.lanes.apply(options.config);
     try {
       await distributor.recover();
     } catch (error) {
@@ -146,16 +148,6 @@ export class Distributor {
     }
   }
 
-  private makeStrategy(config: DistributorConfig): Strategy {
-    const { strategy, keyField } = config.dispatcher;
-    // key_field names a header (nats) or a top-level field of a JSON payload; without it the
-    // key is the Veda individual's URI.
-    const keyOf = keyField
-      ? firstKeyOf(keyFromHeader(keyField), keyFromJsonField(keyField))
-      : keyFromVedaIndividual;
-    return createStrategy(strategy, { random: this.options.random ?? Math.random, keyOf });
-  }
-
   /** Runs until the signal fires; the batch in flight is finished and committed first. */
   async run(signal: AbortSignal): Promise<void> {
     const idle = new Backoff(
@@ -188,7 +180,7 @@ export class Distributor {
   /** After a failure: forget what was read but not committed, and finish a journalled batch. */
   private async resume(): Promise<void> {
     await this.main.rewind();
-    await this.moves.reset();
+    for (const lane of this.lanes.all()) await lane.moves.reset();
     await this.recover();
     this.recoveryPending = false;
     this.log.info({ committed: this.main.committed() }, 'resumed after a queue failure');
@@ -196,53 +188,126 @@ export class Distributor {
 
   /** One turn of the loop; returns whether distribution is paused (no live shard). */
   private async turn(idle: Backoff, paused: boolean, signal: AbortSignal): Promise<boolean> {
-    {
-      await this.moves.sync();
-      if (this.shards.live().length === 0) {
-        // min_workers = 0 (the operator drains a ShardDistributor being deleted): the main
-        // queue and the moving shards keep every message until a live shard exists again.
-        if (!paused)
-          this.log.warn('no live shard: distribution paused, the main queue keeps its messages');
-        await this.refreshIfDue();
-        await sleep(idle.next(), signal);
-        return true;
-      }
-      if (paused) this.log.info('live shards again: distribution resumed');
-      // Fair turns: one batch of the main queue, then one of each moving shard.
-      let moved = await this.step(this.main, signal);
-      for (const source of this.moves.pending()) {
-        if (signal.aborted) break;
-        const got = await this.step(source.consumer, signal);
-        source.empty = !got;
-        moved ||= got;
-      }
-      if (moved) idle.reset();
-      else await this.waitForMessages(idle, signal);
-      return false;
+    for (const lane of this.lanes.all()) await lane.moves.sync();
+    if (this.lanes.all().every((lane) => lane.shards.live().length === 0)) {
+      // min_workers = 0 (the operator drains a ShardDistributor being deleted): the main
+      // queue and the moving shards keep every message until a live shard exists again.
+      if (!paused)
+        this.log.warn('no live shard: distribution paused, the main queue keeps its messages');
+      await this.refreshIfDue();
+      await sleep(idle.next(), signal);
+      return true;
     }
+    if (paused) this.log.info('live shards again: distribution resumed');
+    // Fair turns: one batch of the main queue (unless a pool is full), then one of each
+    // moving shard.
+    this.load.weighPressure();
+    const pressed = this.load.backpressure().length > 0;
+    let moved = false;
+    let held = pressed;
+    if (!pressed) {
+      const outcome = await this.step(this.main, this.routeMain, signal);
+      moved = outcome === 'moved';
+      held = outcome === 'held';
+    }
+    for (const lane of this.lanes.all()) {
+      for (const source of lane.moves.pending()) {
+        if (signal.aborted) break;
+        const outcome = await this.step(source.consumer, this.routeWithin(lane), signal);
+        source.empty = outcome === 'empty';
+        moved ||= outcome === 'moved';
+      }
+    }
+    if (moved) idle.reset();
+    else if (held) {
+      await this.refreshIfDue();
+      await sleep(idle.next(), signal);
+    } else await this.waitForMessages(idle, signal);
+    return false;
   }
 
-  /** Reads one batch of `source` and moves it; says whether there was anything to move. */
-  private async step(source: QueueConsumer, signal: AbortSignal): Promise<boolean> {
+  /** Reads one batch of `source` and moves it where `route` says. */
+  private async step(
+    source: QueueConsumer,
+    route: Route,
+    signal: AbortSignal,
+  ): Promise<'moved' | 'empty' | 'held'> {
     const batch: ReadBatch = await source.read(this.config.dispatcher.batchSize);
     if (batch.messages.length === 0) {
       if (!samePosition(batch.next, source.committed())) await source.commit(batch.next);
-      return false;
+      return 'empty';
     }
-    await this.protocol.move(source, batch, this.strategy, signal);
+    const moved = await this.protocol.move(source, batch, route, signal);
     await this.refreshIfDue();
-    return true;
+    if (moved && this.heldFor !== undefined) {
+      this.log.info({ pool: this.heldFor }, 'pool has live shards again: batch moved');
+      this.heldFor = undefined;
+    }
+    return moved ? 'moved' : 'held';
   }
 
+  /** Main-queue messages: the first pool whose rule matches, else the default pool. */
+  private readonly routeMain: Route = (messages) => {
+    const byPool = new Map<PoolLane, number[]>();
+    messages.forEach((message, i) => {
+      const name = this.router.poolOf(message) ?? DEFAULT_POOL;
+      const lane = this.lanes.get(name) ?? this.lanes.get(DEFAULT_POOL)!;
+      const list = byPool.get(lane);
+      if (list) list.push(i);
+      else byPool.set(lane, [i]);
+    });
+    const targets: Shard[] = new Array<Shard>(messages.length);
+    for (const [lane, indices] of byPool) {
+      const chosen = this.assignWithin(
+        lane,
+        indices.map((i) => messages[i]!),
+      );
+      if (chosen === undefined) return undefined;
+      indices.forEach((messageIndex, k) => (targets[messageIndex] = chosen[k]!));
+    }
+    return targets;
+  };
+
+  /** A moving shard's backlog stays in its pool. */
+  private routeWithin(lane: PoolLane): Route {
+    return (messages) => this.assignWithin(lane, messages);
+  }
+
+  private assignWithin(lane: PoolLane, messages: Parameters<Route>[0]): Shard[] | undefined {
+    const live = lane.shards.views();
+    if (live.length === 0) {
+      if (this.heldFor !== lane.name) {
+        this.log.warn(
+          { pool: lane.name },
+          'a batch has messages for a pool without live shards: held in its queue until one exists',
+        );
+        this.heldFor = lane.name;
+      }
+      return undefined;
+    }
+    return lane.strategy.assign(messages, live).map((index) => lane.shards.get(index)!);
+  }
+
+  /**
+   * Idle: waits on the main queue itself (nats: a pull with expiry, woken by the first new
+   * message), each wait as long as the idle backoff allows and at most MAX_IDLE_WAIT_MS, so
+   * the load is measured and moves are picked up between waits; an abort ends a wait at once.
+   */
   private async waitForMessages(idle: Backoff, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && !this.moves.hasWork() && !(await this.main.hasNew())) {
+    for (;;) {
       await this.refreshIfDue();
-      await sleep(idle.next(), signal);
+      if (signal.aborted || this.lanes.all().some((lane) => lane.moves.hasWork())) return;
+      const waitMs = Math.min(idle.next(), MAX_IDLE_WAIT_MS);
+      if (await this.main.waitForNew(waitMs, signal)) return;
     }
   }
 
   private async refreshIfDue(): Promise<void> {
-    if (await this.load.refreshIfDue(this.main)) this.moves.rearm();
+    if (await this.load.refreshIfDue(this.main)) this.rearmMoves();
+  }
+
+  private rearmMoves(): void {
+    for (const lane of this.lanes.all()) lane.moves.rearm();
   }
 
   /**
@@ -268,7 +333,7 @@ export class Distributor {
     }
   }
 
-  /** Applies a changed INI: the shard set and the strategy change live; the rest needs a restart. */
+  /** Applies a changed INI: shard sets, strategies and limits change live; the rest needs a restart. */
   async applyConfig(next: DistributorConfig): Promise<void> {
     const restartNeeded = restartKeys(this.config, next);
     if (restartNeeded.length > 0) {
@@ -278,30 +343,27 @@ export class Distributor {
       );
     }
     const merged = withLiveKeys(this.config, next);
-    const change = await this.shards.apply(merged);
-    if (
-      merged.dispatcher.strategy !== this.config.dispatcher.strategy ||
-      merged.dispatcher.keyField !== this.config.dispatcher.keyField
-    ) {
-      this.strategy = this.makeStrategy(merged);
-    }
+    const changes = await this.lanes.apply(merged);
     this.config = merged;
     this.load.setStuckAfter(merged.dispatcher.stuckAfterSec * 1000);
-    this.log.info(
-      {
-        ...change,
-        live: this.shards.live().map((s) => s.index),
-        moving: this.shards.moving().map((s) => s.index),
-      },
-      'shard set applied',
-    );
+    for (const lane of this.lanes.all()) {
+      this.log.info(
+        {
+          pool: lane.name,
+          ...changes[lane.name],
+          live: lane.shards.live().map((s) => s.index),
+          moving: lane.shards.moving().map((s) => s.index),
+        },
+        'shard set applied',
+      );
+    }
     await this.refreshLoad();
   }
 
   /** Measures every shard's backlog now (the loop does it at most every 250 ms). */
   async refreshLoad(): Promise<void> {
     await this.load.refresh(this.main);
-    this.moves.rearm();
+    this.rearmMoves();
   }
 
   loadReport(): LoadReport {
@@ -313,9 +375,8 @@ export class Distributor {
   }
 
   async close(): Promise<void> {
-    await this.moves.close();
     await this.main.close();
-    await this.shards.close();
+    await this.lanes.close();
   }
 }
 

@@ -9,3 +9,4 @@ export { watchConfig } from './config-watch.ts';
 export { startDistributorService } from './service.ts';
 export type { DistributorService, DistributorServiceOptions } from './service.ts';
 export { openBackends } from './backends.ts';
+export { PoolRouter } from './routing.ts';

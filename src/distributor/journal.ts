@@ -6,7 +6,8 @@ import { JournalCorruptError } from './errors.ts';
 
 /** What the distributor writes before a batch's shard writes, so a restart finishes that batch. */
 export interface JournalEntry {
-  readonly version: 1;
+  /** 2 since pools: `assignment` holds slots of `shards`. Version 1 entries are upgraded on read. */
+  readonly version: 2;
   /**
    * The queue the batch was read from: the main queue, or a moving shard's queue (read as the
    * workers' consumer). Absent in journals written before moves existed: the main queue.
@@ -18,14 +19,34 @@ export interface JournalEntry {
   /** Messages in the batch and a digest of their bytes, to recognise the batch when re-read. */
   readonly count: number;
   readonly digest: string;
-  /** Shard index of each message, in order. */
+  /** For each message, in order, the slot in `shards` of the shard it goes to. */
   readonly assignment: readonly number[];
   /** Each written shard queue's durable mark before the batch. */
-  readonly shards: readonly {
-    readonly index: number;
-    readonly queue: string;
-    readonly mark: QueueMark;
-  }[];
+  readonly shards: readonly JournalShard[];
+}
+
+export interface JournalShard {
+  /** The worker pool; absent for the default pool (and in version 1 entries). */
+  readonly pool?: string;
+  readonly index: number;
+  readonly queue: string;
+  readonly mark: QueueMark;
+}
+
+/** Version 1 (one pool): `assignment` held shard indices, each of them in `shards`. */
+interface JournalEntryV1 extends Omit<JournalEntry, 'version'> {
+  readonly version: 1;
+}
+
+function upgraded(entry: JournalEntry | JournalEntryV1): JournalEntry {
+  if (entry.version === 2) return entry;
+  const slots = new Map(entry.shards.map((shard, slot) => [shard.index, slot]));
+  const assignment = entry.assignment.map((index) => {
+    const slot = slots.get(index);
+    if (slot === undefined) throw new Error(`shard ${index} is assigned but not listed`);
+    return slot;
+  });
+  return { ...entry, version: 2, assignment };
 }
 
 export function batchDigest(messages: readonly Uint8Array[]): string {
@@ -62,16 +83,21 @@ export class BatchJournal {
       throw error;
     }
     try {
-      const entry = JSON.parse(text) as JournalEntry;
+      const entry = JSON.parse(text) as JournalEntry | JournalEntryV1;
       if (
-        entry.version !== 1 ||
+        (entry.version !== 1 && entry.version !== 2) ||
         !Array.isArray(entry.assignment) ||
+        !Array.isArray(entry.shards) ||
         entry.assignment.length !== entry.count ||
         (entry.source !== undefined && typeof entry.source !== 'string')
       ) {
         throw new Error('unexpected shape');
       }
-      return entry;
+      const current = upgraded(entry);
+      if (current.assignment.some((slot) => current.shards[slot] === undefined)) {
+        throw new Error('an assignment names no listed shard');
+      }
+      return current;
     } catch (error) {
       throw new JournalCorruptError(this.file, error);
     }

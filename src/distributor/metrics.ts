@@ -4,17 +4,18 @@ const PREFIX = 'shard_distributor_';
 
 /** The distributor's load metrics; KEDA and HPAs read the per-shard backlog series. */
 export interface DistributorMetrics {
-  readonly shardBacklog: Gauge<'shard' | 'queue'>;
+  readonly shardBacklog: Gauge<'pool' | 'shard' | 'queue'>;
   readonly backlogTotal: Gauge;
-  readonly dispatched: Counter<'shard' | 'queue'>;
-  readonly moved: Counter<'shard' | 'queue'>;
+  readonly dispatched: Counter<'pool' | 'shard' | 'queue'>;
+  readonly moved: Counter<'pool' | 'shard' | 'queue'>;
   readonly mainLag: Gauge;
   readonly batchSize: Histogram;
   readonly commitLatency: Histogram;
   readonly writeFailures: Counter<'queue' | 'code'>;
   readonly liveShards: Gauge;
   readonly drainingShards: Gauge;
-  readonly shardStuck: Gauge<'shard' | 'queue'>;
+  readonly shardStuck: Gauge<'pool' | 'shard' | 'queue'>;
+  readonly backpressure: Gauge<'pool'>;
   readonly recoveredBatches: Counter;
 }
 
@@ -24,7 +25,7 @@ export function distributorMetrics(registry: Registry): DistributorMetrics {
     shardBacklog: new Gauge({
       name: `${PREFIX}shard_backlog`,
       help: 'Messages waiting in a shard queue (pushed minus popped by its worker).',
-      labelNames: ['shard', 'queue'],
+      labelNames: ['pool', 'shard', 'queue'],
       registers,
     }),
     backlogTotal: new Gauge({
@@ -35,13 +36,13 @@ export function distributorMetrics(registry: Registry): DistributorMetrics {
     dispatched: new Counter({
       name: `${PREFIX}dispatched_total`,
       help: 'Messages durably written to a shard queue, from the main queue or moved from a removed shard.',
-      labelNames: ['shard', 'queue'],
+      labelNames: ['pool', 'shard', 'queue'],
       registers,
     }),
     moved: new Counter({
       name: `${PREFIX}moved_total`,
       help: 'Messages moved out of a removed shard (moving_shards) to live shards, by source shard.',
-      labelNames: ['shard', 'queue'],
+      labelNames: ['pool', 'shard', 'queue'],
       registers,
     }),
     mainLag: new Gauge({
@@ -80,7 +81,13 @@ export function distributorMetrics(registry: Registry): DistributorMetrics {
     shardStuck: new Gauge({
       name: `${PREFIX}shard_stuck`,
       help: '1 when a shard has a backlog and its worker has popped nothing for stuck_after_sec.',
-      labelNames: ['shard', 'queue'],
+      labelNames: ['pool', 'shard', 'queue'],
+      registers,
+    }),
+    backpressure: new Gauge({
+      name: `${PREFIX}backpressure`,
+      help: '1 while every live shard of a pool is at its limit (max_backlog_per_shard, max_disk_bytes) and the main queue is not read.',
+      labelNames: ['pool'],
       registers,
     }),
     recoveredBatches: new Counter({

@@ -1,11 +1,12 @@
-import type { DistributorConfig } from '../config/index.ts';
-import { movingShards, shardSet, subQueueName } from '../config/index.ts';
 import type { QueueBackend, QueueWriter } from '../queue/index.ts';
+import type { PoolShards } from './pool-shards.ts';
 import type { ShardView } from './strategies/index.ts';
 
 export type ShardState = 'live' | 'draining' | 'drained';
 
 export interface Shard {
+  /** The worker pool it belongs to; `index` counts within the pool. */
+  readonly pool: string;
   readonly index: number;
   readonly queue: string;
   state: ShardState;
@@ -21,26 +22,28 @@ export interface Shard {
 }
 
 /**
- * The shards the distributor knows: live ones receive messages; draining ones receive
+ * The shards of one worker pool: live ones receive messages; draining ones receive
  * nothing and turn drained when emptied, by their worker or, for moving ones, by the
  * distributor moving their backlog to live shards. Owns the shard writers.
  */
 export class ShardTable {
+  readonly pool: string;
   private readonly shards = new Map<number, Shard>();
   private readonly backend: QueueBackend;
-  private config: DistributorConfig;
+  private spec: PoolShards;
 
-  constructor(backend: QueueBackend, config: DistributorConfig) {
+  constructor(backend: QueueBackend, spec: PoolShards) {
     this.backend = backend;
-    this.config = config;
+    this.pool = spec.pool;
+    this.spec = spec;
   }
 
-  /** Applies the shard set of a (new) config: opens writers for new live shards. */
+  /** Applies the pool's (new) shard set: opens writers for new live shards. */
   async apply(
-    config: DistributorConfig,
+    spec: PoolShards,
   ): Promise<{ added: number[]; draining: number[]; removed: number[] }> {
-    this.config = config;
-    const { live, draining } = shardSet(config);
+    this.spec = spec;
+    const { live, draining } = spec;
     const added: number[] = [];
     const nowDraining: number[] = [];
     for (const index of live) {
@@ -62,7 +65,7 @@ export class ShardTable {
         nowDraining.push(index);
       }
     }
-    const moving = new Set(movingShards(config));
+    const moving = new Set(spec.moving);
     for (const shard of this.shards.values()) shard.moving = moving.has(shard.index);
     const removed: number[] = [];
     for (const shard of [...this.shards.values()]) {
@@ -81,8 +84,9 @@ export class ShardTable {
   }
 
   private async open(index: number, state: ShardState): Promise<Shard> {
-    const queue = subQueueName(this.config, index);
+    const queue = `${this.spec.prefix}-${index}`;
     return {
+      pool: this.pool,
       index,
       queue,
       state,
@@ -117,6 +121,20 @@ export class ShardTable {
     return this.live().map((s) => ({ index: s.index, backlog: s.backlog, stuck: s.stuck }));
   }
 
+  /**
+   * Bytes the pool's shard queues use on disk, from their writers; undefined when the
+   * backend does not say (nats keeps its own limits per stream).
+   */
+  diskBytes(): number | undefined {
+    let total = 0;
+    for (const shard of this.shards.values()) {
+      const bytes = shard.writer?.diskBytes?.();
+      if (bytes === undefined) return undefined;
+      total += bytes;
+    }
+    return total;
+  }
+
   /** A writer for a shard queue, opening one for a shard not in the table (journal recovery). */
   async writerFor(index: number, queue: string): Promise<QueueWriter> {
     const shard = this.shards.get(index);
@@ -126,6 +144,7 @@ export class ShardTable {
     }
     const writer = await this.backend.openWriter(queue);
     this.shards.set(index, {
+      pool: this.pool,
       index,
       queue,
       state: 'draining',

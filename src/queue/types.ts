@@ -73,8 +73,15 @@ export interface QueueConsumer {
   committed(): QueuePosition;
   /** Goes back to the committed position: the next read returns what was read but not committed. */
   rewind(): Promise<void>;
-  /** Cheap check whether a read may return something new: poll it with backoff when idle. */
+  /** Cheap check whether a read may return something new. */
   hasNew(): Promise<boolean>;
+  /**
+   * Waits until a read may return something new (true) or `maxWaitMs` passes with nothing
+   * (false); an abort of `signal` ends the wait at once (false). What it sees is read, in
+   * order and once, by the next `read` (nats: a pull with that expiry, whose message the next
+   * read returns first; veda: a poll of the info files).
+   */
+  waitForNew(maxWaitMs: number, signal?: AbortSignal): Promise<boolean>;
   /** Messages not yet committed by this consumer. */
   backlog(): Promise<number>;
   close(): Promise<void>;
@@ -111,6 +118,8 @@ export interface QueueWriter {
   mark(): QueueMark;
   /** How many messages became durable after `mark` (a mark of this queue from an earlier flush or run). */
   countSince(mark: QueueMark): Promise<number>;
+  /** Bytes the queue uses on disk (veda, all parts); absent where the server owns storage (nats). */
+  diskBytes?(): number;
   close(): Promise<void>;
 }
 

@@ -103,7 +103,12 @@ describe('moving the backlog of a removed shard', () => {
     expect(landed.sort()).toEqual([...moved].sort());
     expect(stateOf(d, 2)).toMatchObject({ state: 'drained', moving: false });
     expect(await d.metrics.moved.get()).toMatchObject({
-      values: [expect.objectContaining({ value: 23, labels: { shard: '2', queue: SHARD_2 } })],
+      values: [
+        expect.objectContaining({
+          value: 23,
+          labels: { pool: 'default', shard: '2', queue: SHARD_2 },
+        }),
+      ],
     });
     expect(
       b.logs.some((l) => l.msg === 'moving the backlog of a removed shard to live shards'),

@@ -76,7 +76,7 @@ describe('the distributor process', () => {
       const metrics = await (await get('/metrics')).text();
       expect(metrics).toMatch(/# HELP shard_distributor_shard_backlog /);
       expect(metrics).toMatch(
-        /shard_distributor_dispatched_total\{shard="0",queue="individuals-flow-shard-0"\} \d+/,
+        /shard_distributor_dispatched_total\{pool="default",shard="0",queue="individuals-flow-shard-0"\} \d+/,
       );
       expect(metrics).toMatch(/shard_distributor_live_shards 4/);
       expect(metrics).toMatch(/shard_distributor_commit_latency_seconds_bucket/);

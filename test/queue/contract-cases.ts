@@ -74,6 +74,48 @@ export function queueContract(name: string, make: () => Promise<ContractSubject>
       expect(bodies(await readAll(consumer))).toEqual(['m-1', 'm-2', 'm-3']);
     });
 
+    it('waits for new messages: false after maxWaitMs when idle, true soon after a flush', async () => {
+      const writer = await s.backend.openWriter('q-0');
+      const consumer = await s.backend.openConsumer('q-0', 'worker');
+      let started = Date.now();
+      expect(await consumer.waitForNew(300)).toBe(false);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+
+      const waiting = consumer.waitForNew(20_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await writer.append(texts('m', 3));
+      started = Date.now();
+      await writer.flush();
+      expect(await waiting).toBe(true);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      // Once, in order, and again after a rewind.
+      expect(bodies(await readAll(consumer))).toEqual(['m-1', 'm-2', 'm-3']);
+      await consumer.rewind();
+      const again = await readAll(consumer);
+      expect(bodies(again)).toEqual(['m-1', 'm-2', 'm-3']);
+      await consumer.commit(again.at(-1)!.position);
+      expect(await consumer.backlog()).toBe(0);
+      expect(await consumer.waitForNew(50)).toBe(false);
+    });
+
+    it('ends a wait promptly on abort, and loses nothing by it', async () => {
+      const writer = await s.backend.openWriter('q-0');
+      const consumer = await s.backend.openConsumer('q-0', 'worker');
+      const stop = new AbortController();
+      const started = Date.now();
+      const waiting = consumer.waitForNew(20_000, stop.signal);
+      setTimeout(() => stop.abort(), 100);
+      expect(await waiting).toBe(false);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      // Already aborted: no wait at all (nats may say true once: it rewinds the dropped pull).
+      await consumer.waitForNew(20_000, stop.signal);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await writer.append(texts('m', 2));
+      await writer.flush();
+      expect(await consumer.waitForNew(5_000)).toBe(true);
+      expect(bodies(await readAll(consumer))).toEqual(['m-1', 'm-2']);
+    });
+
     it('gives batch positions that chain: from, each message, next', async () => {
       const writer = await s.backend.openWriter('q-0');
       const consumer = await s.backend.openConsumer('q-0', 'worker');

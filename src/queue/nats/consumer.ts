@@ -1,5 +1,5 @@
 import type { ConsumerInfo } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
+import { nanos, type Msg } from '@nats-io/transport-node';
 import { QueueClosedError, QueueError, QueueTimeoutError } from '../errors.ts';
 import type {
   ConsumerOptions,
@@ -13,7 +13,7 @@ import type { NatsContext, QueueAddress } from './context.ts';
 import { QueueConflictError, fromNatsError, isNotFound } from './errors.ts';
 import { checkName, durableOf } from './names.ts';
 import { fromPosition, toPosition } from './position.ts';
-import { pull } from './pull.ts';
+import { pull, pullWait } from './pull.ts';
 
 /**
  * A durable pull consumer (`<queue>_<consumer>`, filtered on the queue's subject) with
@@ -23,7 +23,9 @@ import { pull } from './pull.ts';
  * sign that a delivery went missing (a gap in the consumer sequence, a pull that timed out)
  * rewinds to the committed position, because acknowledging past an unseen message would
  * lose it. One live reader per consumer, as with veda: opening takes over what a previous
- * reader had read and not committed.
+ * reader had read and not committed. Waiting for new messages is a pull with an expiry (a long
+ * poll): the message it brings is delivered, so it is held and handed out first by the next
+ * read, through the same checks as any other delivery.
  */
 export class NatsConsumer implements QueueConsumer {
   readonly queue: string;
@@ -38,8 +40,12 @@ export class NatsConsumer implements QueueConsumer {
   private expectedDelivery: number;
   /** Ack subjects of messages read and not committed, by stream sequence, ascending. */
   private readonly held = new Map<number, string>();
+  /** The message a `waitForNew` pull brought: delivered, not yet read. */
+  private waited: Msg | undefined;
   private mustRewind = false;
   private closed = false;
+  /** Ends a `waitForNew` in flight on `close`. */
+  private readonly closing = new AbortController();
 
   private constructor(ctx: NatsContext, address: QueueAddress, name: string, info: ConsumerInfo) {
     this.ctx = ctx;
@@ -91,9 +97,14 @@ export class NatsConsumer implements QueueConsumer {
     const from = this.cursor;
     const messages: QueueMessage[] = [];
     if (max <= 0) return this.batch(messages, from);
-    let delivered;
+    // The message a wait brought came first: it goes first, then what the server has after it.
+    const delivered = this.waited ? [this.waited] : [];
+    this.waited = undefined;
     try {
-      delivered = await pull(this.ctx, this.address.stream, this.durable, max);
+      if (max > delivered.length)
+        delivered.push(
+          ...(await pull(this.ctx, this.address.stream, this.durable, max - delivered.length)),
+        );
     } catch (err) {
       this.mustRewind = true;
       throw fromNatsError(err, `reading queue ${this.queue} as ${this.name}`);
@@ -179,9 +190,50 @@ export class NatsConsumer implements QueueConsumer {
 
   async hasNew(): Promise<boolean> {
     this.assertOpen();
-    if (this.mustRewind) return true;
+    if (this.mustRewind || this.waited) return true;
     const info = await this.info();
     return info.num_pending > 0;
+  }
+
+  /**
+   * One pull of one message with `expires` = `maxWaitMs`: JetStream answers the moment a
+   * message is stored, so an idle reader wakes at once without polling. The message is held
+   * (not acknowledged) and the next read returns it first. An abort (or `close`) drops the
+   * pull; what the server may have delivered to it meanwhile comes back by a rewind before
+   * the next read.
+   */
+  async waitForNew(maxWaitMs: number, signal?: AbortSignal): Promise<boolean> {
+    this.assertOpen();
+    if (this.mustRewind || this.waited) return true;
+    if (signal?.aborted) return false;
+    const started = Date.now();
+    const stop = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    let outcome;
+    try {
+      outcome = await pullWait(this.ctx, this.address.stream, this.durable, maxWaitMs, stop);
+    } catch (err) {
+      this.mustRewind = true;
+      throw fromNatsError(err, `waiting on queue ${this.queue} as ${this.name}`);
+    }
+    switch (outcome.kind) {
+      case 'message':
+        this.waited = outcome.message;
+        return true;
+      case 'expired':
+        return false;
+      case 'aborted':
+        this.mustRewind = true;
+        return false;
+      case 'status':
+        // The server refused the wait (too many waiting pulls, a leader change): wait out
+        // the time without spinning, then look.
+        this.ctx.log.debug(
+          { queue: this.queue, consumer: this.name, ...outcome },
+          'waiting pull refused; polling instead',
+        );
+        await delay(maxWaitMs - (Date.now() - started), stop);
+        return !this.closed && (await this.hasNew());
+    }
   }
 
   async backlog(): Promise<number> {
@@ -194,6 +246,8 @@ export class NatsConsumer implements QueueConsumer {
     // Read and uncommitted messages stay with JetStream: the next reader gets them back.
     this.closed = true;
     this.held.clear();
+    this.waited = undefined;
+    this.closing.abort();
   }
 
   private async acknowledge(reply: string, seq: number, what: string): Promise<void> {
@@ -237,6 +291,7 @@ export class NatsConsumer implements QueueConsumer {
   /** Adopts the consumer state after a reset: nothing held, the server delivers from `seq + 1`. */
   private restart(info: ConsumerInfo, seq: number): void {
     this.held.clear();
+    this.waited = undefined;
     this.committedSeq = seq;
     this.cursor = seq;
     this.expectedDelivery = info.delivered.consumer_seq + 1;
@@ -302,6 +357,20 @@ async function create(
     max_ack_pending: ctx.options.maxAckPending,
     max_deliver: -1,
     ...start,
+  });
+}
+
+/** Resolves after `ms`, or at once when `signal` fires. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 

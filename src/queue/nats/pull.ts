@@ -30,18 +30,7 @@ export async function pull(
       if (!msg.reply) {
         // A status message ends the pull.
         ended = true;
-        const code = msg.headers?.code ?? 0;
-        const description = msg.headers?.description ?? '';
-        if (code === 409 && /deleted/i.test(description)) {
-          throw new QueueNotFoundError(
-            `consumer ${durable} of stream ${stream} was deleted while reading; open the consumer again`,
-          );
-        }
-        if (code === 503) {
-          throw new QueueTimeoutError(
-            `JetStream has no leader for consumer ${durable} of stream ${stream} right now; retry`,
-          );
-        }
+        throwIfFatal(msg, stream, durable);
         break;
       }
       messages.push(msg);
@@ -60,4 +49,81 @@ export async function pull(
     );
   }
   return messages;
+}
+
+/** How a waiting pull ended. */
+export type WaitOutcome =
+  | { readonly kind: 'message'; readonly message: Msg }
+  | { readonly kind: 'expired' }
+  | { readonly kind: 'aborted' }
+  | { readonly kind: 'status'; readonly code: number; readonly description: string };
+
+/**
+ * One pull request for one message that waits on the server up to `expiresMs`: a long poll.
+ * JetStream delivers the next message the moment it is stored (`message`: it is delivered,
+ * so the caller must keep it and hand it out with its next read), or ends the request with
+ * 408 at its expiry (`expired`). When `signal` fires first, the inbox is dropped
+ * (`aborted`); the server may still have delivered a message to it before it saw the
+ * unsubscribe, so the caller must consider its deliveries unknown and rewind before reading.
+ * Throws QueueTimeoutError when the server neither delivers nor ends the request within
+ * `expiresMs` plus the request timeout (it restarted and forgot the request): rewind too.
+ */
+export async function pullWait(
+  ctx: NatsContext,
+  stream: string,
+  durable: string,
+  expiresMs: number,
+  signal?: AbortSignal,
+): Promise<WaitOutcome> {
+  if (signal?.aborted) return { kind: 'aborted' };
+  const waitMs = Math.max(1, Math.ceil(expiresMs));
+  const inbox = createInbox();
+  const sub = ctx.nc.subscribe(inbox);
+  let aborted = false;
+  const onAbort = (): void => {
+    aborted = true;
+    sub.unsubscribe();
+  };
+  const timer = setTimeout(() => sub.unsubscribe(), waitMs + ctx.options.requestTimeoutMs);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    ctx.nc.publish(
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+      JSON.stringify({ batch: 1, expires: waitMs * 1_000_000 }),
+      { reply: inbox },
+    );
+    for await (const msg of sub) {
+      // A message that arrived as the wait was aborted is kept all the same.
+      if (msg.reply) return { kind: 'message', message: msg };
+      const code = msg.headers?.code ?? 0;
+      if (code === 100) continue; // an idle heartbeat
+      if (code === 408 || code === 404) return { kind: 'expired' };
+      throwIfFatal(msg, stream, durable);
+      return { kind: 'status', code, description: msg.headers?.description ?? '' };
+    }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+    sub.unsubscribe();
+  }
+  if (aborted) return { kind: 'aborted' };
+  throw new QueueTimeoutError(
+    `JetStream did not end a waiting pull on consumer ${durable} of stream ${stream} within ${waitMs + ctx.options.requestTimeoutMs} ms (server restarting or unreachable); retry`,
+  );
+}
+
+/** The status messages that end a pull with an error: the consumer is gone, or has no leader. */
+function throwIfFatal(msg: Msg, stream: string, durable: string): void {
+  const code = msg.headers?.code ?? 0;
+  const description = msg.headers?.description ?? '';
+  if (code === 409 && /deleted/i.test(description)) {
+    throw new QueueNotFoundError(
+      `consumer ${durable} of stream ${stream} was deleted while reading; open the consumer again`,
+    );
+  }
+  if (code === 503) {
+    throw new QueueTimeoutError(
+      `JetStream has no leader for consumer ${durable} of stream ${stream} right now; retry`,
+    );
+  }
 }

@@ -16,6 +16,23 @@ import { paths } from './paths.ts';
 import { fromPosition, toPosition, type VedaPlace } from './position.ts';
 import { reportMissingPart, setAsideFile, setAsideRange } from './quarantine.ts';
 
+const MIN_POLL_MS = 5;
+const MAX_POLL_MS = 1_000;
+
+/** Resolves after `ms`, or at once when `signal` fires. */
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 export interface VedaConsumerOptions extends ConsumerOptions {
   /** Bytes read per pread (default 64 KiB): with the batch, all the memory a reader holds. */
   readonly chunkSize?: number;
@@ -49,6 +66,8 @@ export class VedaConsumer implements QueueConsumer {
   private prefixScan:
     { readonly part: number; readonly size: number; readonly info: InfoPush } | undefined;
   private closed = false;
+  /** Delay between two looks of `waitForNew`: doubles while the queue stays empty. */
+  private pollMs = MIN_POLL_MS;
 
   private constructor(
     ctx: VedaContext,
@@ -189,6 +208,25 @@ export class VedaConsumer implements QueueConsumer {
     if (info.kind === 'ok' && info.value.rightEdge > this.cursor.offset) return true;
     const current = await currentPart(this.ctx, this.queue, async () => undefined);
     return current !== undefined && current > this.cursor.part;
+  }
+
+  /**
+   * Veda has no notification: looks with `hasNew` at a delay that doubles from 5 ms up to
+   * 1 s while nothing comes (never past `maxWaitMs`), and starts short again after a find.
+   */
+  async waitForNew(maxWaitMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + maxWaitMs;
+    for (;;) {
+      if (await this.hasNew()) {
+        this.pollMs = MIN_POLL_MS;
+        return true;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return false;
+      await delay(Math.min(this.pollMs, left), signal);
+      this.pollMs = Math.min(MAX_POLL_MS, this.pollMs * 2);
+      if (signal?.aborted) return false;
+    }
   }
 
   async backlog(): Promise<number> {

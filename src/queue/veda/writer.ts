@@ -266,11 +266,12 @@ export class VedaWriter implements QueueWriter {
     this.olderBytes = Math.max(0, this.olderBytes - freed);
   }
 
+  diskBytes(): number {
+    return this.olderBytes + this.published.rightEdge;
+  }
+
   private updateGauge(): void {
-    this.ctx.metrics.diskBytes.set(
-      { queue: this.queue },
-      this.olderBytes + this.published.rightEdge,
-    );
+    this.ctx.metrics.diskBytes.set({ queue: this.queue }, this.diskBytes());
   }
 }
 

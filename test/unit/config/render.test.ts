@@ -9,6 +9,7 @@ import {
   quoteArgv,
   renderIni,
   type DistributorConfig,
+  type PoolConfig,
 } from '../../../src/config/index.ts';
 
 const DEFAULT_FILE = join(import.meta.dirname, '../../../config/veda-queue-shard-distributor.ini');
@@ -124,13 +125,27 @@ describe('renderIni', () => {
     ).toThrow('[nats] url is missing');
   });
 
-  it('refuses pools until they are supported, rather than dropping them', () => {
-    expect(() => renderIni({ ...defaultConfig(), pools: [{ name: 'gpu' }] })).toThrow(
-      ConfigKeyError,
+  it('refuses an invalid pool rather than dropping it', () => {
+    const pool: PoolConfig = {
+      name: 'gpu',
+      match: {},
+      minWorkers: 1,
+      drainingShards: [],
+      strategy: 'ZeroLoadFirst',
+      subQueuePrefix: 'gpu-shard',
+      workerModule: 'gpu-worker',
+      workerArgsTemplate: '',
+      backpressure: { maxBacklogPerShard: 0, maxDiskBytes: 0 },
+    };
+    expect(() => renderIni({ ...defaultConfig(), pools: [pool] })).toThrow(ConfigKeyError);
+    expect(() => renderIni({ ...defaultConfig(), pools: [pool] })).toThrow(
+      '[pool.gpu] has no match rule',
     );
-    expect(() => renderIni({ ...defaultConfig(), pools: [{ name: 'gpu' }] })).toThrow(
-      '[pool.gpu]: worker pools are not supported yet',
-    );
+    expect(
+      parseIni(renderIni({ ...defaultConfig(), pools: [{ ...pool, match: { minBytes: 1 } }] }), {
+        env: {},
+      }).pools,
+    ).toStrictEqual([{ ...pool, match: { minBytes: 1 } }]);
   });
 });
 
