@@ -12,6 +12,7 @@ import { workerCommand } from './cli/worker-command.ts';
 import { RUN_USAGE, runCommand } from './cli/run-command.ts';
 import { QUEUE_USAGE, queueCommand } from './cli/queue-command.ts';
 import { OPERATOR_USAGE, operatorCommand } from './cli/operator-command.ts';
+import { DLQ_USAGE, dlqCommand } from './cli/dlq-command.ts';
 import { WORKER_USAGE } from './worker/index.ts';
 
 const USAGE = `usage: shard-distributor <command> [options]
@@ -22,6 +23,7 @@ commands:
   worker       the reference worker: consumes one shard queue
   operator     the Kubernetes operator
   queue        inspect a queue: stat | tail | push
+  dlq          dead letters of a pool: list | show | replay | purge
   crd          print the ShardDistributor CustomResourceDefinition
 
 'shard-distributor <command> --help' tells more.`;
@@ -31,6 +33,7 @@ const COMMAND_USAGE: Record<string, string> = {
   distributor: DISTRIBUTOR_USAGE,
   worker: WORKER_USAGE,
   queue: QUEUE_USAGE,
+  dlq: DLQ_USAGE,
   operator: OPERATOR_USAGE,
   crd: 'shard-distributor crd\n\nPrints the ShardDistributor CustomResourceDefinition (kubectl apply -f -).',
 };
@@ -64,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
       return operatorCommand(rest, env, log, signal);
     case 'queue':
       return queueCommand(rest, env);
+    case 'dlq':
+      return dlqCommand(rest, env);
     case 'crd':
       crdCommand();
       return 0;

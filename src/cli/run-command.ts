@@ -22,9 +22,10 @@ export const RUN_USAGE = `shard-distributor run [--config FILE] [--metrics-port 
 shard-distributor run --demo [--data DIR] [--duration SECONDS]
 
 The drop-in for veda-queue-shard-distributor: the distributor plus one local worker process
-per shard (worker_module + worker_args_template, never through a shell), reaped and restarted
-with backoff. The INI defaults to ./config/${CONFIG_FILE_NAME} and is written with defaults
-when missing, as the original did. Editing min_workers in it applies live.
+per shard of every pool (worker_module + worker_args_template of [worker] or [pool.NAME],
+never through a shell), reaped and restarted with backoff. The INI defaults to ./config/${CONFIG_FILE_NAME} and is written with defaults
+when missing, as the original did. Editing min_workers (of [dispatcher] or a pool) in it
+applies live.
 
 --demo runs the embedded default: a Veda queue under ./data, a producer feeding it, four
 reference workers, and a line of what is happening every two seconds.`;

@@ -1,13 +1,17 @@
-import type { DistributorConfig } from '../config/index.ts';
+import { DEFAULT_POOL_NAME, type DistributorConfig } from '../config/index.ts';
 import type { Distributor } from '../distributor/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type { Supervisor } from '../supervisor/index.ts';
+import { workerKey, type Supervisor } from '../supervisor/index.ts';
+
+/** A pool's moving shards, by pool name (`default` for `[dispatcher]`). */
+type MovingByPool = ReadonlyMap<string, readonly number[]>;
 
 /**
- * How `run` mode drains, checked every second. A shard dropped from the INI loses its worker
- * at once (the supervisor stops it), so the distributor moves its backlog to the live shards
- * (moving_shards). A shard listed in draining_shards keeps its worker until that worker has
- * emptied it. Either way, a drained shard's worker is retired.
+ * How `run` mode drains, checked every second, in every pool alike. A shard dropped from the
+ * INI loses its worker at once (the supervisor stops it), so the distributor moves its
+ * backlog to the pool's live shards (the pool's moving_shards). A shard listed in
+ * draining_shards keeps its worker until that worker has emptied it. Either way, a drained
+ * shard's worker is retired.
  */
 export class RunModeDrain {
   private applied: DistributorConfig;
@@ -28,7 +32,7 @@ export class RunModeDrain {
     this.log = log;
   }
 
-  /** The INI as the distributor last applied it (its moving list is ours to add). */
+  /** The INI as the distributor last applied it (its moving lists are ours to add). */
   configApplied(config: DistributorConfig): void {
     this.applied = config;
   }
@@ -37,29 +41,70 @@ export class RunModeDrain {
     if (this.busy) return;
     this.busy = true;
     try {
-      const running = new Set(this.supervisor.workers().map((w) => w.shard));
-      const kept = new Set(this.applied.dispatcher.drainingShards);
-      // The supervisor's workers are the default pool's (shard indices count per pool).
-      const shards = this.distributor.loadReport().shards.filter((s) => s.pool === undefined);
+      const running = new Set(this.supervisor.workers().map(workerKey));
+      // Shard indices count per pool: a shard is known by (pool, index).
+      const shards = this.distributor
+        .loadReport()
+        .shards.map((s) => ({ ...s, pool: s.pool ?? DEFAULT_POOL_NAME }));
       for (const shard of shards) {
-        if (shard.state === 'drained' && running.has(shard.index))
-          void this.supervisor.retire(shard.index);
+        if (
+          shard.state === 'drained' &&
+          running.has(workerKey({ pool: shard.pool, shard: shard.index }))
+        )
+          void this.supervisor.retire(shard.index, shard.pool);
       }
-      const wanted = shards
-        .filter((s) => s.state === 'draining' && !kept.has(s.index) && !running.has(s.index))
-        .map((s) => s.index);
-      const moving = shards.filter((s) => s.moving).map((s) => s.index);
-      if (wanted.join(',') === moving.join(',')) return;
-      this.log.info(
-        { shards: wanted },
-        'workers of removed shards stopped; moving their backlog to live shards',
+      const kept = this.keptDraining();
+      const wanted = new Map<string, number[]>();
+      const moving = new Map<string, number[]>();
+      for (const name of kept.keys()) {
+        wanted.set(name, []);
+        moving.set(name, []);
+      }
+      for (const s of shards) {
+        const keep = kept.get(s.pool);
+        // A pool the applied INI lacks (removed, waiting for a restart) has no moving list to set.
+        if (keep === undefined) continue;
+        const key = workerKey({ pool: s.pool, shard: s.index });
+        if (s.state === 'draining' && !keep.has(s.index) && !running.has(key))
+          wanted.get(s.pool)?.push(s.index);
+        if (s.moving) moving.get(s.pool)?.push(s.index);
+      }
+      const changed = [...wanted].filter(
+        ([pool, list]) => list.join(',') !== (moving.get(pool) ?? []).join(','),
       );
-      await this.distributor.applyConfig({
-        ...this.applied,
-        dispatcher: { ...this.applied.dispatcher, movingShards: wanted },
-      });
+      if (changed.length === 0) return;
+      for (const [pool, list] of changed) {
+        this.log.info(
+          { pool, shards: list },
+          'workers of removed shards stopped; moving their backlog to live shards',
+        );
+      }
+      await this.distributor.applyConfig(withMoving(this.applied, wanted));
     } finally {
       this.busy = false;
     }
   }
+
+  /** Per pool of the applied INI, the shards it lists in draining_shards (they keep their workers). */
+  private keptDraining(): Map<string, ReadonlySet<number>> {
+    return new Map<string, ReadonlySet<number>>([
+      [DEFAULT_POOL_NAME, new Set(this.applied.dispatcher.drainingShards)],
+      ...this.applied.pools.map((p): [string, ReadonlySet<number>] => [
+        p.name,
+        new Set(p.drainingShards),
+      ]),
+    ]);
+  }
+}
+
+/** `config` with each pool's moving_shards set to `moving`'s list for it. */
+function withMoving(config: DistributorConfig, moving: MovingByPool): DistributorConfig {
+  return {
+    ...config,
+    dispatcher: {
+      ...config.dispatcher,
+      movingShards: moving.get(DEFAULT_POOL_NAME) ?? [],
+    },
+    pools: config.pools.map((pool) => ({ ...pool, movingShards: moving.get(pool.name) ?? [] })),
+  };
 }

@@ -44,3 +44,10 @@ export class ConfigFileError extends ConfigError {
     super('SD_ERR_CONFIG_FILE', message, location, options);
   }
 }
+
+/** A worker's failure policy in its environment (`SD_FAILURE_POLICY`, `SD_MAX_ATTEMPTS`, …) is wrong. */
+export class FailureEnvError extends ConfigError {
+  constructor(message: string, location: ConfigLocation, options?: ErrorOptions) {
+    super('SD_ERR_FAILURE_ENV', message, location, options);
+  }
+}

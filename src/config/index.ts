@@ -14,7 +14,12 @@ export {
   CONFIG_FILE_NAME,
   DEFAULT_POOL_NAME,
 } from './defaults.ts';
-export { renderWorkerArgv, placeholderValues } from './worker-argv.ts';
+export {
+  renderWorkerArgv,
+  placeholderValues,
+  renderPoolWorkerArgv,
+  poolPlaceholderValues,
+} from './worker-argv.ts';
 export { splitArgv, quoteArgv } from './argv.ts';
 export type { ArgvSplit } from './argv.ts';
 export {
@@ -26,7 +31,24 @@ export {
   poolMovingShards,
 } from './shards.ts';
 export type { ShardSet } from './shards.ts';
-export { ConfigError, ConfigKeyError, ConfigEnvError, ConfigFileError } from './errors.ts';
+export {
+  ConfigError,
+  ConfigKeyError,
+  ConfigEnvError,
+  ConfigFileError,
+  FailureEnvError,
+} from './errors.ts';
+export {
+  DEFAULT_FAILURE,
+  FAILURE_ENV,
+  FAILURE_KEYS,
+  FAILURE_POLICIES,
+  POOL_ENV,
+  failureEnv,
+  failureFor,
+  failureFromEnv,
+  retryDelayMs,
+} from './failure.ts';
 export type { ConfigLocation } from './errors.ts';
 export type {
   Backend,
@@ -37,6 +59,8 @@ export type {
   PoolConfig,
   MatchRule,
   BackpressureConfig,
+  FailureConfig,
+  FailurePolicy,
   Strategy,
   WorkerConfig,
 } from './types.ts';
@@ -45,6 +69,7 @@ export {
   WORKER_LAUNCH_KEYS,
   LIVE_POOL_KEYS,
   POOL_LAUNCH_KEYS,
+  CONFIG_LAUNCH_KEYS,
   restartKeys,
   withLiveKeys,
 } from './live-keys.ts';

@@ -37,7 +37,16 @@ export const LIVE_POOL_KEYS = [
 export const POOL_LAUNCH_KEYS = [
   'workerModule',
   'workerArgsTemplate',
+  'failure',
 ] as const satisfies readonly (keyof PoolConfig)[];
+
+/**
+ * Top-level keys only the workers read (the default pool's failure policy, passed to them as
+ * `SD_*` environment variables): a change needs new workers, never a new distributor.
+ */
+export const CONFIG_LAUNCH_KEYS = [
+  'failure',
+] as const satisfies readonly (keyof DistributorConfig)[];
 
 /** `target[key] = source[key]` for each key, deleting it where `source` lacks it (optional keys stay absent). */
 function copyKeys(target: Record<string, unknown>, source: object, keys: readonly string[]): void {

@@ -17,6 +17,7 @@ import {
   defaultSubQueuePrefix,
 } from './defaults.ts';
 import { ConfigKeyError } from './errors.ts';
+import { FAILURE_KEYS, readFailure } from './failure.ts';
 import { readIniText, type IniSection } from './ini-text.ts';
 import {
   BACKPRESSURE_KEYS,
@@ -45,6 +46,7 @@ const DISPATCHER_KEYS = [
   'durable',
   'stuck_after_sec',
   ...BACKPRESSURE_KEYS,
+  ...FAILURE_KEYS,
 ] as const;
 const WORKER_KEYS = [
   'worker_base_path',
@@ -114,6 +116,7 @@ export function parseIni(text: string, options: ParseOptions): DistributorConfig
     ),
   };
   const backpressure = readBackpressure(dispatcher);
+  const failure = readFailure(dispatcher);
   const workerConfig: DistributorConfig['worker'] = {
     workerBasePath: worker.string('worker_base_path', DEFAULT_WORKER_BASE_PATH),
     subQueuePrefix: worker.string('sub_queue_prefix', defaultSubQueuePrefix(mainQueueName)),
@@ -125,12 +128,17 @@ export function parseIni(text: string, options: ParseOptions): DistributorConfig
     workerModule: worker.string('worker_module', DEFAULT_WORKER_MODULE),
     workerArgsTemplate: worker.string('worker_args_template', DEFAULT_WORKER_ARGS_TEMPLATE),
   };
-  const poolDefaults = { ...workerConfig, strategy: dispatcherConfig.strategy };
+  const poolDefaults = {
+    ...workerConfig,
+    strategy: dispatcherConfig.strategy,
+    ...(failure === undefined ? {} : { failure }),
+  };
   const config: DistributorConfig = {
     dispatcher: dispatcherConfig,
     worker: workerConfig,
     ...(natsSection === undefined ? {} : { nats: readNats(file, natsSection, options.env) }),
     ...(backpressure === undefined ? {} : { backpressure }),
+    ...(failure === undefined ? {} : { failure }),
     // Map order is the order the sections first appear in: the order rules are tried in.
     pools: [...sections.values()]
       .filter((section) => isPoolSection(section.name))

@@ -1,9 +1,17 @@
 import { STRATEGIES } from '../api/index.ts';
 import { DEFAULT_POOL_MIN_WORKERS, defaultPoolSubQueuePrefix } from './defaults.ts';
+import { DEFAULT_FAILURE, FAILURE_KEYS, readFailure } from './failure.ts';
 import type { IniSection } from './ini-text.ts';
 import { LIMITS } from './problem.ts';
 import { SectionReader } from './section-reader.ts';
-import type { BackpressureConfig, Env, MatchRule, PoolConfig, Strategy } from './types.ts';
+import type {
+  BackpressureConfig,
+  Env,
+  FailureConfig,
+  MatchRule,
+  PoolConfig,
+  Strategy,
+} from './types.ts';
 
 /** `[pool.NAME]`: the section name is this prefix and the pool's name. */
 export const POOL_SECTION_PREFIX = 'pool.';
@@ -29,6 +37,7 @@ const POOL_KEYS = [
   'worker_module',
   'worker_args_template',
   ...BACKPRESSURE_KEYS,
+  ...FAILURE_KEYS,
 ] as const;
 
 export function isPoolSection(name: string): boolean {
@@ -43,6 +52,8 @@ export interface PoolDefaults {
   readonly subQueuePrefix: string;
   readonly workerModule: string;
   readonly workerArgsTemplate: string;
+  /** `[dispatcher]`'s failure keys, if set: what a pool's missing failure keys default to. */
+  readonly failure?: FailureConfig;
 }
 
 /**
@@ -60,6 +71,7 @@ export function readPool(
   const pool = new SectionReader(file, section.name, section, env, POOL_KEYS);
   const movingShards = pool.integerList('moving_shards');
   const keyField = pool.optionalString('key_field');
+  const failure = readFailure(pool, defaults.failure ?? DEFAULT_FAILURE);
   return {
     name,
     match: readMatch(pool),
@@ -75,6 +87,7 @@ export function readPool(
     workerModule: pool.string('worker_module', defaults.workerModule),
     workerArgsTemplate: pool.string('worker_args_template', defaults.workerArgsTemplate),
     backpressure: readBackpressure(pool) ?? { maxBacklogPerShard: 0, maxDiskBytes: 0 },
+    ...(failure === undefined ? {} : { failure }),
   };
 }
 

@@ -28,6 +28,9 @@ export const LIMITS = {
   match_min_bytes: { min: 0, max: Number.MAX_SAFE_INTEGER },
   // 0 would make the size condition match no message at all: surely a mistake.
   match_below_bytes: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  max_attempts: { min: 1, max: 100 },
+  retry_backoff_sec: { max: 86_400, zeroAllowed: false },
+  retry_backoff_max_sec: { max: 86_400, zeroAllowed: false },
 } as const;
 
 export function integerFix(limits: { min: number; max: number }): string {

@@ -2,7 +2,8 @@ import { ARGS_PLACEHOLDERS, BACKENDS, STRATEGIES } from '../api/index.ts';
 import { CONFIG_FILE_NAME } from './defaults.ts';
 import { escapeEnv } from './env-substitution.ts';
 import { POOL_SECTION_PREFIX } from './pools.ts';
-import type { BackpressureConfig, DistributorConfig, PoolConfig } from './types.ts';
+import { FAILURE_POLICIES } from './failure.ts';
+import type { BackpressureConfig, DistributorConfig, FailureConfig, PoolConfig } from './types.ts';
 import { validateConfig } from './validate.ts';
 
 // What `ini` reads back unchanged without quotes: no comment or quote characters, no
@@ -98,6 +99,7 @@ export function renderIni(config: DistributorConfig): string {
       ],
       // Only when set, so an INI without limits reads exactly as before the keys existed.
       ...(config.backpressure === undefined ? [] : backpressureLines(config.backpressure)),
+      ...(config.failure === undefined ? [] : failureLines(config.failure)),
     ]),
     section('worker', [
       ['Directory of the shard queues (veda backend).', 'worker_base_path', w.workerBasePath],
@@ -153,6 +155,31 @@ function backpressureLines(backpressure: BackpressureConfig): Line[] {
       'veda: stop reading the main queue while the shard queues use this many bytes on disk (0: no limit).',
       'max_disk_bytes',
       String(backpressure.maxDiskBytes),
+    ],
+  ];
+}
+
+function failureLines(failure: FailureConfig): Line[] {
+  return [
+    [
+      `A rejected message after max_attempts rejects: ${FAILURE_POLICIES.join(', ')} (Block: retried in place, the shard waits).`,
+      'failure_policy',
+      failure.policy,
+    ],
+    [
+      'Rejects before a message is dead-lettered or dropped (1: no retry).',
+      'max_attempts',
+      String(failure.maxAttempts),
+    ],
+    [
+      'Seconds before the first retry; doubled for each further one.',
+      'retry_backoff_sec',
+      String(failure.retryBackoffSec),
+    ],
+    [
+      'The longest wait between retries, in seconds.',
+      'retry_backoff_max_sec',
+      String(failure.retryBackoffMaxSec),
     ],
   ];
 }
@@ -233,5 +260,6 @@ function poolSection(pool: PoolConfig): string {
       pool.workerArgsTemplate,
     ],
     ...backpressureLines(pool.backpressure),
+    ...(pool.failure === undefined ? [] : failureLines(pool.failure)),
   ]);
 }

@@ -88,6 +88,24 @@ export interface BackpressureConfig {
   readonly maxDiskBytes: number;
 }
 
+/** What a worker does with a message its handler rejects (after `maxAttempts` rejects, for DeadLetter and Drop). */
+export type FailurePolicy = 'DeadLetter' | 'Drop' | 'Block';
+
+/**
+ * `failure_policy`, `max_attempts`, `retry_backoff_sec`, `retry_backoff_max_sec` of
+ * `[dispatcher]` or a pool. Read by the workers only (through `SD_*` environment variables).
+ */
+export interface FailureConfig {
+  /** DeadLetter: to `<shard queue>-dlq`; Drop: counted and dropped; Block: retried in place, the shard waits. */
+  readonly policy: FailurePolicy;
+  /** Rejects before a message is dead-lettered or dropped (1 = no retry). */
+  readonly maxAttempts: number;
+  /** Wait before the first retry; doubled for each further one. */
+  readonly retryBackoffSec: number;
+  /** The longest wait between retries. */
+  readonly retryBackoffMaxSec: number;
+}
+
 /**
  * `[pool.NAME]`: a worker pool besides the default one, with its own shard queues
  * (`<subQueuePrefix>-<i>`), shard set, strategy, worker command and limits.
@@ -107,6 +125,8 @@ export interface PoolConfig {
   readonly workerModule: string;
   readonly workerArgsTemplate: string;
   readonly backpressure: BackpressureConfig;
+  /** The pool's failure keys; absent = the `[dispatcher]` ones (see `failureFor`). */
+  readonly failure?: FailureConfig;
 }
 
 /** Everything `veda-queue-shard-distributor.ini` says, typed, defaulted and validated. */
@@ -116,6 +136,8 @@ export interface DistributorConfig {
   readonly nats?: NatsConfig;
   /** The default pool's limits (`[dispatcher] max_backlog_per_shard`, `max_disk_bytes`); absent = off. */
   readonly backpressure?: BackpressureConfig;
+  /** The default pool's failure keys (`[dispatcher] failure_policy` …); absent = the defaults. */
+  readonly failure?: FailureConfig;
   /** `[pool.NAME]` sections, in file order (the order rules are tried in). */
   readonly pools: readonly PoolConfig[];
 }

@@ -13,6 +13,7 @@ import {
 } from './checks.ts';
 import { DEFAULT_POOL_NAME } from './defaults.ts';
 import { ConfigKeyError, type ConfigLocation } from './errors.ts';
+import { checkFailure } from './failure.ts';
 import { MATCH_KEYS, POOL_SECTION_PREFIX } from './pools.ts';
 import { fail, LIMITS, place, type Locate, type Where } from './problem.ts';
 import type { DistributorConfig, MatchRule, PoolConfig } from './types.ts';
@@ -51,6 +52,7 @@ export function checkPools(config: DistributorConfig, locate: Locate): void {
     checkCommand(at('worker_module'), pool.workerModule, true);
     checkCommand(at('worker_args_template'), pool.workerArgsTemplate, false);
     checkBackpressure(at, pool.backpressure);
+    if (pool.failure !== undefined) checkFailure(at, pool.failure);
   }
 }
 

@@ -15,6 +15,7 @@ import {
 } from './checks.ts';
 import { CONFIG_FILE_NAME } from './defaults.ts';
 import { ConfigKeyError } from './errors.ts';
+import { checkFailure } from './failure.ts';
 import { fail, LIMITS, place, type Locate, type Where } from './problem.ts';
 import type { DistributorConfig } from './types.ts';
 import { checkPools } from './validate-pools.ts';
@@ -64,6 +65,7 @@ export function validateConfig(
   checkSeconds(at('dispatcher', 'stuck_after_sec'), d.stuckAfterSec, LIMITS.stuck_after_sec);
   if (config.backpressure !== undefined)
     checkBackpressure((key) => at('dispatcher', key), config.backpressure);
+  if (config.failure !== undefined) checkFailure((key) => at('dispatcher', key), config.failure);
 
   checkNonEmpty(at('worker', 'worker_base_path'), w.workerBasePath);
   checkName(at('worker', 'sub_queue_prefix'), w.subQueuePrefix, QUEUE_NAME, 'queue name prefix');

@@ -4,28 +4,37 @@ import {
   type QueueConsumer,
   type QueueMessage,
   type QueuePosition,
-  type QueueWriter,
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
 import { JournalMismatchError } from './errors.ts';
 import type { Failpoint } from './failpoints.ts';
-import { batchDigest, type BatchJournal, type JournalEntry } from './journal.ts';
+import { batchDigest, type BatchJournal, type JournalEntry, type JournalShard } from './journal.ts';
 import type { LoadTracker } from './load.ts';
 import type { DistributorMetrics } from './metrics.ts';
-import type { PoolLanes } from './pool-lane.ts';
+import type { DeadLetterTarget, PoolLanes } from './pool-lane.ts';
 import { DEFAULT_POOL } from './pool-shards.ts';
-import type { Shard, ShardTable } from './shard-table.ts';
+import type { Shard } from './shard-table.ts';
 import type { Message } from './strategies/index.ts';
 
 /**
  * Picks the live shard of each message of a batch (of any pool); undefined when a message's
  * pool has no live shard now, so the batch cannot move yet.
  */
-export type Route = (messages: readonly Message[]) => readonly Shard[] | undefined;
+export type Route = (
+  messages: readonly Message[],
+) => readonly (Shard | DeadLetterTarget)[] | undefined;
+
+/** What a dead-lettered message is written as (the payload in an envelope saying why). */
+export type DeadLetterWrap = (
+  message: QueueMessage,
+  target: JournalShard,
+  source: string,
+) => Uint8Array;
 
 export interface BatchProtocolOptions {
   lanes: PoolLanes;
+  deadLetterWrap: DeadLetterWrap;
   load: LoadTracker;
   metrics: DistributorMetrics;
   log: Logger;
@@ -74,15 +83,24 @@ export class BatchProtocol {
       await source.rewind();
       return false;
     }
-    const slots = new Map<Shard, number>();
-    const assignment = targets.map((shard) => {
-      let slot = slots.get(shard);
+    const slots = new Map<Shard | DeadLetterTarget, number>();
+    const assignment = targets.map((target) => {
+      let slot = slots.get(target);
       if (slot === undefined) {
         slot = slots.size;
-        slots.set(shard, slot);
+        slots.set(target, slot);
       }
       return slot;
     });
+    const shards: JournalShard[] = [];
+    for (const target of slots.keys()) {
+      const named: Omit<JournalShard, 'mark'> = {
+        ...(target.pool === DEFAULT_POOL ? {} : { pool: target.pool }),
+        ...('deadLetter' in target ? { deadLetter: true, index: -1 } : { index: target.index }),
+        queue: target.queue,
+      };
+      shards.push({ ...named, mark: (await this.options.lanes.writerOf(named)).mark() });
+    }
     const entry: JournalEntry = {
       version: 2,
       source: source.queue,
@@ -91,15 +109,7 @@ export class BatchProtocol {
       count: data.length,
       digest: batchDigest(data),
       assignment,
-      shards: [...slots.keys()].map((shard) => {
-        if (!shard.writer) throw new Error(`shard ${shard.queue} has no writer`);
-        return {
-          ...(shard.pool === DEFAULT_POOL ? {} : { pool: shard.pool }),
-          index: shard.index,
-          queue: shard.queue,
-          mark: shard.writer.mark(),
-        };
-      }),
+      shards,
     };
     await journal?.write(entry);
     failpoint('after-journal');
@@ -160,14 +170,19 @@ export class BatchProtocol {
     const { load, metrics, mainQueue, lanes } = this.options;
     for (const [slot, indices] of groupBySlot(entry.assignment)) {
       const target = entry.shards[slot]!;
+      if (target.deadLetter) {
+        metrics.expired.inc({ pool: target.pool ?? DEFAULT_POOL }, indices.length);
+        continue;
+      }
       const shard = lanes.tableFor(target.pool).get(target.index);
       if (shard?.queue === target.queue) load.dispatched(shard, indices.length);
     }
     const source = entry.source ?? mainQueue;
-    if (source !== mainQueue) {
-      const shard = lanes.findByQueue(source);
+    // Moved out of a removed shard (a replay of dead letters is not a move).
+    const shard = source === mainQueue ? undefined : lanes.findByQueue(source);
+    if (shard) {
       metrics.moved.inc(
-        { pool: shard?.pool ?? '', shard: String(shard?.index ?? ''), queue: source },
+        { pool: shard.pool, shard: String(shard.index), queue: source },
         entry.count,
       );
     }
@@ -200,16 +215,18 @@ export class BatchProtocol {
     signal: AbortSignal,
     recovering: boolean,
   ): Promise<void> {
-    const { lanes, failpoint, metrics, log } = this.options;
+    const { lanes, failpoint, metrics, log, deadLetterWrap, mainQueue } = this.options;
     const target = entry.shards[slot]!;
-    const shards = lanes.tableFor(target.pool);
     const retry = new Backoff(this.options.retryMinMs, this.options.retryMaxMs);
     const mine = messages.filter((_, i) => entry.assignment[i] === slot);
-    const own = mine.map((m) => m.data);
+    const source = entry.source ?? mainQueue;
+    const own = target.deadLetter
+      ? mine.map((m) => deadLetterWrap(m, target, source))
+      : mine.map((m) => m.data);
     // The source position names a message for good: a deduplicating backend stores a
     // replay of it once, whichever shard the replay is sent to.
     const ids = mine.map((m) => messageIdOf(m.position));
-    let writer = await shards.writerFor(target.index, target.queue);
+    let writer = await lanes.writerOf(target);
     for (let attempt = 1; ; attempt++) {
       try {
         // A first attempt starts from the mark just taken; only a retry or a recovery can
@@ -233,7 +250,7 @@ export class BatchProtocol {
         if (signal.aborted) return;
         await sleep(retry.next(), signal);
         if (signal.aborted) return;
-        writer = await reopen(shards, target.index, target.queue);
+        writer = await lanes.reopenWriterOf(target);
       }
     }
   }
@@ -244,20 +261,10 @@ export class BatchProtocol {
   ): Promise<boolean> {
     for (const [slot, target] of entry.shards.entries()) {
       const expected = messages.filter((_, i) => entry.assignment[i] === slot).length;
-      const writer = await this.options.lanes
-        .tableFor(target.pool)
-        .writerFor(target.index, target.queue);
+      const writer = await this.options.lanes.writerOf(target);
       if ((await writer.countSince(target.mark)) < expected) return false;
     }
     return true;
-  }
-}
-
-async function reopen(shards: ShardTable, index: number, queue: string): Promise<QueueWriter> {
-  try {
-    return await shards.reopenWriter(index);
-  } catch {
-    return shards.writerFor(index, queue);
   }
 }
 

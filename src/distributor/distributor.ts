@@ -14,8 +14,11 @@ import { noFailpoint, type Failpoint } from './failpoints.ts';
 import type { BatchJournal } from './journal.ts';
 import { LoadTracker, type LoadReport } from './load.ts';
 import { distributorMetrics, type DistributorMetrics } from './metrics.ts';
-import { PoolLanes, type PoolLane } from './pool-lane.ts';
+import { PoolLanes, type DeadLetterTarget, type PoolLane } from './pool-lane.ts';
 import { DEFAULT_POOL } from './pool-shards.ts';
+import { expiredEnvelope } from './dead-letters.ts';
+import { isExpired } from './deadline.ts';
+import { ReplaySource } from './replay-source.ts';
 import { PoolRouter } from './routing.ts';
 import type { Shard } from './shard-table.ts';
 
@@ -61,6 +64,7 @@ export class Distributor {
   private readonly load: LoadTracker;
   private readonly protocol: BatchProtocol;
   private main!: QueueConsumer;
+  private readonly replay: ReplaySource;
   /** The pool a held batch waits for (no live shard), logged once per hold. */
   private heldFor: string | undefined;
   private started = false;
@@ -83,6 +87,12 @@ export class Distributor {
       options.config,
     );
     this.router = new PoolRouter(options.config.pools);
+    this.replay = new ReplaySource({
+      backend: options.shardBackend,
+      mainQueue: mainQueueName,
+      consumerName,
+      log: options.log,
+    });
     this.load = new LoadTracker({
       pools: () => this.lanes.all().map((l) => ({ shards: l.shards, limits: l.policy.limits })),
       backend: options.shardBackend,
@@ -94,6 +104,7 @@ export class Distributor {
     });
     this.protocol = new BatchProtocol({
       lanes: this.lanes,
+      deadLetterWrap: expiredEnvelope(options.now ?? Date.now),
       load: this.load,
       metrics: this.metrics,
       log: options.log,
@@ -181,6 +192,7 @@ export class Distributor {
   private async resume(): Promise<void> {
     await this.main.rewind();
     for (const lane of this.lanes.all()) await lane.moves.reset();
+    await this.replay.reset();
     await this.recover();
     this.recoveryPending = false;
     this.log.info({ committed: this.main.committed() }, 'resumed after a queue failure');
@@ -209,6 +221,12 @@ export class Distributor {
       const outcome = await this.step(this.main, this.routeMain, signal);
       moved = outcome === 'moved';
       held = outcome === 'held';
+      const replayed = this.replay.pending();
+      if (replayed && !signal.aborted) {
+        const again = await this.step(replayed, this.routeMain, signal);
+        this.replay.readFound(again !== 'empty');
+        moved ||= again === 'moved';
+      }
     }
     for (const lane of this.lanes.all()) {
       for (const source of lane.moves.pending()) {
@@ -246,17 +264,25 @@ export class Distributor {
     return moved ? 'moved' : 'held';
   }
 
-  /** Main-queue messages: the first pool whose rule matches, else the default pool. */
+  /**
+   * Main-queue (and replayed) messages: the first pool whose rule matches, else the default
+   * pool; a message past its deadline goes to that pool's dead-letter queue instead.
+   */
   private readonly routeMain: Route = (messages) => {
     const byPool = new Map<PoolLane, number[]>();
+    const targets: (Shard | DeadLetterTarget)[] = new Array(messages.length);
+    const now = (this.options.now ?? Date.now)();
     messages.forEach((message, i) => {
       const name = this.router.poolOf(message) ?? DEFAULT_POOL;
       const lane = this.lanes.get(name) ?? this.lanes.get(DEFAULT_POOL)!;
+      if (isExpired(message, now)) {
+        targets[i] = lane.deadLetters;
+        return;
+      }
       const list = byPool.get(lane);
       if (list) list.push(i);
       else byPool.set(lane, [i]);
     });
-    const targets: Shard[] = new Array<Shard>(messages.length);
     for (const [lane, indices] of byPool) {
       const chosen = this.assignWithin(
         lane,
@@ -296,14 +322,22 @@ export class Distributor {
   private async waitForMessages(idle: Backoff, signal: AbortSignal): Promise<void> {
     for (;;) {
       await this.refreshIfDue();
-      if (signal.aborted || this.lanes.all().some((lane) => lane.moves.hasWork())) return;
+      if (
+        signal.aborted ||
+        this.replay.hasWork() ||
+        this.lanes.all().some((lane) => lane.moves.hasWork())
+      )
+        return;
       const waitMs = Math.min(idle.next(), MAX_IDLE_WAIT_MS);
       if (await this.main.waitForNew(waitMs, signal)) return;
     }
   }
 
   private async refreshIfDue(): Promise<void> {
-    if (await this.load.refreshIfDue(this.main)) this.rearmMoves();
+    if (await this.load.refreshIfDue(this.main)) {
+      this.rearmMoves();
+      await this.replay.refresh();
+    }
   }
 
   private rearmMoves(): void {
@@ -364,6 +398,7 @@ export class Distributor {
   async refreshLoad(): Promise<void> {
     await this.load.refresh(this.main);
     this.rearmMoves();
+    await this.replay.refresh();
   }
 
   loadReport(): LoadReport {
@@ -376,6 +411,7 @@ export class Distributor {
 
   async close(): Promise<void> {
     await this.main.close();
+    await this.replay.close();
     await this.lanes.close();
   }
 }

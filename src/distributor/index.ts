@@ -10,3 +10,4 @@ export { startDistributorService } from './service.ts';
 export type { DistributorService, DistributorServiceOptions } from './service.ts';
 export { openBackends } from './backends.ts';
 export { PoolRouter } from './routing.ts';
+export { replayQueueName } from './replay-source.ts';

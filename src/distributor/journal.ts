@@ -28,6 +28,8 @@ export interface JournalEntry {
 export interface JournalShard {
   /** The worker pool; absent for the default pool (and in version 1 entries). */
   readonly pool?: string;
+  /** The pool's dead-letter queue (expired messages) rather than a shard; `index` is then -1. */
+  readonly deadLetter?: true;
   readonly index: number;
   readonly queue: string;
   readonly mark: QueueMark;

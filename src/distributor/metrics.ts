@@ -16,6 +16,7 @@ export interface DistributorMetrics {
   readonly drainingShards: Gauge;
   readonly shardStuck: Gauge<'pool' | 'shard' | 'queue'>;
   readonly backpressure: Gauge<'pool'>;
+  readonly expired: Counter<'pool'>;
   readonly recoveredBatches: Counter;
 }
 
@@ -87,6 +88,12 @@ export function distributorMetrics(registry: Registry): DistributorMetrics {
     backpressure: new Gauge({
       name: `${PREFIX}backpressure`,
       help: '1 while every live shard of a pool is at its limit (max_backlog_per_shard, max_disk_bytes) and the main queue is not read.',
+      labelNames: ['pool'],
+      registers,
+    }),
+    expired: new Counter({
+      name: `${PREFIX}expired_total`,
+      help: "Messages past their deadline, written to the pool's dead-letter queue instead of a shard.",
       labelNames: ['pool'],
       registers,
     }),

@@ -4,7 +4,8 @@ import type {
   Strategy as StrategyName,
 } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
-import type { QueueBackend } from '../queue/index.ts';
+import type { QueueBackend, QueueWriter } from '../queue/index.ts';
+import type { JournalShard } from './journal.ts';
 import { DEFAULT_POOL, poolShardsOf, type PoolShards } from './pool-shards.ts';
 import { ShardMoves } from './shard-moves.ts';
 import { ShardTable, type Shard } from './shard-table.ts';
@@ -24,10 +25,26 @@ export interface PoolPolicy {
   readonly limits: BackpressureConfig | undefined;
 }
 
+/**
+ * A pool's dead-letter queue `<prefix>-dlq`, which the distributor writes (expired messages);
+ * workers dead-letter into queues of their own shard.
+ */
+export interface DeadLetterTarget {
+  readonly deadLetter: true;
+  readonly pool: string;
+  readonly queue: string;
+}
+
+/** The dead-letter queue of the pool whose shard queues are `<prefix>-<i>`. */
+export function deadLetterQueueName(prefix: string): string {
+  return `${prefix}-dlq`;
+}
+
 /** One worker pool as the loop drives it: its shards, the moves out of its removed shards, its strategy. */
 export interface PoolLane {
   readonly name: string;
   readonly shards: ShardTable;
+  readonly deadLetters: DeadLetterTarget;
   readonly moves: ShardMoves;
   strategy: Strategy;
   policy: PoolPolicy;
@@ -50,6 +67,8 @@ export interface PoolLanesOptions {
 export class PoolLanes {
   private readonly options: PoolLanesOptions;
   private readonly lanes = new Map<string, PoolLane>();
+  /** Writers of dead-letter queues, by queue name, opened on first use. */
+  private readonly deadLetterWriters = new Map<string, QueueWriter>();
   /** Tables of pools a journal names that the config no longer has (recovery only). */
   private readonly orphans = new Map<string, ShardTable>();
 
@@ -68,6 +87,7 @@ export class PoolLanes {
       this.lanes.set(spec.pool, {
         name: spec.pool,
         shards,
+        deadLetters: { deadLetter: true, pool: spec.pool, queue: deadLetterQueueName(spec.prefix) },
         moves,
         strategy: this.strategyFor(policy),
         policy,
@@ -135,7 +155,50 @@ export class PoolLanes {
     return changes;
   }
 
+  /** The writer a journalled target is written with: a shard's, or a dead-letter queue's. */
+  writerOf(
+    target: Pick<JournalShard, 'pool' | 'deadLetter' | 'index' | 'queue'>,
+  ): Promise<QueueWriter> {
+    if (target.deadLetter) return this.deadLetterWriter(target.queue);
+    return this.tableFor(target.pool).writerFor(target.index, target.queue);
+  }
+
+  /** After a failed write: a fresh writer (the old one may be in an unknown state). */
+  async reopenWriterOf(
+    target: Pick<JournalShard, 'pool' | 'deadLetter' | 'index' | 'queue'>,
+  ): Promise<QueueWriter> {
+    if (target.deadLetter) return this.reopenDeadLetterWriter(target.queue);
+    const table = this.tableFor(target.pool);
+    try {
+      return await table.reopenWriter(target.index);
+    } catch {
+      return table.writerFor(target.index, target.queue);
+    }
+  }
+
+  /** The writer of a dead-letter queue (named by a lane or by a journal). */
+  async deadLetterWriter(queue: string): Promise<QueueWriter> {
+    let writer = this.deadLetterWriters.get(queue);
+    if (!writer) {
+      writer = await this.options.backend.openWriter(queue);
+      this.deadLetterWriters.set(queue, writer);
+    }
+    return writer;
+  }
+
+  /** Replaces a dead-letter writer after a failure. */
+  async reopenDeadLetterWriter(queue: string): Promise<QueueWriter> {
+    await this.deadLetterWriters
+      .get(queue)
+      ?.close()
+      .catch(() => undefined);
+    this.deadLetterWriters.delete(queue);
+    return this.deadLetterWriter(queue);
+  }
+
   async close(): Promise<void> {
+    for (const writer of this.deadLetterWriters.values()) await writer.close();
+    this.deadLetterWriters.clear();
     for (const lane of this.lanes.values()) {
       await lane.moves.close();
       await lane.shards.close();

@@ -32,3 +32,11 @@ export { statVedaQueue } from './veda/stat.ts';
 export type { VedaQueueStat } from './veda/stat.ts';
 export { createNatsBackend, QueueConflictError, messageIdOf } from './nats/index.ts';
 export type { NatsBackendOptions } from './nats/index.ts';
+export {
+  decodeEnvelope,
+  encodeEnvelope,
+  isEnvelope,
+  EnvelopeError,
+  ENVELOPE_MAGIC,
+} from './envelope.ts';
+export type { Envelope, EnvelopeHeader, EnvelopeKind } from './envelope.ts';

@@ -3,8 +3,16 @@ export { Supervisor, systemClock } from './supervisor.ts';
 export type { Clock, SupervisorOptions, WorkerState, WorkerStatus } from './supervisor.ts';
 export { DEFAULT_BACKOFF, backoffDelay, nextRestart } from './backoff.ts';
 export type { BackoffPolicy, RestartDecision } from './backoff.ts';
-export { desiredWorkers, planWorkers } from './plan.ts';
-export type { CurrentWorker, DesiredWorker, StopReason, WorkerPlan } from './plan.ts';
+export { desiredWorkers, planWorkers, supervisedPools, withRunningPools } from './plan.ts';
+export type {
+  CurrentWorker,
+  DesiredWorker,
+  StopReason,
+  SupervisedPool,
+  WorkerPlan,
+} from './plan.ts';
+export { workerKey, compareRefs } from './worker-key.ts';
+export type { WorkerKey, WorkerRef } from './worker-key.ts';
 export { defaultSpawn } from './worker-process.ts';
 export type { SpawnFn } from './worker-process.ts';
 export { WorkerCommandError } from './errors.ts';

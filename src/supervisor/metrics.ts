@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface SupervisorMetrics {
-  readonly restarts: Counter<'shard'>;
+  readonly restarts: Counter<'pool' | 'shard'>;
   readonly running: Gauge;
 }
 
@@ -20,8 +20,8 @@ export function supervisorMetrics(registry?: Registry): SupervisorMetrics {
       () =>
         new Counter({
           name: 'shard_distributor_worker_restarts_total',
-          help: 'Worker processes started again after they exited or failed to start.',
-          labelNames: ['shard'],
+          help: 'Worker processes started again after they exited or failed to start, by pool (default: the top-level one) and shard.',
+          labelNames: ['pool', 'shard'],
           registers,
         }),
     ),

@@ -1,9 +1,21 @@
 import type { Registry } from 'prom-client';
-import { shardSet, type DistributorConfig } from '../config/index.ts';
+import {
+  DEFAULT_POOL_NAME,
+  failureEnv,
+  failureFor,
+  type DistributorConfig,
+} from '../config/index.ts';
 import { silentLogger, type Logger } from '../observability/index.ts';
 import { DEFAULT_BACKOFF, nextRestart, type BackoffPolicy } from './backoff.ts';
 import { supervisorMetrics, type SupervisorMetrics } from './metrics.ts';
-import { desiredWorkers, planWorkers, type CurrentWorker } from './plan.ts';
+import {
+  desiredWorkers,
+  planWorkers,
+  supervisedPools,
+  withRunningPools,
+  type CurrentWorker,
+} from './plan.ts';
+import { compareRefs, workerKey, type WorkerKey, type WorkerRef } from './worker-key.ts';
 import { defaultSpawn, WorkerProcess, type SpawnFn, type WorkerExit } from './worker-process.ts';
 
 /** Time and timers, injectable so tests can drive them. */
@@ -38,6 +50,9 @@ export interface SupervisorOptions {
 export type WorkerState = 'running' | 'restarting' | 'stopping';
 
 export interface WorkerStatus {
+  /** `default` for the top-level pool. */
+  readonly pool: string;
+  /** The shard's index within its pool. */
   readonly shard: number;
   readonly state: WorkerState;
   readonly pid: number | undefined;
@@ -46,9 +61,9 @@ export interface WorkerStatus {
   readonly restarts: number;
 }
 
-/** A shard's worker over its successive processes, until it is stopped for good. */
-interface Slot {
-  readonly shard: number;
+/** A (pool, shard)'s worker over its successive processes, until it is stopped for good. */
+interface Slot extends WorkerRef {
+  readonly key: WorkerKey;
   readonly argv: readonly string[];
   process: WorkerProcess | undefined;
   failures: number;
@@ -61,7 +76,8 @@ interface Slot {
 }
 
 /**
- * Keeps one worker process per live (and not yet drained) shard for `run` mode: started from
+ * Keeps one worker process per live (and not yet drained) shard of every pool for `run` mode
+ * (the default pool's and each `[pool.NAME]`'s, keyed by pool and shard): started from
  * the rendered argv without a shell, reaped on exit, restarted with exponential backoff,
  * stopped with SIGTERM and, after a grace period, SIGKILL. No PID files: the children are
  * ours, and Node reaps them.
@@ -77,9 +93,9 @@ export class Supervisor {
   private readonly stopGraceMs: number;
   private readonly env: NodeJS.ProcessEnv | undefined;
   private readonly cwd: string | undefined;
-  private readonly slots = new Map<number, Slot>();
+  private readonly slots = new Map<WorkerKey, Slot>();
   /** Draining shards the distributor reported drained: their workers are no longer wanted. */
-  private readonly retired = new Set<number>();
+  private readonly retired = new Set<WorkerKey>();
   private started = false;
   private shuttingDown = false;
 
@@ -106,34 +122,53 @@ export class Supervisor {
   }
 
   /**
-   * Applies a changed config: workers for new shards start, workers of shards neither live
-   * nor draining (or whose argv changed) are stopped gracefully. Throws, changing nothing,
-   * when the new worker command cannot be rendered.
+   * Applies a changed config: in every pool, workers for new shards start, workers of shards
+   * neither live nor draining (or whose argv changed) are stopped gracefully. The pool set
+   * stays the one this supervisor started with (see `withRunningPools`). Throws, changing
+   * nothing, when a new worker command cannot be rendered.
    */
-  reconcile(config: DistributorConfig): void {
-    const { live, draining } = shardSet(config);
-    const retired = new Set(
-      [...this.retired].filter((s) => draining.includes(s) && !live.includes(s)),
-    );
+  reconcile(next: DistributorConfig): void {
+    const config = withRunningPools(this.config, next);
+    const names = (c: DistributorConfig) => c.pools.map((p) => p.name).join(',');
+    if (names(next) !== names(config)) {
+      this.log.warn(
+        { running: config.pools.map((p) => p.name), configured: next.pools.map((p) => p.name) },
+        'pools added or removed in the config wait for a restart; supervising the running ones',
+      );
+    }
+    const stillDraining = new Set<WorkerKey>();
+    for (const pool of supervisedPools(config)) {
+      for (const shard of pool.shards.draining) {
+        if (!pool.shards.live.includes(shard))
+          stillDraining.add(workerKey({ pool: pool.name, shard }));
+      }
+    }
+    const retired = new Set([...this.retired].filter((key) => stillDraining.has(key)));
     desiredWorkers(config, retired);
     this.config = config;
     this.retired.clear();
-    for (const shard of retired) this.retired.add(shard);
+    for (const key of retired) this.retired.add(key);
     this.apply();
   }
 
   /**
-   * The distributor reports draining shard `shard` drained: its worker is stopped gracefully.
-   * Resolves once that worker has exited. A live shard is not retired.
+   * The distributor reports draining shard `shard` of `pool` drained: its worker is stopped
+   * gracefully. Resolves once that worker has exited. A live shard, or a shard of a pool this
+   * supervisor does not run, is not retired.
    */
-  retire(shard: number): Promise<void> {
-    if (shardSet(this.config).live.includes(shard)) {
-      this.log.warn({ shard }, 'live shard not retired');
+  retire(shard: number, pool: string = DEFAULT_POOL_NAME): Promise<void> {
+    const found = supervisedPools(this.config).find((p) => p.name === pool);
+    if (found === undefined || found.shards.live.includes(shard)) {
+      this.log.warn(
+        { pool, shard },
+        found ? 'live shard not retired' : 'shard of an unknown pool not retired',
+      );
       return Promise.resolve();
     }
-    this.retired.add(shard);
+    const key = workerKey({ pool, shard });
+    this.retired.add(key);
     this.apply();
-    return this.slots.get(shard)?.gone ?? Promise.resolve();
+    return this.slots.get(key)?.gone ?? Promise.resolve();
   }
 
   /**
@@ -148,47 +183,50 @@ export class Supervisor {
   }
 
   workers(): WorkerStatus[] {
-    return [...this.slots.values()]
-      .sort((a, b) => a.shard - b.shard)
-      .map((slot) => ({
-        shard: slot.shard,
-        state: slot.stopping ? 'stopping' : slot.process?.running ? 'running' : 'restarting',
-        pid: slot.process?.pid,
-        argv: slot.argv,
-        restarts: slot.restarts,
-      }));
+    return [...this.slots.values()].sort(compareRefs).map((slot) => ({
+      pool: slot.pool,
+      shard: slot.shard,
+      state: slot.stopping ? 'stopping' : slot.process?.running ? 'running' : 'restarting',
+      pid: slot.process?.pid,
+      argv: slot.argv,
+      restarts: slot.restarts,
+    }));
   }
 
   private apply(): void {
     if (!this.started || this.shuttingDown) return;
     const desired = desiredWorkers(this.config, this.retired);
-    for (const { shard, reason } of planWorkers(desired, this.current()).stop) {
-      const slot = this.slots.get(shard);
-      if (slot) this.stopSlot(slot, this.stopGraceMs, this.retired.has(shard) ? 'retired' : reason);
+    for (const { pool, shard, reason } of planWorkers(desired, this.current()).stop) {
+      const key = workerKey({ pool, shard });
+      const slot = this.slots.get(key);
+      if (slot) this.stopSlot(slot, this.stopGraceMs, this.retired.has(key) ? 'retired' : reason);
     }
     // Workers waiting for a restart were dropped at once: their replacements can start now.
     for (const worker of planWorkers(desired, this.current()).start) {
-      const slot = this.newSlot(worker.shard, worker.argv);
-      this.slots.set(worker.shard, slot);
+      const slot = this.newSlot(worker, worker.argv);
+      this.slots.set(slot.key, slot);
       this.launch(slot);
     }
   }
 
   private current(): CurrentWorker[] {
     return [...this.slots.values()].map((s) => ({
+      pool: s.pool,
       shard: s.shard,
       argv: s.argv,
       stopping: s.stopping,
     }));
   }
 
-  private newSlot(shard: number, argv: readonly string[]): Slot {
+  private newSlot(ref: WorkerRef, argv: readonly string[]): Slot {
     let markGone: () => void = () => undefined;
     const gone = new Promise<void>((resolve) => {
       markGone = resolve;
     });
     return {
-      shard,
+      pool: ref.pool,
+      shard: ref.shard,
+      key: workerKey(ref),
       argv,
       process: undefined,
       failures: 0,
@@ -202,23 +240,35 @@ export class Supervisor {
   }
 
   private launch(slot: Slot): void {
-    const worker = WorkerProcess.start(slot.shard, slot.argv, {
+    const worker = WorkerProcess.start(slot, slot.argv, {
       spawn: this.spawn,
       log: this.log,
       now: () => this.clock.now(),
-      env: this.env,
+      env: this.workerEnv(slot.pool),
       cwd: this.cwd,
     });
     slot.process = worker;
     if (worker.pid !== undefined) {
-      this.log.info({ shard: slot.shard, pid: worker.pid, argv: slot.argv }, 'worker started');
+      this.log.info(
+        { pool: slot.pool, shard: slot.shard, pid: worker.pid, argv: slot.argv },
+        'worker started',
+      );
     }
     this.updateRunning();
     worker.exited
       .then((exit) => this.onExit(slot, worker, exit))
       .catch((err: unknown) =>
-        this.log.error({ shard: slot.shard, err }, 'worker exit not handled'),
+        this.log.error({ pool: slot.pool, shard: slot.shard, err }, 'worker exit not handled'),
       );
+  }
+
+  /**
+   * The environment plus the pool's failure policy as `SD_*` variables (the worker SDK reads
+   * them): read at each start, so a changed policy reaches a worker when it next starts.
+   */
+  private workerEnv(pool: string): NodeJS.ProcessEnv {
+    const failure = failureFor(this.config, pool === DEFAULT_POOL_NAME ? undefined : pool);
+    return { ...(this.env ?? process.env), ...failureEnv(failure, pool) };
   }
 
   private onExit(slot: Slot, worker: WorkerProcess, exit: WorkerExit): void {
@@ -229,11 +279,12 @@ export class Supervisor {
     const uptimeMs = this.clock.now() - worker.startedAt;
     if (exit.error) {
       this.log.error(
-        { shard: slot.shard, argv: slot.argv, err: exit.error },
+        { pool: slot.pool, shard: slot.shard, argv: slot.argv, err: exit.error },
         'worker failed to start',
       );
     } else {
       const fields = {
+        pool: slot.pool,
         shard: slot.shard,
         pid: worker.pid,
         code: exit.code,
@@ -251,14 +302,19 @@ export class Supervisor {
     const decision = nextRestart(this.policy, slot.failures, uptimeMs, this.random());
     slot.failures = decision.failures;
     this.log.info(
-      { shard: slot.shard, delayMs: decision.delayMs, failures: decision.failures },
+      {
+        pool: slot.pool,
+        shard: slot.shard,
+        delayMs: decision.delayMs,
+        failures: decision.failures,
+      },
       'worker restart scheduled',
     );
     slot.restartTimer = this.clock.setTimeout(() => {
       slot.restartTimer = undefined;
       if (slot.stopping) return;
       slot.restarts += 1;
-      this.metrics.restarts.inc({ shard: String(slot.shard) });
+      this.metrics.restarts.inc({ pool: slot.pool, shard: String(slot.shard) });
       this.launch(slot);
     }, decision.delayMs);
   }
@@ -276,7 +332,10 @@ export class Supervisor {
       return;
     }
     if (first) {
-      this.log.info({ shard: slot.shard, pid: worker.pid, reason, graceMs }, 'stopping worker');
+      this.log.info(
+        { pool: slot.pool, shard: slot.shard, pid: worker.pid, reason, graceMs },
+        'stopping worker',
+      );
       worker.signal('SIGTERM');
     }
     // A later, shorter deadline (shutdown during a drain stop) adds its own timer.
@@ -284,7 +343,7 @@ export class Supervisor {
       this.clock.setTimeout(() => {
         if (!worker.running) return;
         this.log.warn(
-          { shard: slot.shard, pid: worker.pid, graceMs },
+          { pool: slot.pool, shard: slot.shard, pid: worker.pid, graceMs },
           'worker ignored SIGTERM, killing',
         );
         worker.signal('SIGKILL');
@@ -293,7 +352,7 @@ export class Supervisor {
   }
 
   private drop(slot: Slot): void {
-    if (this.slots.get(slot.shard) === slot) this.slots.delete(slot.shard);
+    if (this.slots.get(slot.key) === slot) this.slots.delete(slot.key);
     slot.markGone();
   }
 

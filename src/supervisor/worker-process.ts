@@ -2,6 +2,7 @@ import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:c
 import type { Readable } from 'node:stream';
 import type { Logger } from '../observability/index.ts';
 import { LineSplitter } from './line-splitter.ts';
+import type { WorkerRef } from './worker-key.ts';
 
 /** `child_process.spawn`'s shape; tests may pass their own. */
 export type SpawnFn = (
@@ -36,9 +37,10 @@ function errnoCode(err: unknown): string | undefined {
 /**
  * One worker child: started without a shell, in its own process group (so a stop reaches
  * whatever it started, and a terminal's Ctrl-C reaches only the supervisor, which stops
- * the workers in order), its output logged line by line with the shard, reaped by Node.
+ * the workers in order), its output logged line by line with its pool and shard, reaped by Node.
  */
 export class WorkerProcess {
+  readonly pool: string;
   readonly shard: number;
   readonly argv: readonly string[];
   readonly startedAt: number;
@@ -47,8 +49,9 @@ export class WorkerProcess {
   private readonly child: ChildProcess | undefined;
   private done = false;
 
-  private constructor(shard: number, argv: readonly string[], options: WorkerProcessOptions) {
-    this.shard = shard;
+  private constructor(ref: WorkerRef, argv: readonly string[], options: WorkerProcessOptions) {
+    this.pool = ref.pool;
+    this.shard = ref.shard;
     this.argv = argv;
     this.startedAt = options.now();
     let settle: (exit: WorkerExit) => void = () => undefined;
@@ -92,16 +95,16 @@ export class WorkerProcess {
       ['stdout', child.stdout],
       ['stderr', child.stderr],
     ] as const) {
-      if (stream) pipeLines(stream, name, shard, this.pid, options.log);
+      if (stream) pipeLines(stream, name, ref, this.pid, options.log);
     }
   }
 
   static start(
-    shard: number,
+    ref: WorkerRef,
     argv: readonly string[],
     options: WorkerProcessOptions,
   ): WorkerProcess {
-    return new WorkerProcess(shard, argv, options);
+    return new WorkerProcess(ref, argv, options);
   }
 
   get running(): boolean {
@@ -128,15 +131,18 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
 function pipeLines(
   stream: Readable,
   name: 'stdout' | 'stderr',
-  shard: number,
+  ref: WorkerRef,
   pid: number | undefined,
   log: Logger,
 ): void {
+  const { pool, shard } = ref;
   const splitter = new LineSplitter();
   const emit = (lines: string[]): void => {
-    for (const line of lines) log.info({ shard, pid, stream: name, line }, 'worker output');
+    for (const line of lines) log.info({ pool, shard, pid, stream: name, line }, 'worker output');
   };
   stream.on('data', (chunk: Buffer) => emit(splitter.push(chunk)));
   stream.on('end', () => emit(splitter.end()));
-  stream.on('error', (err) => log.warn({ shard, pid, stream: name, err }, 'worker output failed'));
+  stream.on('error', (err) =>
+    log.warn({ pool, shard, pid, stream: name, err }, 'worker output failed'),
+  );
 }

@@ -19,10 +19,16 @@ export interface WorkerArgs {
   readonly batchSize: number;
   /** `--out`: append one line per message to this file. */
   readonly out?: string;
+  /** `--reject-matching`: reject (not handle) every payload whose UTF-8 text matches it. */
+  readonly rejectMatching?: RegExp;
 }
 
-export const WORKER_USAGE =
-  'usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--backend veda]';
+export const WORKER_USAGE = `usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--reject-matching REGEX] [--backend veda]
+
+With SD_FAILURE_POLICY (DeadLetter, Drop or Block) in the environment, and optionally
+SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC, SD_RETRY_BACKOFF_MAX_SEC and SD_POOL, a rejected
+message is retried through QUEUE-retry and dead-lettered to QUEUE-dlq (or dropped, or it
+blocks the shard). --reject-matching rejects every payload whose text matches REGEX.`;
 
 function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') {
@@ -60,6 +66,7 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
         'sleep-empty': { type: 'string' },
         'batch-size': { type: 'string' },
         out: { type: 'string' },
+        'reject-matching': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -83,6 +90,18 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
     );
   }
   const out = text('out');
+  const rejectText = text('reject-matching');
+  let rejectMatching: RegExp | undefined;
+  if (rejectText !== undefined) {
+    try {
+      rejectMatching = new RegExp(required(rejectText, '--reject-matching'));
+    } catch (err) {
+      if (err instanceof WorkerArgsError) throw err;
+      throw new WorkerArgsError(
+        `--reject-matching ${JSON.stringify(rejectText)} is not a regular expression: ${(err as Error).message}`,
+      );
+    }
+  }
   return {
     backend,
     base: required(text('base'), '--base'),
@@ -103,5 +122,6 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
       'a whole number > 0',
     ),
     ...(out === undefined ? {} : { out: required(out, '--out') }),
+    ...(rejectMatching === undefined ? {} : { rejectMatching }),
   };
 }

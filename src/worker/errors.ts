@@ -16,3 +16,28 @@ export class WorkerHandlerError extends ShardDistributorError {
     super('SD_ERR_WORKER_HANDLER', message, options);
   }
 }
+
+/**
+ * Thrown by a handler when the failure is not the message's fault (a database down, a full
+ * disk): the worker stops without committing, and the message is delivered again to the next
+ * worker of the shard. It is not a reject: it counts no attempt and never dead-letters.
+ */
+export class WorkerInfrastructureError extends ShardDistributorError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SD_ERR_WORKER_INFRASTRUCTURE', message, options);
+  }
+}
+
+/** The worker's move journal cannot be used: unreadable, or it does not match its queue. */
+export class WorkerJournalError extends ShardDistributorError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SD_ERR_WORKER_JOURNAL', message, options);
+  }
+}
+
+/** The worker's options do not fit together (e.g. a failure policy on veda without a journal directory). */
+export class WorkerConfigError extends ShardDistributorError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SD_ERR_WORKER_CONFIG', message, options);
+  }
+}

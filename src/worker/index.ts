@@ -5,6 +5,8 @@ export type {
   MessageContext,
   MessageHandler,
   RunWorkerOptions,
+  WorkerFailureOptions,
+  WorkerFailpoint,
   WorkerReport,
 } from './sdk.ts';
 export { main as workerMain } from './reference-worker.ts';
@@ -12,4 +14,26 @@ export type { ReferenceWorkerOptions } from './reference-worker.ts';
 export { parseWorkerArgs, WORKER_USAGE } from './cli-args.ts';
 export type { WorkerArgs, WorkerBackend } from './cli-args.ts';
 export { encodeOutputLine, decodeOutputLine } from './output-line.ts';
-export { WorkerArgsError, WorkerHandlerError } from './errors.ts';
+export {
+  WorkerArgsError,
+  WorkerConfigError,
+  WorkerHandlerError,
+  WorkerInfrastructureError,
+  WorkerJournalError,
+} from './errors.ts';
+export {
+  deadLetterQueueOf,
+  poolDeadLetterQueueOf,
+  replayQueueOf,
+  retryQueueOf,
+} from './queue-names.ts';
+export { finishMove, moveBatch, MoveJournal } from './move-journal.ts';
+export type {
+  MoveContext,
+  MoveEntry,
+  MoveFailpoint,
+  MoveItem,
+  MoveTarget,
+} from './move-journal.ts';
+export { workerMetrics } from './metrics.ts';
+export type { RejectOutcome, WorkerMetrics } from './metrics.ts';

@@ -14,10 +14,16 @@ import {
   Distributor,
   PROTOCOL_STEPS,
   failpointFromSpec,
+  replayQueueName,
   type DistributorOptions,
 } from '../../src/distributor/index.ts';
 import { createLogger } from '../../src/observability/index.ts';
-import { createNatsBackend, createVedaBackend, type QueueBackend } from '../../src/queue/index.ts';
+import {
+  createNatsBackend,
+  createVedaBackend,
+  decodeEnvelope,
+  type QueueBackend,
+} from '../../src/queue/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { NatsServer } from '../harness/nats-server.ts';
 import { countDeliveries, readShards, runUntil, takeAsWorker } from './helpers.ts';
@@ -48,7 +54,7 @@ interface World {
   /** The metrics text of the last distributor opened. */
   metrics(): Promise<string>;
   distributor(options?: Partial<DistributorOptions>): Promise<Distributor>;
-  produce(messages: readonly string[]): Promise<void>;
+  produce(messages: readonly string[], queue?: string): Promise<void>;
   mainLag(): Promise<number>;
   /** Every message of a pool's shard queues, read from the start by an audit consumer. */
   contents(prefix: string, shards: number): Promise<Map<number, string[]>>;
@@ -153,8 +159,8 @@ async function open(kind: BackendKind, pools: (prefix: string) => PoolConfig[]):
       running.push(d);
       return d;
     },
-    async produce(messages) {
-      const writer = await shared.openWriter(config.dispatcher.mainQueueName);
+    async produce(messages, queue = config.dispatcher.mainQueueName) {
+      const writer = await shared.openWriter(queue);
       await writer.append(messages.map((m) => Buffer.from(m)));
       await writer.flush();
       await writer.close();
@@ -308,6 +314,94 @@ describe.each(BACKENDS)('worker pools on the %s backend', (kind) => {
     }
   });
 
+  it('dead-letters messages past their deadline to their pool’s dead-letter queue instead of a shard', async () => {
+    world = await open(kind, (prefix) => [
+      pool('large', `${prefix}-large`, { match: { minBytes: 300 } }),
+    ]);
+    const { config } = world;
+    const past = Date.now() - 60_000;
+    const future = Date.now() + 3_600_000;
+    const messages = Array.from({ length: 40 }, (_, i) => {
+      const deadline = i % 5 === 0 ? past : i % 5 === 1 ? future : undefined;
+      const body = { id: `m${i}`, type: 'doc', ...(deadline ? { deadline } : {}) };
+      const pad = 'x'.repeat(i % 2 ? 400 : 10);
+      return JSON.stringify({ ...body, pad });
+    });
+    await world.produce(messages);
+    const d = await world.distributor();
+    await runUntil(d, async () => (await world!.mainLag()) === 0);
+
+    const prefix = config.worker.subQueuePrefix;
+    const smallDead = await readRaw(world.backend, `${prefix}-dlq`);
+    const largeDead = await readRaw(world.backend, `${prefix}-large-dlq`);
+    const expired = messages.filter((_, i) => i % 5 === 0);
+    const unwrapped = [...smallDead, ...largeDead].map((bytes) => decodeEnvelope(bytes));
+    expect(unwrapped.map((e) => Buffer.from(e.payload).toString()).sort()).toEqual(
+      [...expired].sort(),
+    );
+    expect(
+      unwrapped.every((e) => e.header.kind === 'expired' && /deadline/.test(e.header.reason)),
+    ).toBe(true);
+    expect(largeDead.length).toBe(expired.filter((m) => m.length >= 300).length);
+    const large = await world.contents(`${prefix}-large`, 2);
+    const small = await world.contents(prefix, 2);
+    expect(
+      countDeliveries(
+        new Map([
+          [
+            0,
+            [
+              ...flatten(large),
+              ...flatten(small),
+              ...unwrapped.map((e) => Buffer.from(e.payload).toString()),
+            ],
+          ],
+        ]),
+        messages,
+      ),
+    ).toEqual({ delivered: 40, lost: [], duplicated: [], unexpected: [] });
+    expect(await world.metrics()).toMatch(/shard_distributor_expired_total\{pool="large"\} 4/);
+  });
+
+  it.each(PROTOCOL_STEPS)(
+    'routes replayed dead letters like the main queue, exactly once, when interrupted %s',
+    async (step) => {
+      world = await open(kind, (prefix) => [
+        pool('large', `${prefix}-large`, { match: { minBytes: 300 } }),
+      ]);
+      const { config } = world;
+      const main = Array.from({ length: 12 }, (_, i) => message(`main${i}`, i % 2 ? 100 : 400));
+      const replayed = Array.from({ length: 33 }, (_, i) => message(`dl${i}`, i % 3 ? 100 : 400));
+      await world.produce(main);
+      // What `dlq replay` writes: the original payloads, in the replay queue beside the shards.
+      await world.produce(replayed, replayQueueName(config.dispatcher.mainQueueName));
+      const crashing = await world.distributor({
+        failpoint: failpointFromSpec(`${step}:3:throw`),
+      });
+      await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
+      await crashing.close();
+      const replayLag = () =>
+        world!.backend.backlog(
+          replayQueueName(config.dispatcher.mainQueueName),
+          config.dispatcher.consumerName,
+        );
+      await runUntil(
+        await world.distributor(),
+        async () => (await world!.mainLag()) === 0 && (await replayLag()) === 0,
+      );
+      const large = await world.contents(`${config.worker.subQueuePrefix}-large`, 2);
+      const small = await world.contents(config.worker.subQueuePrefix, 2);
+      expect(flatten(large).every((m) => parse(m).bytes >= 300)).toBe(true);
+      expect(flatten(small).every((m) => parse(m).bytes < 300)).toBe(true);
+      expect(
+        countDeliveries(new Map([[0, [...flatten(large), ...flatten(small)]]]), [
+          ...main,
+          ...replayed,
+        ]),
+      ).toEqual({ delivered: 45, lost: [], duplicated: [], unexpected: [] });
+    },
+  );
+
   it.each(PROTOCOL_STEPS)(
     'delivers exactly once when a batch spanning two pools is interrupted %s',
     async (step) => {
@@ -333,6 +427,21 @@ describe.each(BACKENDS)('worker pools on the %s backend', (kind) => {
     },
   );
 });
+
+/** Every message of one queue, as stored, read from the start by an audit consumer. */
+async function readRaw(backend: QueueBackend, queue: string): Promise<Uint8Array[]> {
+  const consumer = await backend.openConsumer(queue, 'audit');
+  const all: Uint8Array[] = [];
+  try {
+    for (;;) {
+      const batch = await consumer.read(500);
+      if (batch.messages.length === 0) return all;
+      all.push(...batch.messages.map((m) => m.data));
+    }
+  } finally {
+    await consumer.close();
+  }
+}
 
 /** Until `condition` holds (tests wait, never sleep, for what they expect to happen). */
 function waitFor(condition: () => Promise<boolean>): Promise<void> {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,8 +8,10 @@ import {
   quoteArgv,
   renderIni,
   type DistributorConfig,
+  type PoolConfig,
 } from '../../src/config/index.ts';
 import { createVedaBackend } from '../../src/queue/index.ts';
+import { decodeOutputLine } from '../../src/worker/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
 import { countDeliveries, ids } from './helpers.ts';
@@ -51,6 +53,124 @@ async function shardContents(shards: number): Promise<Map<number, string[]>> {
     result.set(i, (await backend.peek(`individuals-flow-shard-${i}`, 100_000)).map(String));
   await backend.close();
   return result;
+}
+
+/** The reference worker, `shard-distributor worker`, writing what it handled to `<queue>.out`. */
+const REFERENCE_WORKER = quoteArgv([process.execPath, CLI, 'worker']);
+const REFERENCE_ARGS =
+  '--base {worker_base_path} --sub {sub_queue_name} --src {src} --sleep-empty {sleep_empty_sec} --out {worker_base_path}/{sub_queue_name}.out';
+/** Messages of at least this many bytes go to `[pool.large]`. */
+const LARGE_BYTES = 1000;
+
+/** `[pool.large]`: payloads of LARGE_BYTES or more, shard queues `large-shard-<i>`. */
+function largePool(minWorkers: number, extra: Partial<PoolConfig> = {}): PoolConfig {
+  return {
+    name: 'large',
+    match: { minBytes: LARGE_BYTES },
+    minWorkers,
+    drainingShards: [],
+    strategy: 'RoundRobin',
+    subQueuePrefix: 'large-shard',
+    workerModule: REFERENCE_WORKER,
+    workerArgsTemplate: `${REFERENCE_ARGS} --batch-size 3`,
+    backpressure: { maxBacklogPerShard: 0, maxDiskBytes: 0 },
+    ...extra,
+  };
+}
+
+/** The default pool (`minWorkers` shards) and `[pool.large]`, all run by the reference worker. */
+function twoPoolConfig(minWorkers: number, large: PoolConfig): DistributorConfig {
+  const base = runConfig(minWorkers);
+  return {
+    ...base,
+    worker: { ...base.worker, workerModule: REFERENCE_WORKER, workerArgsTemplate: REFERENCE_ARGS },
+    pools: [large],
+  };
+}
+
+/** `n` payloads of LARGE_BYTES or more, each starting with its own id. */
+function largeMessages(n: number, prefix = 'L'): string[] {
+  return ids(n, prefix).map((id) => `${id}.${'x'.repeat(LARGE_BYTES)}`);
+}
+
+/** A message's id: a large payload without its padding. */
+function idOf(message: string): string {
+  return message.split('.')[0] ?? message;
+}
+
+async function produce(messages: readonly string[]): Promise<void> {
+  const main = createVedaBackend({ basePath: join(dir, 'main') });
+  const writer = await main.openWriter('individuals-flow');
+  await writer.append(messages.map((m) => Buffer.from(m)));
+  await writer.flush();
+  await writer.close();
+  await main.close();
+}
+
+/** What each reference worker of `<prefix>-0 … <prefix>-(shards-1)` wrote to its `.out` file. */
+async function handled(prefix: string, shards: number): Promise<Map<number, string[]>> {
+  const result = new Map<number, string[]>();
+  for (let i = 0; i < shards; i++) {
+    const text = await readFile(join(dir, 'shards', `${prefix}-${i}.out`), 'utf8').catch(() => '');
+    result.set(
+      i,
+      text
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => idOf(decodeOutputLine(line).toString())),
+    );
+  }
+  return result;
+}
+
+interface RunProcess {
+  output(): string;
+  /** The JSON log lines with this `msg`. */
+  logs(msg: string): Record<string, unknown>[];
+  load(): Promise<LoadShards>;
+  stop(): Promise<number | null>;
+}
+
+type LoadShards = {
+  shards: { pool?: string; index: number; backlog: number; state: string; moving: boolean }[];
+};
+
+async function startRun(file: string): Promise<RunProcess> {
+  const child = spawn(process.execPath, [CLI, 'run', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'info' },
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const logs = (msg: string) =>
+    output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return {};
+        }
+      })
+      .filter((line) => line['msg'] === msg);
+  try {
+    const port = await loggedPort(() => output);
+    return {
+      output: () => output,
+      logs,
+      load: async () => (await (await fetch(`http://127.0.0.1:${port}/load`)).json()) as LoadShards,
+      stop: async () => {
+        child.kill('SIGTERM');
+        return exited;
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`run did not start:\n${output.slice(-3000)}`, { cause: error });
+  }
 }
 
 describe('run mode', () => {
@@ -109,6 +229,178 @@ describe('run mode', () => {
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
+    }
+  });
+
+  it("runs every pool's workers with the pool's argv, each pool's messages reach its own workers once, and shrinking a pool retires only its removed worker", async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sd-run-pools-'));
+    const file = join(dir, 'veda-queue-shard-distributor.ini');
+    await writeFile(file, renderIni(twoPoolConfig(2, largePool(2))));
+    const small = ids(40, 'S');
+    const large = largeMessages(30, 'L');
+    // Interleaved, so one batch spans both pools.
+    await produce(small.flatMap((m, i) => [m, ...(large[i] === undefined ? [] : [large[i]])]));
+
+    const run = await startRun(file);
+    try {
+      await eventually(
+        () => {
+          const started = run.logs('worker started');
+          expect(started.map((l) => `${String(l['pool'])}/${String(l['shard'])}`).sort()).toEqual([
+            'default/0',
+            'default/1',
+            'large/0',
+            'large/1',
+          ]);
+        },
+        { timeoutMs: 30_000 },
+      );
+      for (const line of run.logs('worker started')) {
+        const queue =
+          line['pool'] === 'large'
+            ? `large-shard-${String(line['shard'])}`
+            : `individuals-flow-shard-${String(line['shard'])}`;
+        const base = join(dir, 'shards');
+        expect((line['argv'] as string[]).slice(2)).toEqual([
+          'worker',
+          ...['--base', base, '--sub', queue, '--src', 'queue-shard-distributor'],
+          ...['--sleep-empty', '0.05', '--out', `${base}/${queue}.out`],
+          ...(line['pool'] === 'large' ? ['--batch-size', '3'] : []),
+        ]);
+      }
+
+      // Counted by id (a large payload's id is what precedes its padding), per pool.
+      const all = async (smallIds: string[], largeIds: string[]) => ({
+        small: countDeliveries(await handled('individuals-flow-shard', 2), smallIds),
+        large: countDeliveries(await handled('large-shard', 2), largeIds.map(idOf)),
+      });
+      const complete = (smallIds: string[], largeIds: string[]) => ({
+        small: { delivered: smallIds.length, lost: [], duplicated: [], unexpected: [] },
+        large: { delivered: largeIds.length, lost: [], duplicated: [], unexpected: [] },
+      });
+      await eventually(
+        async () => expect(await all(small, large)).toEqual(complete(small, large)),
+        {
+          timeoutMs: 30_000,
+        },
+      );
+      // Both shards of each pool took part.
+      for (const shards of [
+        await handled('individuals-flow-shard', 2),
+        await handled('large-shard', 2),
+      ])
+        for (const list of shards.values()) expect(list.length).toBeGreaterThan(0);
+
+      const pids = new Map(
+        run
+          .logs('worker started')
+          .map((l) => [`${String(l['pool'])}/${String(l['shard'])}`, l['pid']]),
+      );
+      // large shrinks to one worker; its shard 1 drains (it is empty) and its worker is retired.
+      await writeFile(file, renderIni(twoPoolConfig(2, largePool(1, { drainingShards: [1] }))));
+      await eventually(
+        () =>
+          expect(run.logs('stopping worker')).toEqual([
+            expect.objectContaining({ pool: 'large', shard: 1, reason: 'retired' }),
+          ]),
+        { timeoutMs: 30_000 },
+      );
+      await eventually(() =>
+        expect(run.logs('worker exited')).toEqual([
+          expect.objectContaining({ pool: 'large', shard: 1, pid: pids.get('large/1'), code: 0 }),
+        ]),
+      );
+      await eventually(async () =>
+        expect(
+          (await run.load()).shards.find((s) => s.pool === 'large' && s.index === 1)?.state,
+        ).toBe('drained'),
+      );
+
+      // New messages: the large ones all go to large/0 now; nothing else stopped or started.
+      const small2 = ids(10, 'S2');
+      const large2 = largeMessages(10, 'L2');
+      await produce([...small2, ...large2]);
+      await eventually(
+        async () =>
+          expect(await all([...small, ...small2], [...large, ...large2])).toEqual(
+            complete([...small, ...small2], [...large, ...large2]),
+          ),
+        { timeoutMs: 30_000 },
+      );
+      const largeShards = await handled('large-shard', 2);
+      expect(largeShards.get(1)?.filter((m) => m.startsWith('L2-'))).toEqual([]);
+      expect(run.logs('worker started')).toHaveLength(4);
+      expect(run.logs('stopping worker')).toHaveLength(1);
+    } finally {
+      expect(await run.stop()).toBe(0);
+    }
+  });
+
+  it("stops the worker of a shard removed from a pool and moves that pool's backlog to its live shards, leaving the default pool alone", async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sd-run-pools-'));
+    const file = join(dir, 'veda-queue-shard-distributor.ini');
+    // Idle workers everywhere: the shard queues keep their backlog.
+    const idle = (minWorkers: number) =>
+      twoPoolConfig(
+        2,
+        largePool(minWorkers, { workerModule: quoteArgv([process.execPath, IDLE_WORKER]) }),
+      );
+    const config = (minWorkers: number): DistributorConfig => {
+      const c = idle(minWorkers);
+      return {
+        ...c,
+        worker: { ...c.worker, workerModule: quoteArgv([process.execPath, IDLE_WORKER]) },
+      };
+    };
+    await writeFile(file, renderIni(config(3)));
+    const small = ids(20, 'S');
+    const large = largeMessages(90, 'L');
+    await produce([...small, ...large]);
+
+    const run = await startRun(file);
+    try {
+      const backlogs = async (pool: string | undefined) =>
+        (await run.load()).shards.filter((s) => s.pool === pool).map((s) => s.backlog);
+      await eventually(
+        async () => {
+          expect(await backlogs('large')).toEqual([30, 30, 30]);
+          expect(await backlogs(undefined)).toEqual([10, 10]);
+        },
+        { timeoutMs: 30_000 },
+      );
+
+      await writeFile(file, renderIni(config(2)));
+      await eventually(
+        async () => {
+          const shards = (await run.load()).shards.filter((s) => s.pool === 'large');
+          expect(shards.find((s) => s.index === 2)?.state ?? 'gone').toMatch(/drained|gone/);
+          expect(shards.filter((s) => s.index < 2).map((s) => s.backlog)).toEqual([45, 45]);
+        },
+        { timeoutMs: 30_000 },
+      );
+      expect(await backlogs(undefined)).toEqual([10, 10]);
+      expect(
+        run.logs('workers of removed shards stopped; moving their backlog to live shards'),
+      ).toEqual([expect.objectContaining({ pool: 'large', shards: [2] })]);
+      expect(run.logs('stopping worker')).toEqual([
+        expect.objectContaining({ pool: 'large', shard: 2, reason: 'not-desired' }),
+      ]);
+      const backend = createVedaBackend({ basePath: join(dir, 'shards') });
+      const contents = new Map<number, string[]>();
+      for (let i = 0; i < 2; i++)
+        contents.set(
+          i,
+          (await backend.peek(`large-shard-${i}`, 100_000)).map((m) => idOf(String(m))),
+        );
+      await backend.close();
+      expect(countDeliveries(contents, large.map(idOf))).toEqual({
+        delivered: 90,
+        lost: [],
+        duplicated: [],
+        unexpected: [],
+      });
+    } finally {
+      expect(await run.stop()).toBe(0);
     }
   });
 });

@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { defaultConfig, quoteArgv, type DistributorConfig } from '../../../src/config/index.ts';
+import {
+  defaultConfig,
+  quoteArgv,
+  type DistributorConfig,
+  type PoolConfig,
+} from '../../../src/config/index.ts';
 import { createLogger, type Logger } from '../../../src/observability/index.ts';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'workers');
@@ -63,6 +68,28 @@ export function sleeperConfig(
       workerModule: quoteArgv([process.execPath, script]),
       workerArgsTemplate: args,
     },
+  };
+}
+
+/** `[pool.NAME]` whose workers are `node FIXTURE` plus `args`, its shard queues `q-NAME-<i>`. */
+export function sleeperPool(
+  name: string,
+  minWorkers: number,
+  args: string,
+  extra: Partial<PoolConfig> = {},
+  script: string = SLEEPER,
+): PoolConfig {
+  return {
+    name,
+    match: { minBytes: 1024 },
+    minWorkers,
+    drainingShards: [],
+    strategy: 'RoundRobin',
+    subQueuePrefix: `q-${name}`,
+    workerModule: quoteArgv([process.execPath, script]),
+    workerArgsTemplate: args,
+    backpressure: { maxBacklogPerShard: 0, maxDiskBytes: 0 },
+    ...extra,
   };
 }
 

@@ -1,8 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { renderWorkerArgv } from '../../../src/config/index.ts';
+import {
+  renderPoolWorkerArgv,
+  renderWorkerArgv,
+  type DistributorConfig,
+} from '../../../src/config/index.ts';
 import { Supervisor, type SupervisorOptions } from '../../../src/supervisor/index.ts';
 import { eventually } from '../../harness/eventually.ts';
-import { alive, capture, reaped, sleeperConfig, type Captured } from './helpers.ts';
+import { alive, capture, reaped, sleeperConfig, sleeperPool, type Captured } from './helpers.ts';
 
 const fast = { initialMs: 50, maxMs: 400, factor: 2, jitter: 0, resetAfterMs: 60_000 };
 
@@ -42,6 +46,29 @@ describe('supervisor', () => {
     );
   }
 
+  /** The running workers as `pool/shard` → pid. */
+  function byKey(supervisor: Supervisor): Map<string, number> {
+    return new Map(
+      supervisor.workers().map((w) => {
+        if (w.state !== 'running' || w.pid === undefined)
+          throw new Error(`${w.pool}/${w.shard} is ${w.state}`);
+        return [`${w.pool}/${w.shard}`, w.pid];
+      }),
+    );
+  }
+
+  /** Default pool with `defaults` shards, plus `[pool.large]` with `large` shards. */
+  function twoPools(
+    defaults: number,
+    large: number,
+    largeExtra: Parameters<typeof sleeperPool>[3] = {},
+  ): DistributorConfig {
+    return {
+      ...sleeperConfig(defaults, '--sub {sub_queue_name}'),
+      pools: [sleeperPool('large', large, '--sub {sub_queue_name} --pool large', largeExtra)],
+    };
+  }
+
   it('starts one worker per live shard with exactly the rendered argv, a quoted space kept in one argument', async () => {
     const c = capture();
     const config = sleeperConfig(3, `--sub {sub_queue_name} --label 'two words' --src {src}`);
@@ -79,6 +106,48 @@ describe('supervisor', () => {
         ]),
       );
     }
+  });
+
+  it("starts each pool's workers with that pool's failure policy in SD_* variables", async () => {
+    const c = capture();
+    const base = sleeperConfig(1, '--print-env');
+    const config = {
+      ...base,
+      failure: {
+        policy: 'DeadLetter' as const,
+        maxAttempts: 3,
+        retryBackoffSec: 2,
+        retryBackoffMaxSec: 60,
+      },
+      pools: [
+        sleeperPool('large', 1, '--print-env', {
+          failure: { policy: 'Drop', maxAttempts: 7, retryBackoffSec: 1, retryBackoffMaxSec: 10 },
+        }),
+      ],
+    };
+    supervise(c, { config, env: { PATH: process.env.PATH, SD_POOL: 'inherited' } });
+    const envOf = async (pool: string) =>
+      eventually(() => {
+        const line = c.logs.find(
+          (l) => l.msg === 'worker output' && l.pool === pool && String(l.line).startsWith('env '),
+        );
+        expect(line).toBeDefined();
+        return JSON.parse(String(line!.line).slice(4)) as Record<string, string>;
+      });
+    expect(await envOf('default')).toEqual({
+      SD_POOL: 'default',
+      SD_FAILURE_POLICY: 'DeadLetter',
+      SD_MAX_ATTEMPTS: '3',
+      SD_RETRY_BACKOFF_SEC: '2',
+      SD_RETRY_BACKOFF_MAX_SEC: '60',
+    });
+    expect(await envOf('large')).toEqual({
+      SD_POOL: 'large',
+      SD_FAILURE_POLICY: 'Drop',
+      SD_MAX_ATTEMPTS: '7',
+      SD_RETRY_BACKOFF_SEC: '1',
+      SD_RETRY_BACKOFF_MAX_SEC: '10',
+    });
   });
 
   it('reaps a worker killed with SIGKILL and starts it again, waiting longer after each failure', async () => {
@@ -249,5 +318,110 @@ describe('supervisor', () => {
       }),
     ).toThrow(expect.objectContaining({ code: 'SD_ERR_WORKER_COMMAND' }));
     expect(pids(supervisor)).toEqual([pid]);
+  });
+
+  it("starts every pool's workers with the pool's argv, tells the same index in two pools apart, and counts restarts by pool", async () => {
+    const c = capture();
+    const config = twoPools(2, 2);
+    const supervisor = supervise(c, { config });
+    const pids = await eventually(() => {
+      const all = byKey(supervisor);
+      expect([...all.keys()]).toEqual(['default/0', 'default/1', 'large/0', 'large/1']);
+      return all;
+    });
+    for (const w of supervisor.workers()) {
+      const pool = config.pools[0];
+      if (pool === undefined) throw new Error('no pool');
+      const argv =
+        w.pool === 'large'
+          ? renderPoolWorkerArgv(config, pool, w.shard)
+          : renderWorkerArgv(config, w.shard);
+      expect(w.argv).toEqual(argv);
+      await eventually(() =>
+        expect(
+          c.find('worker output', { pool: w.pool, shard: w.shard, stream: 'stdout' })[0]?.line,
+        ).toBe(`argv ${JSON.stringify(argv.slice(2))}`),
+      );
+    }
+    expect(
+      supervisor
+        .workers()
+        .find((w) => w.pool === 'large' && w.shard === 1)
+        ?.argv.slice(2),
+    ).toEqual(['--sub', 'q-large-1', '--pool', 'large']);
+    expect(await c.metric('shard_distributor_workers_running')).toBe(4);
+
+    // Killing large/0 restarts large/0 only; default/0 keeps its process.
+    const victim = pids.get('large/0') as number;
+    process.kill(victim, 'SIGKILL');
+    await eventually(() => {
+      const now = byKey(supervisor);
+      expect(now.get('large/0')).not.toBe(victim);
+      expect(now.get('default/0')).toBe(pids.get('default/0'));
+    });
+    expect(c.find('worker exited', { pool: 'large', shard: 0, pid: victim })).toHaveLength(1);
+    expect(
+      await c.metric('shard_distributor_worker_restarts_total', { pool: 'large', shard: '0' }),
+    ).toBe(1);
+    expect(
+      await c.metric('shard_distributor_worker_restarts_total', { pool: 'default', shard: '0' }),
+    ).toBe(0);
+  });
+
+  it("drains and retires a pool's removed shard only, and keeps the pools it started with", async () => {
+    const c = capture();
+    const supervisor = supervise(c, { config: twoPools(2, 2) });
+    const before = await eventually(() => {
+      const all = byKey(supervisor);
+      expect(all.size).toBe(4);
+      return all;
+    });
+    await ready(c, 1, before.get('large/1') as number);
+
+    // large shrinks to 1: its shard 1 drains and keeps its worker until retired.
+    supervisor.reconcile(twoPools(2, 1, { drainingShards: [1] }));
+    expect(byKey(supervisor)).toEqual(before);
+    // default/1 is live: not retired, whatever pool the caller meant.
+    await supervisor.retire(1);
+    expect(byKey(supervisor)).toEqual(before);
+
+    await supervisor.retire(1, 'large');
+    expect(c.find('stopping worker', { pool: 'large', shard: 1 })).toEqual([
+      expect.objectContaining({ reason: 'retired' }),
+    ]);
+    expect(c.find('worker exited', { pid: before.get('large/1') })).toEqual([
+      expect.objectContaining({ pool: 'large', code: 0, signal: null }),
+    ]);
+    expect([...byKey(supervisor)]).toEqual([...before].filter(([key]) => key !== 'large/1'));
+    expect(c.find('stopping worker', { pool: 'default' })).toEqual([]);
+
+    // Still draining in the INI: stays retired.
+    supervisor.reconcile(twoPools(2, 1, { drainingShards: [1] }));
+    expect(byKey(supervisor).has('large/1')).toBe(false);
+
+    // A pool dropped from the INI keeps its workers until the restart (the distributor
+    // still feeds it); an unknown pool's shard is not retired.
+    supervisor.reconcile(sleeperConfig(2, '--sub {sub_queue_name}'));
+    expect(
+      c.find(
+        'pools added or removed in the config wait for a restart; supervising the running ones',
+      ),
+    ).toHaveLength(1);
+    await supervisor.retire(0, 'nope');
+    expect(c.find('shard of an unknown pool not retired', { pool: 'nope' })).toHaveLength(1);
+    expect([...byKey(supervisor).keys()]).toEqual(['default/0', 'default/1', 'large/0']);
+
+    // Growing the pool again starts large/1 anew.
+    supervisor.reconcile(twoPools(2, 2));
+    await eventually(() =>
+      expect([...byKey(supervisor).keys()]).toEqual([
+        'default/0',
+        'default/1',
+        'large/0',
+        'large/1',
+      ]),
+    );
+    expect(byKey(supervisor).get('large/0')).toBe(before.get('large/0'));
+    expect(byKey(supervisor).get('default/1')).toBe(before.get('default/1'));
   });
 });

@@ -1,0 +1,437 @@
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_POOL_NAME,
+  loadConfigFile,
+  poolShardSet,
+  shardSet,
+  type DistributorConfig,
+  type Env,
+} from '../config/index.ts';
+import { silentLogger } from '../observability/index.ts';
+import {
+  createNatsBackend,
+  createVedaBackend,
+  decodeEnvelope,
+  QueueNotFoundError,
+  type EnvelopeHeader,
+  type QueueBackend,
+  type QueueConsumer,
+  type QueueWriter,
+} from '../queue/index.ts';
+import {
+  deadLetterQueueOf,
+  encodeOutputLine,
+  finishMove,
+  moveBatch,
+  MoveJournal,
+  poolDeadLetterQueueOf,
+  replayQueueOf,
+  type MoveContext,
+  type MoveFailpoint,
+  type MoveItem,
+} from '../worker/index.ts';
+import { UsageError } from './usage-error.ts';
+
+/** The consumer `dlq` reads every dead-letter queue as. */
+export const DLQ_ADMIN_CONSUMER = 'dlq-admin';
+const READ_BATCH = 500;
+const PREVIEW_CHARS = 120;
+
+export const DLQ_USAGE = `shard-distributor dlq <list|show|replay|purge> --config FILE [--pool NAME] [options]
+
+The dead letters of one worker pool (--pool, default "default"): for each of its shards i,
+live and draining, <sub_queue_prefix>-<i>-dlq (what its worker's handler rejected
+max_attempts times), and <sub_queue_prefix>-dlq (what the distributor dead-lettered).
+Each holds envelopes: the reason, the attempts, the original shard and the original
+payload. They are read as consumer "${DLQ_ADMIN_CONSUMER}"; --queue QUEUE limits a command
+to one of them. veda: the dead-letter queues are in [worker] worker_base_path.
+
+  list                      messages waiting per queue, and a count by reason
+  show [-n N]               the first N (default 10) envelopes: header and payload preview;
+                            moves nothing
+  replay                    moves every dead letter, as its original payload, into
+                            <main_queue_name>-replay (veda: beside the shard queues), which
+                            the distributor routes like the main queue. Exactly once: a
+                            replay stopped midway is finished by the next one. One replay
+                            at a time (veda: a second one fails on the writer lock).
+  purge --yes               drops them: says how many, then moves "${DLQ_ADMIN_CONSUMER}" past them
+
+  --json                    list and show: JSON instead of text`;
+
+interface Options {
+  config?: string;
+  pool?: string;
+  queue?: string;
+  n?: string;
+  json?: boolean;
+  yes?: boolean;
+}
+
+export interface DlqCommandOptions {
+  /** Where output goes (default stdout). */
+  readonly write?: (text: string) => void;
+  /** Tests: throw here to play a crash of `replay` at that step. */
+  readonly failpoint?: (name: MoveFailpoint) => void;
+}
+
+/** What `dlq` works on: the backends, the pool's dead-letter queues and the replay queue. */
+interface Target {
+  readonly pool: string;
+  readonly queues: readonly string[];
+  readonly replayQueue: string;
+  /** Where the dead-letter queues live. */
+  readonly dlqBackend: QueueBackend;
+  /** Where the replay queue lives (the distributor reads it with the shard queues). */
+  readonly replayBackend: QueueBackend;
+  /** veda: the replay journal, beside the replay queue. */
+  readonly journal?: MoveJournal;
+  close(): Promise<void>;
+}
+
+export async function dlqCommand(
+  argv: string[],
+  env: Env,
+  options: DlqCommandOptions = {},
+): Promise<number> {
+  const write = options.write ?? ((text: string) => void process.stdout.write(text));
+  const [action, ...rest] = argv;
+  let parsed: { values: Options; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string' },
+        pool: { type: 'string' },
+        queue: { type: 'string' },
+        n: { type: 'string', short: 'n' },
+        json: { type: 'boolean' },
+        yes: { type: 'boolean' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }) as { values: Options; positionals: string[] };
+  } catch (err) {
+    throw new UsageError((err as Error).message, DLQ_USAGE);
+  }
+  const { values, positionals } = parsed;
+  if (!action || !['list', 'show', 'replay', 'purge'].includes(action)) {
+    throw new UsageError(`unknown dlq action "${action ?? ''}"`, DLQ_USAGE);
+  }
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument "${positionals[0]}"`, DLQ_USAGE);
+  if (values.config === undefined) throw new UsageError('--config FILE is required', DLQ_USAGE);
+  const count = values.n === undefined ? 10 : Number(values.n);
+  if (!Number.isInteger(count) || count < 1)
+    throw new UsageError(`-n ${values.n} is not a whole number >= 1`, DLQ_USAGE);
+
+  const config = await loadConfigFile(values.config, {
+    env,
+    log: silentLogger,
+    createIfMissing: false,
+  });
+  const target = await targetFor(config, values.pool ?? DEFAULT_POOL_NAME, values.queue);
+  try {
+    switch (action) {
+      case 'list':
+        await list(target, values.json === true, write);
+        return 0;
+      case 'show':
+        await show(target, count, values.json === true, write);
+        return 0;
+      case 'replay':
+        await replay(target, write, options.failpoint);
+        return 0;
+      default:
+        return await purge(target, values.yes === true, write);
+    }
+  } finally {
+    await target.close();
+  }
+}
+
+async function targetFor(
+  config: DistributorConfig,
+  pool: string,
+  only: string | undefined,
+): Promise<Target> {
+  let prefix: string;
+  let shards: readonly number[];
+  if (pool === DEFAULT_POOL_NAME) {
+    prefix = config.worker.subQueuePrefix;
+    const set = shardSet(config);
+    shards = [...set.live, ...set.draining];
+  } else {
+    const found = config.pools.find((p) => p.name === pool);
+    if (!found) {
+      const known = [DEFAULT_POOL_NAME, ...config.pools.map((p) => p.name)].join(', ');
+      throw new UsageError(
+        `--pool ${pool} is not a pool of this config; use one of ${known}`,
+        DLQ_USAGE,
+      );
+    }
+    prefix = found.subQueuePrefix;
+    const set = poolShardSet(found);
+    shards = [...set.live, ...set.draining];
+  }
+  const all = [
+    ...[...new Set(shards)].sort((a, b) => a - b).map((i) => deadLetterQueueOf(`${prefix}-${i}`)),
+    poolDeadLetterQueueOf(prefix),
+  ];
+  if (only !== undefined && !all.includes(only)) {
+    throw new UsageError(
+      `--queue ${only} is not a dead-letter queue of pool ${pool}; its queues are ${all.join(', ')}`,
+      DLQ_USAGE,
+    );
+  }
+  const queues = only === undefined ? all : [only];
+  const replayQueue = replayQueueOf(config.dispatcher.mainQueueName);
+  const { dispatcher, worker, nats } = config;
+  if (dispatcher.backend === 'nats' && nats) {
+    const backend = await createNatsBackend({
+      ...nats,
+      mainQueue: dispatcher.mainQueueName,
+      logger: silentLogger,
+      name: 'shard-distributor dlq',
+    });
+    return {
+      pool,
+      queues,
+      replayQueue,
+      dlqBackend: backend,
+      replayBackend: backend,
+      close: () => backend.close(),
+    };
+  }
+  // The distributor reads the replay queue with its shard queues: same directory.
+  const backend = createVedaBackend({ basePath: worker.workerBasePath, logger: silentLogger });
+  return {
+    pool,
+    queues,
+    replayQueue,
+    dlqBackend: backend,
+    replayBackend: backend,
+    journal: new MoveJournal(
+      join(worker.workerBasePath, `${replayQueue}_sd_journal_${DLQ_ADMIN_CONSUMER}`),
+    ),
+    close: () => backend.close(),
+  };
+}
+
+/** Up to `limit` dead letters `dlq-admin` would read next; a queue not created yet has none. */
+async function peekDeadLetters(
+  backend: QueueBackend,
+  queue: string,
+  limit: number,
+): Promise<Buffer[]> {
+  try {
+    return await backend.peek(queue, limit, DLQ_ADMIN_CONSUMER);
+  } catch (err) {
+    if (err instanceof QueueNotFoundError) return [];
+    throw err;
+  }
+}
+
+async function waiting(backend: QueueBackend, queue: string): Promise<number> {
+  return backend.backlog(queue, DLQ_ADMIN_CONSUMER, { startAt: 'oldest' });
+}
+
+type Described =
+  | { readonly header: EnvelopeHeader; readonly payload: Buffer }
+  | { readonly problem: string; readonly payload: Buffer };
+
+function describe(data: Buffer): Described {
+  try {
+    return decodeEnvelope(data);
+  } catch (err) {
+    return { problem: (err as Error).message, payload: data };
+  }
+}
+
+async function list(target: Target, json: boolean, write: (text: string) => void): Promise<void> {
+  const queues: { queue: string; messages: number }[] = [];
+  const reasons = new Map<string, number>();
+  for (const queue of target.queues) {
+    const messages = await waiting(target.dlqBackend, queue);
+    queues.push({ queue, messages });
+    if (messages === 0) continue;
+    for (const data of await peekDeadLetters(target.dlqBackend, queue, messages)) {
+      const d = describe(data);
+      const reason = 'header' in d ? d.header.reason : `(not an envelope: ${d.problem})`;
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+  }
+  const total = queues.reduce((sum, q) => sum + q.messages, 0);
+  const byReason = [...reasons.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([reason, messages]) => ({ reason, messages }));
+  if (json) {
+    write(`${JSON.stringify({ pool: target.pool, total, queues, reasons: byReason }, null, 2)}\n`);
+    return;
+  }
+  const width = Math.max(5, ...queues.map((q) => q.queue.length));
+  const lines = [
+    `dead letters of pool ${target.pool}: ${total}`,
+    '',
+    `${'QUEUE'.padEnd(width)}  MESSAGES`,
+  ];
+  for (const q of queues) lines.push(`${q.queue.padEnd(width)}  ${q.messages}`);
+  if (byReason.length > 0) {
+    lines.push('', 'MESSAGES  REASON');
+    for (const r of byReason) lines.push(`${String(r.messages).padEnd(8)}  ${r.reason}`);
+  }
+  write(`${lines.join('\n')}\n`);
+}
+
+async function show(
+  target: Target,
+  count: number,
+  json: boolean,
+  write: (text: string) => void,
+): Promise<void> {
+  const shown: { queue: string; header?: EnvelopeHeader; problem?: string; payload: string }[] = [];
+  for (const queue of target.queues) {
+    if (shown.length >= count) break;
+    for (const data of await peekDeadLetters(target.dlqBackend, queue, count - shown.length)) {
+      const d = describe(data);
+      const payload = encodeOutputLine(d.payload);
+      shown.push({
+        queue,
+        ...('header' in d ? { header: d.header } : { problem: d.problem }),
+        payload: payload.length > PREVIEW_CHARS ? `${payload.slice(0, PREVIEW_CHARS)}…` : payload,
+      });
+    }
+  }
+  if (json) {
+    write(`${JSON.stringify(shown, null, 2)}\n`);
+    return;
+  }
+  if (shown.length === 0) {
+    write(`no dead letters in pool ${target.pool}\n`);
+    return;
+  }
+  const blocks = shown.map((s) => {
+    const h = s.header;
+    const lines = [`${s.queue}:`];
+    if (h) {
+      lines.push(
+        `  reason:   ${h.reason}`,
+        `  kind:     ${h.kind}, ${h.attempts} attempt(s), shard ${h.shard}, pool ${h.pool}`,
+        `  failed:   first ${h.firstFailedAt}, last ${h.lastFailedAt}`,
+      );
+    } else {
+      lines.push(`  not an envelope: ${s.problem ?? ''}`);
+    }
+    lines.push(`  payload:  ${s.payload}`);
+    return lines.join('\n');
+  });
+  write(`${blocks.join('\n\n')}\n`);
+}
+
+/**
+ * Moves each dead-letter queue into the replay queue, batch by batch, each batch journalled
+ * (veda) or sent with its dead-letter position as message id (nats) so a crash between the
+ * flush and the commit never replays it twice. A journal left by a stopped replay is finished
+ * first.
+ */
+async function replay(
+  target: Target,
+  write: (text: string) => void,
+  failpoint: ((name: MoveFailpoint) => void) | undefined,
+): Promise<void> {
+  const writer: QueueWriter = await target.replayBackend.openWriter(target.replayQueue);
+  const context: MoveContext = {
+    ...(target.journal ? { journal: target.journal } : {}),
+    writers: new Map([[target.replayQueue, writer]]),
+    ...(failpoint ? { failpoint } : {}),
+  };
+  try {
+    const entry = await target.journal?.read();
+    if (entry) {
+      const source = await target.dlqBackend.openConsumer(entry.source, DLQ_ADMIN_CONSUMER);
+      try {
+        const result = await finishMove(context, entry, source);
+        if (result === 'finished') {
+          write(
+            `finished an interrupted replay of ${entry.count} message(s) from ${entry.source}\n`,
+          );
+        }
+      } finally {
+        await source.close();
+      }
+    }
+    let total = 0;
+    for (const queue of target.queues) {
+      let consumer: QueueConsumer;
+      try {
+        consumer = await target.dlqBackend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
+      } catch (err) {
+        if (err instanceof QueueNotFoundError) continue;
+        throw err;
+      }
+      let moved = 0;
+      try {
+        for (;;) {
+          const batch = await consumer.read(READ_BATCH);
+          if (batch.messages.length === 0) {
+            await consumer.commit(batch.next);
+            break;
+          }
+          // The original payload; bytes that are no envelope go back as they are.
+          const items: MoveItem[] = batch.messages.map((m, index) =>
+            'header' in describe(m.data) ? { index, unwrap: true } : { index },
+          );
+          await moveBatch(context, consumer, batch, [{ queue: target.replayQueue, items }]);
+          moved += batch.messages.length;
+        }
+      } finally {
+        await consumer.close();
+      }
+      if (moved > 0) write(`replayed ${moved} message(s) from ${queue}\n`);
+      total += moved;
+    }
+    write(`replayed ${total} message(s) of pool ${target.pool} into ${target.replayQueue}\n`);
+  } finally {
+    await writer.close();
+  }
+}
+
+async function purge(target: Target, yes: boolean, write: (text: string) => void): Promise<number> {
+  const counts: { queue: string; messages: number }[] = [];
+  for (const queue of target.queues) {
+    counts.push({ queue, messages: await waiting(target.dlqBackend, queue) });
+  }
+  const total = counts.reduce((sum, c) => sum + c.messages, 0);
+  if (!yes) {
+    write(
+      `would purge ${total} dead letter(s) of pool ${target.pool}` +
+        `${counts
+          .filter((c) => c.messages > 0)
+          .map((c) => `\n  ${c.queue}: ${c.messages}`)
+          .join('')}\n` +
+        'nothing purged: add --yes to purge them\n',
+    );
+    return total === 0 ? 0 : 1;
+  }
+  let purged = 0;
+  for (const { queue, messages } of counts) {
+    if (messages === 0) continue;
+    const consumer = await target.dlqBackend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
+    // Only as many as were counted: what arrived since is left for the next look.
+    let left = messages;
+    try {
+      while (left > 0) {
+        const batch = await consumer.read(Math.min(READ_BATCH, left));
+        if (batch.messages.length === 0) break;
+        await consumer.commit(batch.next);
+        left -= batch.messages.length;
+      }
+    } finally {
+      await consumer.close();
+    }
+    purged += messages - left;
+    write(`purged ${messages - left} message(s) from ${queue}\n`);
+  }
+  write(`purged ${purged} dead letter(s) of pool ${target.pool}\n`);
+  return 0;
+}
