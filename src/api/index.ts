@@ -1,8 +1,18 @@
 export * from './v1alpha1/constants.ts';
 export { shardDistributorCrd } from './crd.ts';
-export { withDefaults, subQueuePrefixOf, InvalidSpecError } from './v1alpha1/defaults.ts';
+export {
+  withDefaults,
+  subQueuePrefixOf,
+  poolSubQueuePrefixOf,
+  InvalidSpecError,
+} from './v1alpha1/defaults.ts';
 export { ShardDistributorSpecSchema, ShardDistributorStatusSchema } from './v1alpha1/schema.ts';
-export type { ShardDistributorStatus, Condition, ShardStatus } from './v1alpha1/schema.ts';
+export type {
+  ShardDistributorStatus,
+  Condition,
+  ShardStatus,
+  PoolStatus,
+} from './v1alpha1/schema.ts';
 export type {
   ShardDistributor,
   ShardDistributorSpec,
@@ -10,4 +20,8 @@ export type {
   Strategy,
   Backend,
   Placement,
+  WorkerSpec,
+  PoolSpec,
+  MatchSpec,
+  BackpressureSpec,
 } from './v1alpha1/types.ts';

@@ -60,7 +60,7 @@ export class Distributor {
   private readonly options: DistributorOptions;
   private readonly log: Logger;
   private readonly lanes: PoolLanes;
-  private readonly router: PoolRouter;
+  private router: PoolRouter;
   private readonly load: LoadTracker;
   private readonly protocol: BatchProtocol;
   private main!: QueueConsumer;
@@ -86,7 +86,7 @@ export class Distributor {
       },
       options.config,
     );
-    this.router = new PoolRouter(options.config.pools);
+    this.router = routerFor(options.config);
     this.replay = new ReplaySource({
       backend: options.shardBackend,
       mainQueue: mainQueueName,
@@ -378,6 +378,7 @@ export class Distributor {
     }
     const merged = withLiveKeys(this.config, next);
     const changes = await this.lanes.apply(merged);
+    this.router = routerFor(merged);
     this.config = merged;
     this.load.setStuckAfter(merged.dispatcher.stuckAfterSec * 1000);
     for (const lane of this.lanes.all()) {
@@ -414,6 +415,15 @@ export class Distributor {
     await this.replay.close();
     await this.lanes.close();
   }
+}
+
+/**
+ * Rules of the pools that have live shards: a pool scaled to zero (being removed, its shards
+ * draining) no longer takes messages, which fall through to the next rule or the default pool
+ * instead of holding the main queue for a pool that will not come back.
+ */
+function routerFor(config: DistributorConfig): PoolRouter {
+  return new PoolRouter(config.pools.filter((pool) => pool.minWorkers > 0));
 }
 
 function isRetryable(error: unknown): boolean {

@@ -231,6 +231,23 @@ describe.each(BACKENDS)('worker pools on the %s backend', (kind) => {
     });
   });
 
+  it('sends the messages of a pool scaled to zero (being removed) to the next rule or the default pool', async () => {
+    world = await open(kind, (prefix) => [
+      pool('large', `${prefix}-large`, { match: { minBytes: 300 }, minWorkers: 0 }),
+    ]);
+    const { config } = world;
+    const messages = Array.from({ length: 20 }, (_, i) => message(`m${i}`, i % 2 ? 400 : 100));
+    await world.produce(messages);
+    await runUntil(await world.distributor(), async () => (await world!.mainLag()) === 0);
+    const small = await world.contents(config.worker.subQueuePrefix, 2);
+    expect(countDeliveries(small, messages)).toEqual({
+      delivered: 20,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+  });
+
   it('reports each pool in /load and its metrics labelled with the pool', async () => {
     world = await open(kind, (prefix) => [
       pool('large', `${prefix}-large`, { match: { minBytes: 300 } }),

@@ -81,6 +81,7 @@ describe('the ShardDistributor CRD on a real API server', () => {
       'full',
       'minimal',
       'nats',
+      'pools',
       'veda-sidecar',
     ]);
     const full = rows.find((r) => r.startsWith('full '));
@@ -200,6 +201,71 @@ describe('the ShardDistributor CRD on a real API server', () => {
       (s) => (s.worker.sleepEmptySeconds = -1),
       /spec\.worker\.sleepEmptySeconds.*greater than or equal to 0/,
     ],
+    [
+      'a pool named default',
+      (s) => (s.pools = [{ name: 'default', match: { minBytes: 1 } }]),
+      /spec\.pools\[0\]\.name: Invalid value.*pool name default is taken by the top-level fields/,
+    ],
+    [
+      'a pool name that is not a DNS label',
+      (s) => (s.pools = [{ name: 'Big_Pool', match: { minBytes: 1 } }]),
+      /spec\.pools\[0\]\.name.*should match/,
+    ],
+    [
+      'two pools of one name',
+      (s) =>
+        (s.pools = [
+          { name: 'large', match: { minBytes: 1 } },
+          { name: 'large', match: { messageType: 'x' } },
+        ]),
+      /spec\.pools\[1\]: Duplicate value: \{"name":"large"\}/,
+    ],
+    [
+      'more than 16 pools',
+      (s) =>
+        (s.pools = Array.from({ length: 17 }, (_, i) => ({
+          name: `p${i}`,
+          match: { minBytes: i },
+        }))),
+      /spec\.pools: Too many: 17: must have at most 16 items/,
+    ],
+    [
+      'a pool without a match condition',
+      (s) => (s.pools = [{ name: 'large', match: {} }]),
+      /spec\.pools\[0\]\.match: Required value: a pool's match needs at least one condition/,
+    ],
+    [
+      'a size range that is empty',
+      (s) => (s.pools = [{ name: 'large', match: { minBytes: 100, belowBytes: 100 } }]),
+      /spec\.pools\[0\]\.match\.belowBytes: Invalid value.*match\.belowBytes must be greater than match\.minBytes/,
+    ],
+    [
+      'a pool with maxWorkers below its minWorkers',
+      (s) => (s.pools = [{ name: 'large', match: { minBytes: 1 }, minWorkers: 3, maxWorkers: 2 }]),
+      /spec\.pools\[0\]\.maxWorkers: Invalid value.*a pool's maxWorkers must be greater than or equal to its minWorkers/,
+    ],
+    [
+      'a header name with =',
+      (s) => (s.pools = [{ name: 'large', match: { header: { name: 'a=b', value: 'c' } } }]),
+      /spec\.pools\[0\]\.match\.header\.name.*should match/,
+    ],
+    [
+      'a pool worker with an unknown placeholder',
+      (s) =>
+        (s.pools = [
+          {
+            name: 'large',
+            match: { minBytes: 1 },
+            worker: { image: 'w:1', command: ['w'], argsTemplate: ['{queue}'] },
+          },
+        ]),
+      /spec\.pools\[0\]\.worker\.argsTemplate.*unknown \{placeholder\}/,
+    ],
+    [
+      'negative backpressure limits',
+      (s) => (s.backpressure = { maxBacklogPerShard: -1 }),
+      /spec\.backpressure\.maxBacklogPerShard.*greater than or equal to 0/,
+    ],
   ];
 
   it.each(badInputs)(
@@ -217,6 +283,20 @@ describe('the ShardDistributor CRD on a real API server', () => {
     expect(result.stderr).toContain(
       'spec.maxWorkers must be greater than or equal to spec.minWorkers',
     );
+  });
+
+  it('fills in the same pool defaults on the server as withDefaults() does locally', async () => {
+    const sd = withSpec((s) => {
+      s.backpressure = {};
+      s.pools = [
+        { name: 'large', match: { minBytes: 1048576 }, worker: { image: 'w:2', command: ['w'] } },
+        { name: 'typed', match: { predicate: { name: 'rdf:type', value: 'v-s:Document' } } },
+      ];
+    });
+    const created = (await createSd(ns.name, sd)) as { spec: ReturnType<typeof withDefaults> };
+    expect(created.spec).toEqual(withDefaults(sd.spec));
+    expect(created.spec.pools?.[0]).toMatchObject({ minWorkers: 1, targetBacklogPerWorker: 1000 });
+    expect(created.spec.pools?.[0]?.worker?.sleepEmptySeconds).toBe(0.5);
   });
 
   it('lets `kubectl scale sd/NAME --replicas=8` set spec.minWorkers', async () => {

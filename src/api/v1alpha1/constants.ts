@@ -12,6 +12,8 @@ export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const LABEL_DISTRIBUTOR = `${GROUP}/distributor`;
 export const LABEL_SHARD = `${GROUP}/shard`;
 export const LABEL_COMPONENT = `${GROUP}/component`;
+/** On the worker Deployments and pods of a named pool (spec.pools[]); absent on the default pool's. */
+export const LABEL_POOL = `${GROUP}/pool`;
 export const FINALIZER = `${GROUP}/finalizer`;
 
 export const STRATEGIES = [
@@ -37,6 +39,15 @@ export const ARGS_PLACEHOLDERS = [
 export const CONDITION_READY = 'Ready';
 export const CONDITION_PROGRESSING = 'Progressing';
 export const CONDITION_DEGRADED = 'Degraded';
+/** True while a pool's limits hold the main queue (the distributor stops reading it). */
+export const CONDITION_BACKPRESSURE = 'Backpressure';
+
+/** The name the top-level fields' pool goes by (in /load, metrics, status); no spec.pools entry may take it. */
+export const DEFAULT_POOL = 'default';
+/** Upper bound on spec.pools entries. */
+export const MAX_POOLS = 16;
+/** Pool names are DNS labels of at most this length, so `<sd>-<pool>-worker-<i>` stays a valid name. */
+export const MAX_POOL_NAME = 40;
 
 /** Upper bound on shards per ShardDistributor: beyond it the "count" is a typo, not a plan. */
 export const MAX_WORKERS_LIMIT = 512;

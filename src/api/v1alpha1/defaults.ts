@@ -1,7 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import { ShardDistributorError } from '../../errors.ts';
 import { ShardDistributorSpecSchema } from './schema.ts';
-import type { ShardDistributorSpec } from './types.ts';
+import type { PoolSpec, ShardDistributorSpec } from './types.ts';
 
 export class InvalidSpecError extends ShardDistributorError {
   readonly problems: string[];
@@ -31,4 +31,9 @@ export function withDefaults(input: unknown): ShardDistributorSpec {
 /** Shard queue i is `<prefix>-<i>`; the prefix defaults to `<mainQueue>-shard`. */
 export function subQueuePrefixOf(spec: ShardDistributorSpec): string {
   return spec.queue.subQueuePrefix ?? `${spec.queue.mainQueue}-shard`;
+}
+
+/** A pool's shard queue i is `<prefix>-<i>`; the prefix defaults to `<default pool's prefix>-<pool>`. */
+export function poolSubQueuePrefixOf(spec: ShardDistributorSpec, pool: PoolSpec): string {
+  return pool.subQueuePrefix ?? `${subQueuePrefixOf(spec)}-${pool.name}`;
 }

@@ -2,7 +2,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import {
   ARGS_PLACEHOLDERS,
   BACKENDS,
+  DEFAULT_POOL,
   DELETION_POLICIES,
+  MAX_POOL_NAME,
+  MAX_POOLS,
   MAX_WORKERS_LIMIT,
   PLACEMENTS,
   SIDECAR_KINDS,
@@ -151,8 +154,13 @@ const EnvVarSchema = Type.Object({
   ),
 });
 
-export const WorkerSchema = Type.Object(
-  {
+/**
+ * A worker template's fields. `args` bounds argsTemplate: the API server estimates the cost of
+ * its placeholder rule from them, and a pool's template (up to MAX_POOLS of them) must fit
+ * the same budget as spec.worker's, so pools get smaller bounds (still far beyond any argv).
+ */
+function workerProperties(args: { maxItems: number; maxLength: number }) {
+  return {
     image: Type.String({ minLength: 1, description: 'Container image of the worker.' }),
     command: Type.Array(Type.String(), {
       minItems: 1,
@@ -160,7 +168,7 @@ export const WorkerSchema = Type.Object(
       description:
         'Worker executable and its fixed arguments, as an argv list (INI: worker_module). Never run through a shell.',
     }),
-    argsTemplate: Type.Array(Type.String({ maxLength: 4096 }), {
+    argsTemplate: Type.Array(Type.String({ maxLength: args.maxLength }), {
       default: [
         '--base',
         '{worker_base_path}',
@@ -171,7 +179,7 @@ export const WorkerSchema = Type.Object(
         '--sleep-empty',
         '{sleep_empty_sec}',
       ],
-      maxItems: 128,
+      maxItems: args.maxItems,
       description:
         'Arguments rendered per shard, one list item per argv item (INI: worker_args_template). ' +
         `Placeholders: ${ARGS_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}.`,
@@ -199,9 +207,12 @@ export const WorkerSchema = Type.Object(
           'Overrides merged into every worker pod template (metadata.labels/annotations, spec.nodeSelector, tolerations, affinity, …).',
       }),
     ),
-  },
-  { description: 'The worker pods: one Deployment per shard.' },
-);
+  };
+}
+
+export const WorkerSchema = Type.Object(workerProperties({ maxItems: 128, maxLength: 4096 }), {
+  description: 'The worker pods: one Deployment per shard.',
+});
 
 export const SidecarOfSchema = Type.Object(
   {
@@ -266,6 +277,165 @@ export const DistributorSchema = Type.Object(
   },
 );
 
+const MATCH_CONDITIONS = ['minBytes', 'belowBytes', 'messageType', 'header', 'predicate'] as const;
+
+// What the INI can hold as NAME=VALUE: no `=` in the name, no spaces around either (the INI
+// trims them), nothing empty.
+const PAIR_NAME = '^[^=\\s]([^=]*[^=\\s])?$';
+const TRIMMED = '^\\S(.*\\S)?$';
+// The largest integer the INI's numbers (JavaScript's) hold exactly.
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+function nameValue(description: string) {
+  return Type.Object(
+    {
+      name: Type.String({ minLength: 1, maxLength: 256, pattern: PAIR_NAME }),
+      value: Type.String({ minLength: 1, maxLength: 1024, pattern: TRIMMED }),
+    },
+    { description },
+  );
+}
+
+export const MatchSchema = Type.Object(
+  {
+    minBytes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_SAFE,
+        description: 'Payloads of at least this many bytes.',
+      }),
+    ),
+    belowBytes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_SAFE,
+        description:
+          'Payloads of fewer than this many bytes (tiers meet without overlap: 0–1Mi, 1Mi–16Mi, …).',
+      }),
+    ),
+    messageType: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        pattern: TRIMMED,
+        description:
+          "The message type: the `type` header (nats), else a JSON payload's top-level `type`, else a Veda individual's rdf:type.",
+      }),
+    ),
+    header: Type.Optional(
+      nameValue("A header (nats) or a JSON payload's top-level field that equals value."),
+    ),
+    predicate: Type.Optional(
+      nameValue('A Veda individual having this predicate with this value among its values.'),
+    ),
+  },
+  {
+    description:
+      'What a message must have to go to this pool: every condition given holds. Pools are tried in order; the first match wins; an unmatched message goes to the default pool.',
+    ...celRules(
+      {
+        rule: MATCH_CONDITIONS.map((c) => `has(self.${c})`).join(' || '),
+        message: `a pool's match needs at least one condition: ${MATCH_CONDITIONS.join(', ')}`,
+        reason: 'FieldValueRequired',
+      },
+      {
+        rule: '!has(self.minBytes) || !has(self.belowBytes) || self.belowBytes > self.minBytes',
+        message: 'match.belowBytes must be greater than match.minBytes',
+        fieldPath: '.belowBytes',
+      },
+    ),
+  },
+);
+
+export const BackpressureSchema = Type.Object(
+  {
+    maxBacklogPerShard: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: MAX_SAFE,
+      description:
+        'When every live shard holds at least this many messages, the distributor stops reading the main queue (0: off).',
+    }),
+    maxDiskBytes: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: MAX_SAFE,
+      description:
+        "veda: when the pool's shard queues use this many bytes on disk, the distributor stops reading the main queue (0: off).",
+    }),
+  },
+  {
+    description:
+      'Limits that hold the main queue (which keeps every message) instead of filling the shard queues.',
+  },
+);
+
+export const PoolSchema = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: MAX_POOL_NAME,
+      pattern: DNS_LABEL,
+      description: `The pool's name (a DNS label, not ${DEFAULT_POOL}): its workers are <name>-<pool>-worker-<i> (INI: [pool.NAME]).`,
+    }),
+    match: MatchSchema,
+    minWorkers: Type.Integer({
+      default: 1,
+      minimum: 1,
+      maximum: MAX_WORKERS_LIMIT,
+      description: "The pool's shards and worker Deployments to keep (INI: min_workers).",
+    }),
+    maxWorkers: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_WORKERS_LIMIT,
+        description: "When set, the pool's worker count follows its own backlog.",
+      }),
+    ),
+    targetBacklogPerWorker: Type.Integer({
+      default: 1000,
+      minimum: 1,
+      maximum: 100_000_000,
+      description: 'With maxWorkers: the backlog one of its workers should carry.',
+    }),
+    strategy: Type.Optional(
+      StringEnum(STRATEGIES, {
+        description: 'How a shard of the pool is picked; default spec.strategy.',
+      }),
+    ),
+    subQueuePrefix: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: QUEUE_NAME,
+        description:
+          "The pool's shard i queue is <subQueuePrefix>-<i>; default <queue.subQueuePrefix>-<name>.",
+      }),
+    ),
+    worker: Type.Optional(
+      Type.Object(workerProperties({ maxItems: 32, maxLength: 1024 }), {
+        description: "The pool's worker pods, a whole template; default spec.worker.",
+      }),
+    ),
+    backpressure: Type.Optional(BackpressureSchema),
+  },
+  {
+    description: 'A worker pool besides the default one (the top-level fields).',
+    ...celRules(
+      {
+        rule: `self.name != '${DEFAULT_POOL}'`,
+        message: `pool name ${DEFAULT_POOL} is taken by the top-level fields; choose another name`,
+        fieldPath: '.name',
+      },
+      {
+        rule: '!has(self.maxWorkers) || self.maxWorkers >= self.minWorkers',
+        message: "a pool's maxWorkers must be greater than or equal to its minWorkers",
+        fieldPath: '.maxWorkers',
+      },
+    ),
+  },
+);
+
 export const ShardDistributorSpecSchema = Type.Object(
   {
     queue: QueueSchema,
@@ -297,6 +467,16 @@ export const ShardDistributorSpecSchema = Type.Object(
     }),
     worker: WorkerSchema,
     distributor: DistributorSchema,
+    backpressure: Type.Optional(BackpressureSchema),
+    pools: Type.Optional(
+      Type.Array(PoolSchema, {
+        maxItems: MAX_POOLS,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+        description:
+          'Worker pools besides the default one, each with its own shard queues, workers and scaling; a message goes to the first pool whose match it meets, else to the default pool.',
+      }),
+    ),
     deletionPolicy: StringEnum(DELETION_POLICIES, {
       default: 'Drain',
       description:
@@ -331,12 +511,30 @@ export const ShardStatusSchema = Type.Object({
   dispatched: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 
+export const PoolStatusSchema = Type.Object({
+  name: Type.String(),
+  workers: Type.Integer({ minimum: 0, description: "The pool's worker Deployments that exist." }),
+  desiredWorkers: Type.Integer({
+    minimum: 0,
+    description: 'Worker count chosen by the operator (autoscaling included).',
+  }),
+  readyWorkers: Type.Integer({ minimum: 0 }),
+  backlog: Type.Optional(
+    Type.Integer({ minimum: 0, description: "Messages waiting in the pool's shard queues." }),
+  ),
+  shards: Type.Array(ShardStatusSchema, {
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['index'],
+  }),
+});
+
 export const ShardDistributorStatusSchema = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
   workers: Type.Optional(
     Type.Integer({
       minimum: 0,
-      description: 'Worker Deployments that exist (the scale subresource reads it).',
+      description:
+        "The default pool's worker Deployments that exist (the scale subresource reads it).",
     }),
   ),
   desiredWorkers: Type.Optional(
@@ -347,7 +545,11 @@ export const ShardDistributorStatusSchema = Type.Object({
   ),
   readyWorkers: Type.Optional(Type.Integer({ minimum: 0 })),
   backlog: Type.Optional(
-    Type.Integer({ minimum: 0, description: 'Messages waiting in all shard queues.' }),
+    Type.Integer({
+      minimum: 0,
+      description:
+        "Messages waiting in the default pool's shard queues (status.pools: the others').",
+    }),
   ),
   selector: Type.Optional(
     Type.String({ description: 'Label selector of the worker pods (for the scale subresource).' }),
@@ -356,6 +558,13 @@ export const ShardDistributorStatusSchema = Type.Object({
     Type.Array(ShardStatusSchema, {
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['index'],
+    }),
+  ),
+  pools: Type.Optional(
+    Type.Array(PoolStatusSchema, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+      description: 'The pools of spec.pools, each as the top-level fields show the default pool.',
     }),
   ),
   conditions: Type.Optional(
@@ -370,3 +579,4 @@ export type ShardDistributorSpecInput = Static<typeof ShardDistributorSpecSchema
 export type ShardDistributorStatus = Static<typeof ShardDistributorStatusSchema>;
 export type Condition = Static<typeof ConditionSchema>;
 export type ShardStatus = Static<typeof ShardStatusSchema>;
+export type PoolStatus = Static<typeof PoolStatusSchema>;

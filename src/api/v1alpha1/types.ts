@@ -6,6 +6,11 @@ export type ShardDistributorSpec = Static<typeof ShardDistributorSpecSchema>;
 export type Strategy = ShardDistributorSpec['strategy'];
 export type Backend = ShardDistributorSpec['queue']['backend'];
 export type Placement = ShardDistributorSpec['distributor']['placement'];
+export type WorkerSpec = ShardDistributorSpec['worker'];
+/** One spec.pools entry, after defaulting. */
+export type PoolSpec = NonNullable<ShardDistributorSpec['pools']>[number];
+export type MatchSpec = PoolSpec['match'];
+export type BackpressureSpec = NonNullable<ShardDistributorSpec['backpressure']>;
 
 export interface ObjectMeta {
   name: string;

@@ -4,12 +4,14 @@ import type { ShardDistributor } from '../../api/index.ts';
 import {
   CONFIG_FILE_NAME,
   LIVE_DISPATCHER_KEYS,
+  LIVE_POOL_KEYS,
+  POOL_LAUNCH_KEYS,
   renderIni,
   WORKER_LAUNCH_KEYS,
   type DistributorConfig,
 } from '../../config/index.ts';
 import { canonicalJson } from './canonical-json.ts';
-import { configFor, type ShardPlan } from './ini.ts';
+import { configFor, type PlanOptions, type ShardPlan } from './ini.ts';
 import { COMPONENT_CONFIG, configMapName, labelsFor, ownedMetadata } from './names.ts';
 
 /**
@@ -25,15 +27,27 @@ export function configHash(config: DistributorConfig): string {
   // Deployments carry their own argv), do not roll it: scaling and draining never restart it.
   for (const key of LIVE_DISPATCHER_KEYS) delete dispatcher[key];
   for (const key of WORKER_LAUNCH_KEYS) delete worker[key];
-  const restartRelevant = { ...config, dispatcher, worker };
+  // Per pool the same: its shard set, strategy and limits apply live, its worker command is
+  // the workers'. The set of pools, their rules and queues need a new process.
+  const pools = config.pools.map((pool) => {
+    const kept: Record<string, unknown> = { ...pool };
+    for (const key of [...LIVE_POOL_KEYS, ...POOL_LAUNCH_KEYS]) delete kept[key];
+    return kept;
+  });
+  const { backpressure: _limits, ...rest } = config;
+  const restartRelevant = { ...rest, dispatcher, worker, pools };
   return createHash('sha256').update(canonicalJson(restartRelevant)).digest('hex').slice(0, 16);
 }
 
-export function configMapFor(sd: ShardDistributor, plan: ShardPlan): V1ConfigMap {
+export function configMapFor(
+  sd: ShardDistributor,
+  plan: ShardPlan,
+  options: PlanOptions = {},
+): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: ownedMetadata(sd, configMapName(sd), labelsFor(sd, COMPONENT_CONFIG)),
-    data: { [CONFIG_FILE_NAME]: renderIni(configFor(sd, plan)) },
+    data: { [CONFIG_FILE_NAME]: renderIni(configFor(sd, plan, options)) },
   };
 }

@@ -2,8 +2,9 @@ import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-no
 import type { ShardDistributor } from '../../api/index.ts';
 import { configHash, configMapFor } from './config-map.ts';
 import { distributorDeploymentFor } from './distributor-deployment.ts';
-import { configFor, type ShardPlan } from './ini.ts';
+import { configFor, planOf, type PlanOptions, type ShardPlan } from './ini.ts';
 import { metricsServiceFor } from './metrics-service.ts';
+import { poolsOf } from './pools.ts';
 import { shardsWithWorkers } from './shard-plan.ts';
 import { distributorSidecarFor, sidecarFieldManager, type HostWorkloadApply } from './sidecar.ts';
 import { workerDeploymentFor } from './worker-deployment.ts';
@@ -11,8 +12,12 @@ import { workerDeploymentFor } from './worker-deployment.ts';
 export interface DesiredOptions {
   /** The operator's own image: the distributor's when spec.distributor.image is unset. */
   defaultImage: string;
-  /** Live and draining shards, as the reconciler decided (nextShardPlan). */
+  /** The default pool's live and draining shards, as the reconciler decided (nextShardPlan). */
   shardSet: ShardPlan;
+  /** The same for each spec.pools entry, by name; a pool without one starts at its minWorkers. */
+  poolShardSets?: PlanOptions['pools'];
+  /** Pools gone from the spec whose shards still drain (see PlanOptions). */
+  retiringPools?: PlanOptions['retiringPools'];
   /** Sidecar placement: the host workload's pod selector labels. */
   hostPodLabels?: Record<string, string>;
 }
@@ -24,7 +29,7 @@ export interface DesiredState {
   distributorDeployment?: V1Deployment;
   /** Sidecar placement only; applied with its own field manager onto a workload we do not own. */
   sidecar?: { object: HostWorkloadApply; fieldManager: string };
-  /** One per live and draining shard, in shard order. */
+  /** One per live and draining shard of each pool: the default pool's, then spec.pools' in order; by shard. */
   workerDeployments: V1Deployment[];
   metricsService: V1Service;
   /** Everything owned by the ShardDistributor, in apply order (the config before its readers). */
@@ -36,8 +41,12 @@ export interface DesiredState {
  * Deployments to delete (shards in neither set) is the reconciler's to decide.
  */
 export function desiredObjects(sd: ShardDistributor, options: DesiredOptions): DesiredState {
-  const hash = configHash(configFor(sd, options.shardSet));
-  const configMap = configMapFor(sd, options.shardSet);
+  const plans: PlanOptions = {
+    ...(options.poolShardSets === undefined ? {} : { pools: options.poolShardSets }),
+    ...(options.retiringPools === undefined ? {} : { retiringPools: options.retiringPools }),
+  };
+  const hash = configHash(configFor(sd, options.shardSet, plans));
+  const configMap = configMapFor(sd, options.shardSet, plans);
   const standalone = sd.spec.distributor.placement !== 'Sidecar';
   const distributorDeployment = standalone
     ? distributorDeploymentFor(sd, { defaultImage: options.defaultImage, configHash: hash })
@@ -48,10 +57,13 @@ export function desiredObjects(sd: ShardDistributor, options: DesiredOptions): D
         object: distributorSidecarFor(sd, { defaultImage: options.defaultImage, configHash: hash }),
         fieldManager: sidecarFieldManager(sd),
       };
-  const stopped = new Set(options.shardSet.stoppedShards ?? []);
-  const workerDeployments = shardsWithWorkers(options.shardSet).map((shard) =>
-    workerDeploymentFor(sd, shard, { stopped: stopped.has(shard) }),
-  );
+  const workerDeployments = poolsOf(sd).flatMap((pool) => {
+    const plan = planOf(pool, options.shardSet, plans);
+    const stopped = new Set(plan.stoppedShards ?? []);
+    return shardsWithWorkers(plan).map((shard) =>
+      workerDeploymentFor(sd, shard, { stopped: stopped.has(shard), pool }),
+    );
+  });
   const metricsService = metricsServiceFor(
     sd,
     options.hostPodLabels === undefined ? {} : { hostPodLabels: options.hostPodLabels },
@@ -82,8 +94,8 @@ export {
 } from './distributor-deployment.ts';
 export type { DistributorDeploymentOptions } from './distributor-deployment.ts';
 export { DesiredStateError } from './errors.ts';
-export { configFor, renderedIni } from './ini.ts';
-export type { ShardPlan } from './ini.ts';
+export { configFor, initialPlan, planOf, poolConfigFor, renderedIni } from './ini.ts';
+export type { PlanOptions, PoolPlans, ShardPlan } from './ini.ts';
 export { metricsServiceFor } from './metrics-service.ts';
 export type { MetricsServiceOptions } from './metrics-service.ts';
 export {
@@ -98,11 +110,16 @@ export {
   labelsFor,
   metricsServiceName,
   ownerReferenceFor,
+  poolOfLabels,
+  poolWorkerName,
   selectorFor,
   workerLabels,
   workerName,
+  workerPodSelector,
   workerSelectorLabels,
 } from './names.ts';
+export { defaultPoolOf, poolsOf } from './pools.ts';
+export type { WorkerPool } from './pools.ts';
 export { specProblems, REASON_INVALID_SPEC } from './problems.ts';
 export type { Problem } from './problems.ts';
 export { withPodTemplateOverrides } from './pod-template-overrides.ts';

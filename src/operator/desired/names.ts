@@ -1,10 +1,12 @@
 import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 import {
   API_VERSION,
+  DEFAULT_POOL,
   GROUP,
   KIND,
   LABEL_COMPONENT,
   LABEL_DISTRIBUTOR,
+  LABEL_POOL,
   LABEL_SHARD,
   type ShardDistributor,
 } from '../../api/index.ts';
@@ -33,8 +35,18 @@ export function distributorName(sd: ShardDistributor): string {
   return `${sd.metadata.name}-distributor`;
 }
 
-export function workerName(sd: ShardDistributor, shard: number): string {
-  return `${sd.metadata.name}-worker-${shard}`;
+/**
+ * Shard i's worker Deployment: `<sd>-worker-<i>` in the default pool (the name it had before
+ * pools existed), `<sd>-<pool>-worker-<i>` in a named one.
+ */
+export function workerName(sd: ShardDistributor, shard: number, pool = DEFAULT_POOL): string {
+  return pool === DEFAULT_POOL
+    ? `${sd.metadata.name}-worker-${shard}`
+    : poolWorkerName(sd, pool, shard);
+}
+
+export function poolWorkerName(sd: ShardDistributor, pool: string, shard: number): string {
+  return `${sd.metadata.name}-${pool}-worker-${shard}`;
 }
 
 export function metricsServiceName(sd: ShardDistributor): string {
@@ -59,22 +71,64 @@ export function distributorSelectorLabels(sd: ShardDistributor): Record<string, 
   return { [LABEL_DISTRIBUTOR]: sd.metadata.name, [LABEL_COMPONENT]: COMPONENT_DISTRIBUTOR };
 }
 
-/** Matches the pods of shard i's worker Deployment. */
-export function workerSelectorLabels(sd: ShardDistributor, shard: number): Record<string, string> {
+/** `{ pool label }` for a named pool; nothing for the default pool, whose labels predate pools. */
+function poolLabel(pool: string): Record<string, string> {
+  return pool === DEFAULT_POOL ? {} : { [LABEL_POOL]: pool };
+}
+
+/**
+ * Matches the pods of shard i's worker Deployment. The default pool's selector is the one
+ * it had before pools (a Deployment's selector cannot change); it also matches a named
+ * pool's shard i pods, which is harmless for the ReplicaSets (they adopt only pods no
+ * controller owns) but means our own pod queries use workerPodSelector.
+ */
+export function workerSelectorLabels(
+  sd: ShardDistributor,
+  shard: number,
+  pool = DEFAULT_POOL,
+): Record<string, string> {
   return {
     [LABEL_DISTRIBUTOR]: sd.metadata.name,
     [LABEL_COMPONENT]: COMPONENT_WORKER,
     [LABEL_SHARD]: String(shard),
+    ...poolLabel(pool),
   };
 }
 
-export function workerLabels(sd: ShardDistributor, shard: number): Record<string, string> {
-  return { ...labelsFor(sd, COMPONENT_WORKER), [LABEL_SHARD]: String(shard) };
+export function workerLabels(
+  sd: ShardDistributor,
+  shard: number,
+  pool = DEFAULT_POOL,
+): Record<string, string> {
+  return { ...labelsFor(sd, COMPONENT_WORKER), [LABEL_SHARD]: String(shard), ...poolLabel(pool) };
 }
 
-/** status.selector: every worker pod of this ShardDistributor, as a label selector string. */
+/** A label selector string for exactly the pods of one pool's shard i (`!pool` for the default pool). */
+export function workerPodSelector(
+  sd: ShardDistributor,
+  shard: number,
+  pool = DEFAULT_POOL,
+): string {
+  const terms = Object.entries(workerSelectorLabels(sd, shard, pool)).map(
+    ([key, value]) => `${key}=${value}`,
+  );
+  if (pool === DEFAULT_POOL) terms.push(`!${LABEL_POOL}`);
+  return terms.join(',');
+}
+
+/**
+ * status.selector, for the scale subresource: the default pool's worker pods. Without
+ * pools that is every worker pod (the selector predating pools, unchanged); with pools the
+ * named pools' pods are left out.
+ */
 export function selectorFor(sd: ShardDistributor): string {
-  return `${LABEL_DISTRIBUTOR}=${sd.metadata.name},${LABEL_COMPONENT}=${COMPONENT_WORKER}`;
+  const selector = `${LABEL_DISTRIBUTOR}=${sd.metadata.name},${LABEL_COMPONENT}=${COMPONENT_WORKER}`;
+  return (sd.spec.pools ?? []).length === 0 ? selector : `${selector},!${LABEL_POOL}`;
+}
+
+/** The pool a worker Deployment (or pod) belongs to, by its labels. */
+export function poolOfLabels(labels: Record<string, string> | undefined): string {
+  return labels?.[LABEL_POOL] ?? DEFAULT_POOL;
 }
 
 export function ownerReferenceFor(sd: ShardDistributor): V1OwnerReference {

@@ -2,6 +2,7 @@ import type { ShardDistributor } from '../../api/index.ts';
 import { ConfigError, renderIni } from '../../config/index.ts';
 import { configFor } from './ini.ts';
 import { metricsServiceName } from './names.ts';
+import { poolsOf, type WorkerPool } from './pools.ts';
 import { sidecarContainerName, sidecarVolumeNames } from './sidecar.ts';
 
 /** Something wrong that a person must fix; becomes the Degraded condition. */
@@ -72,12 +73,58 @@ export function specProblems(sd: ShardDistributor): Problem[] {
       );
     }
   }
-  problems.push(...podTemplateProblems(spec.worker.podTemplate));
-  try {
-    renderIni(configFor(sd, { liveShards: spec.minWorkers, drainingShards: [] }));
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    problems.push(invalid(`the spec does not make a valid distributor config: ${error.message}`));
+  const pools = poolsOf(sd);
+  for (const pool of pools) {
+    const where = pool.isDefault ? 'worker' : `pools[${pool.name}].worker`;
+    // A pool without a worker of its own uses spec.worker, already checked.
+    if (pool.isDefault || spec.pools?.find((p) => p.name === pool.name)?.worker !== undefined)
+      problems.push(...podTemplateProblems(pool.worker.podTemplate, where));
+  }
+  const poolProblems = duplicatePoolProblems(pools);
+  problems.push(...poolProblems);
+  // The INI rules would only repeat a pool clash in their own words.
+  if (poolProblems.length === 0) {
+    try {
+      renderIni(configFor(sd, { liveShards: spec.minWorkers, drainingShards: [] }));
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(invalid(`the spec does not make a valid distributor config: ${error.message}`));
+    }
+  }
+  return problems;
+}
+
+function poolWhat(pool: WorkerPool): string {
+  return pool.isDefault ? 'the default pool (queue.subQueuePrefix)' : `pool ${pool.name}`;
+}
+
+/**
+ * What the list-map and CEL cannot say: two pools sharing a name (a spec that did not come
+ * through an API server) or shard queues (their subQueuePrefix, given or defaulted), which
+ * would make two pools' workers read one queue.
+ */
+function duplicatePoolProblems(pools: readonly WorkerPool[]): Problem[] {
+  const problems: Problem[] = [];
+  const byName = new Map<string, WorkerPool>();
+  const byPrefix = new Map<string, WorkerPool>();
+  for (const pool of pools) {
+    if (byName.has(pool.name)) {
+      problems.push(
+        invalid(`spec.pools has two pools named ${pool.name}; give each pool its own name`),
+      );
+      continue;
+    }
+    byName.set(pool.name, pool);
+    const other = byPrefix.get(pool.subQueuePrefix);
+    if (other !== undefined) {
+      problems.push(
+        invalid(
+          `${poolWhat(pool)} and ${poolWhat(other)} both name their shard queues ${pool.subQueuePrefix}-<i>, so their workers would read the same queues; give pool ${pool.name} a subQueuePrefix of its own`,
+        ),
+      );
+      continue;
+    }
+    byPrefix.set(pool.subQueuePrefix, pool);
   }
   return problems;
 }
@@ -94,7 +141,10 @@ const RESTRICTED_VOLUME_TYPES = new Set([
   'secret',
 ]);
 
-function podTemplateProblems(podTemplate: Record<string, unknown> | undefined): Problem[] {
+function podTemplateProblems(
+  podTemplate: Record<string, unknown> | undefined,
+  where: string,
+): Problem[] {
   const spec = podTemplate?.['spec'];
   const volumes =
     typeof spec === 'object' && spec !== null ? (spec as { volumes?: unknown }).volumes : undefined;
@@ -106,7 +156,7 @@ function podTemplateProblems(podTemplate: Record<string, unknown> | undefined): 
     if (bad.length > 0) {
       problems.push(
         invalid(
-          `worker.podTemplate volume ${String(volume['name'])} is of type ${bad.join(', ')}, which the restricted Pod Security Standard forbids; use a persistentVolumeClaim, emptyDir, configMap, secret or projected volume`,
+          `${where}.podTemplate volume ${String(volume['name'])} is of type ${bad.join(', ')}, which the restricted Pod Security Standard forbids; use a persistentVolumeClaim, emptyDir, configMap, secret or projected volume`,
         ),
       );
     }

@@ -1,9 +1,10 @@
 import type { V1Container, V1Deployment, V1EnvVar } from '@kubernetes/client-node';
 import type { ShardDistributor } from '../../api/index.ts';
-import { renderWorkerArgv, splitArgv } from '../../config/index.ts';
+import { quoteArgv, renderWorkerArgv, splitArgv } from '../../config/index.ts';
 import { configFor } from './ini.ts';
 import { ownedMetadata, workerLabels, workerName, workerSelectorLabels } from './names.ts';
 import { withPodTemplateOverrides } from './pod-template-overrides.ts';
+import { defaultPoolOf, type WorkerPool } from './pools.ts';
 import { resourcesFor } from './resources.ts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts';
 import { queueMounts, queueVolume, tmpMount, tmpVolume } from './volumes.ts';
@@ -12,46 +13,63 @@ export const WORKER_CONTAINER = 'worker';
 
 /**
  * Shard i's worker argv, rendered by the same code as `run` mode renders it from the INI:
- * each template item is one argv item, placeholders filled inside it, nothing re-split.
+ * each template item is one argv item, placeholders filled inside it, nothing re-split. A
+ * named pool's worker gets its own command, template and queue prefix in place of [worker]'s.
  */
 export function workerArgvFor(
   sd: ShardDistributor,
   shard: number,
+  pool: WorkerPool = defaultPoolOf(sd),
 ): { command: string[]; args: string[] } {
   // The shard set does not enter the argv; any plan that is valid for this shard will do.
-  const config = configFor(sd, { liveShards: shard + 1, drainingShards: [] });
+  const base = configFor(sd, { liveShards: shard + 1, drainingShards: [] });
+  const config = pool.isDefault
+    ? base
+    : {
+        ...base,
+        worker: {
+          ...base.worker,
+          subQueuePrefix: pool.subQueuePrefix,
+          sleepEmptySec: pool.worker.sleepEmptySeconds,
+          workerModule: quoteArgv(pool.worker.command),
+          workerArgsTemplate: quoteArgv(pool.worker.argsTemplate),
+        },
+      };
   const argv = renderWorkerArgv(config, shard);
   const split = splitArgv(config.worker.workerModule);
-  const commandLength = split.ok ? split.args.length : sd.spec.worker.command.length;
+  const commandLength = split.ok ? split.args.length : pool.worker.command.length;
   return { command: argv.slice(0, commandLength), args: argv.slice(commandLength) };
 }
 
 /**
- * The Deployment of shard i's worker: one pod, which reads only shard i's queue; none once
- * the shard is `stopped` (removed by a scale-down, its backlog about to be moved). Deleted
- * by the reconciler only after the distributor reports the shard drained.
+ * The Deployment of shard i's worker in `pool` (the default pool unless given): one pod,
+ * which reads only that shard's queue; none once the shard is `stopped` (removed by a
+ * scale-down, its backlog about to be moved). Deleted by the reconciler only after the
+ * distributor reports the shard drained.
  */
 export function workerDeploymentFor(
   sd: ShardDistributor,
   shard: number,
-  options: { stopped?: boolean } = {},
+  options: { stopped?: boolean; pool?: WorkerPool } = {},
 ): V1Deployment {
-  const { command, args } = workerArgvFor(sd, shard);
-  const resources = resourcesFor(sd.spec.worker.resources);
+  const pool = options.pool ?? defaultPoolOf(sd);
+  const worker = pool.worker;
+  const { command, args } = workerArgvFor(sd, shard, pool);
+  const resources = resourcesFor(worker.resources);
   const queue = queueVolume(sd, 'queue');
   const container: V1Container = {
     name: WORKER_CONTAINER,
-    image: sd.spec.worker.image,
+    image: worker.image,
     command,
     args,
-    ...(sd.spec.worker.env === undefined || sd.spec.worker.env.length === 0
+    ...(worker.env === undefined || worker.env.length === 0
       ? {}
-      : { env: sd.spec.worker.env as V1EnvVar[] }),
+      : { env: worker.env as V1EnvVar[] }),
     ...(resources === undefined ? {} : { resources }),
     securityContext: restrictedContainerSecurityContext(),
     volumeMounts: [...queueMounts(sd, 'queue', 'worker'), tmpMount('tmp')],
   };
-  const labels = workerLabels(sd, shard);
+  const labels = workerLabels(sd, shard, pool.name);
   const template = withPodTemplateOverrides(
     {
       metadata: { labels },
@@ -61,17 +79,17 @@ export function workerDeploymentFor(
         volumes: [...(queue === undefined ? [] : [queue]), tmpVolume('tmp')],
       },
     },
-    sd.spec.worker.podTemplate,
+    worker.podTemplate,
   );
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: ownedMetadata(sd, workerName(sd, shard), labels),
+    metadata: ownedMetadata(sd, workerName(sd, shard, pool.name), labels),
     spec: {
       replicas: options.stopped ? 0 : 1,
       // A shard queue has one reader: a rolling update would briefly run two.
       strategy: { type: 'Recreate' },
-      selector: { matchLabels: workerSelectorLabels(sd, shard) },
+      selector: { matchLabels: workerSelectorLabels(sd, shard, pool.name) },
       template,
     },
   };

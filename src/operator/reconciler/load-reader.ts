@@ -9,6 +9,8 @@ import { metricsServiceName } from '../desired/index.ts';
 /** What the distributor's `/load` says (see src/distributor/load.ts; they meet only here, as JSON). */
 export interface Load {
   shards: {
+    /** The worker pool; absent for the default pool. `index` counts within the pool. */
+    pool?: string;
     index: number;
     queue: string;
     backlog: number;
@@ -18,6 +20,8 @@ export interface Load {
     stuck?: boolean;
   }[];
   mainLag: number;
+  /** Pools whose limits hold the main queue now (`default` for the default pool); absent or empty: none. */
+  backpressure?: { pool: string; reason: string; message?: string; since: string }[];
   updatedAt: string;
 }
 

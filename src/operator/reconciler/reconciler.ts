@@ -6,6 +6,8 @@ import type {
 } from '@kubernetes/client-node';
 import {
   API_VERSION,
+  CONDITION_BACKPRESSURE,
+  DEFAULT_POOL,
   FINALIZER,
   GROUP,
   KIND,
@@ -14,7 +16,7 @@ import {
   LABEL_SHARD,
   type ShardDistributor,
 } from '../../api/index.ts';
-import { CONFIG_FILE_NAME, parseIni } from '../../config/index.ts';
+import { CONFIG_FILE_NAME, parseIni, type DistributorConfig } from '../../config/index.ts';
 import type { Logger } from '../../observability/index.ts';
 import {
   COMPONENT_WORKER,
@@ -23,32 +25,56 @@ import {
   desiredObjects,
   distributorName,
   nextShardPlan,
+  poolOfLabels,
+  poolsOf,
   REASON_INVALID_SPEC,
   shardsWithWorkers,
   sidecarFieldManager,
   sidecarRemovalFor,
   specProblems,
-  workerSelectorLabels,
+  workerPodSelector,
   type DesiredState,
+  type PoolPlans,
   type Problem,
   type ShardPlan,
   type SidecarTarget,
+  type WorkerPool,
 } from '../desired/index.ts';
 import type { Cache } from '../caches.ts';
 import type { ReconcileContext, ReconcileResult } from '../runtime/index.ts';
 import {
   decideWorkers,
+  findCondition,
   statusEqual,
   statusFor,
+  type PoolObserved,
   type Recommendation,
   type WorkerObservation,
 } from '../status/index.ts';
 import type { EventRecorder } from './events.ts';
 import { NamespaceTerminatingError, type KubeWriter } from './kube.ts';
 import type { Load, LoadReader } from './load-reader.ts';
+import {
+  drainedShards,
+  iniPlanOf,
+  liveBacklog,
+  loadShardsOf,
+  retiringPoolFor,
+  samePlan,
+  type RetiringPool,
+} from './pool-plans.ts';
 
 /** Where the sidecar was applied last, so it can be removed when the spec stops naming it. */
 export const ANNOTATION_SIDECAR_OF = `${GROUP}/sidecar-of`;
+
+/** One pool's shard set before and after this reconcile, and why its count is what it is. */
+interface PoolState {
+  readonly pool: WorkerPool;
+  readonly previous: ShardPlan;
+  readonly plan: ShardPlan;
+  /** decideWorkers' sentence. */
+  readonly reason: string;
+}
 
 export interface ReconcilerOptions {
   kube: KubeWriter;
@@ -77,7 +103,8 @@ export interface ReconcilerOptions {
 export class ShardDistributorReconciler {
   private readonly o: ReconcilerOptions;
   private readonly now: () => number;
-  private readonly history = new Map<string, Recommendation[]>();
+  /** Autoscaling recommendations per ShardDistributor key, then per pool. */
+  private readonly history = new Map<string, Map<string, Recommendation[]>>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -118,27 +145,20 @@ export class ShardDistributorReconciler {
   ): Promise<ReconcileResult> {
     const problems = [...specProblems(sd), ...(await this.worldProblems(sd))];
     const { load, loadError } = await this.readLoad(sd);
-    const previous = this.previousPlan(sd);
-    const decision = decideWorkers({
-      spec: sd.spec,
-      backlog: load ? liveBacklog(load) : undefined,
-      current: previous.liveShards || sd.spec.minWorkers,
-      history: this.history.get(key) ?? [],
-      now: this.now(),
-      ...(this.o.stabilizationWindowMs !== undefined
-        ? { stabilizationWindowMs: this.o.stabilizationWindowMs }
-        : {}),
-    });
-    this.history.set(key, decision.history);
-    const drained = load
-      ? load.shards.filter((s) => s.state === 'drained').map((s) => s.index)
-      : [];
-    const plan = await this.withMoves(sd, nextShardPlan(previous, decision.workers, drained));
+    const ini = this.renderedConfig(sd);
+    const history = this.history.get(key) ?? new Map<string, Recommendation[]>();
+    this.history.set(key, history);
+    const states: PoolState[] = [];
+    for (const pool of poolsOf(sd)) states.push(await this.planPool(sd, pool, ini, load, history));
+    // Recommendations of pools taken out of the spec are of no more use.
+    for (const name of history.keys())
+      if (!states.some((s) => s.pool.name === name)) history.delete(name);
+    const retiring = this.retiringPools(sd, ini, load);
 
     const host = await this.sidecarHost(sd, problems);
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
       // Nothing valid can be built: say why, and look again with backoff (no hot loop).
-      await this.writeStatus(sd, plan, load, loadError, problems, decision.reason, log);
+      await this.writeStatus(sd, states, load, loadError, problems, log);
       await this.o.events.record(
         this.target(sd),
         'Warning',
@@ -150,7 +170,7 @@ export class ShardDistributorReconciler {
     if (host && !host.labels) {
       // Sidecar of a workload that does not exist (yet): nothing to attach to, and no pods for
       // the metrics Service to select. Say so, and look again (workloads are not watched).
-      await this.writeStatus(sd, plan, load, loadError, problems, decision.reason, log);
+      await this.writeStatus(sd, states, load, loadError, problems, log);
       const missing = problems.filter((p) => p.reason === 'SidecarHostNotFound');
       await this.o.events.record(
         this.target(sd),
@@ -160,36 +180,98 @@ export class ShardDistributorReconciler {
       );
       return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
     }
+    const [main, ...named] = states;
     const desired = desiredObjects(sd, {
       defaultImage: this.o.defaultImage,
-      shardSet: plan,
+      shardSet: main!.plan,
+      poolShardSets: poolPlans(named),
+      retiringPools: retiring.flatMap((r) => (r.config ? [r.config] : [])),
       ...(host?.labels ? { hostPodLabels: host.labels } : {}),
     });
-    await this.applyOwned(sd, desired, previous, plan, log);
+    await this.applyOwned(sd, desired, states, log);
     await this.reconcilePlacement(sd, desired, host, log);
-    await this.deleteRetiredWorkers(sd, plan, log);
-    await this.recordScaling(sd, previous, plan, decision.reason);
-    await this.writeStatus(sd, plan, load, loadError, problems, decision.reason, log);
+    await this.deleteRetiredWorkers(sd, states, retiring, log);
+    for (const state of states) await this.recordScaling(sd, state);
+    await this.writeStatus(sd, states, load, loadError, problems, log);
 
     const busy =
-      plan.drainingShards.length > 0 ||
       loadError !== undefined ||
-      plan.liveShards !== previous.liveShards;
+      retiring.length > 0 ||
+      states.some(
+        (s) => s.plan.drainingShards.length > 0 || s.plan.liveShards !== s.previous.liveShards,
+      );
     return {
       requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000),
     };
   }
 
   /**
-   * A scale-down stops the removed shards' workers at once and, once their pods are gone,
-   * has the distributor move their backlog to the live shards: nothing is stranded behind a
-   * slow worker, and the mover never races a running one on the same queue.
+   * One pool's next shard set: the count autoscaling (or minWorkers) wants, the shards
+   * leaving it draining, the ones the distributor reports drained dropped.
    */
-  private async withMoves(sd: ShardDistributor, plan: ShardPlan): Promise<ShardPlan> {
+  private async planPool(
+    sd: ShardDistributor,
+    pool: WorkerPool,
+    ini: DistributorConfig | undefined,
+    load: Load | undefined,
+    history: Map<string, Recommendation[]>,
+  ): Promise<PoolState> {
+    const previous = this.previousPlan(sd, pool, ini);
+    const shards = load ? loadShardsOf(load, pool.name) : undefined;
+    const decision = decideWorkers({
+      spec: pool,
+      backlog: shards ? liveBacklog(shards) : undefined,
+      current: previous.liveShards || pool.minWorkers,
+      history: history.get(pool.name) ?? [],
+      now: this.now(),
+      ...(this.o.stabilizationWindowMs !== undefined
+        ? { stabilizationWindowMs: this.o.stabilizationWindowMs }
+        : {}),
+    });
+    history.set(pool.name, decision.history);
+    const next = nextShardPlan(previous, decision.workers, shards ? drainedShards(shards) : []);
+    const plan = await this.withMoves(sd, pool, next);
+    return { pool, previous, plan, reason: decision.reason };
+  }
+
+  /** Pools gone from spec.pools whose workers are still there or whose shards still drain. */
+  private retiringPools(
+    sd: ShardDistributor,
+    ini: DistributorConfig | undefined,
+    load: Load | undefined,
+  ): RetiringPool[] {
+    const inSpec = new Set(poolsOf(sd).map((p) => p.name));
+    const names = new Set([
+      ...(ini?.pools ?? []).map((p) => p.name),
+      ...this.workerDeployments(sd).map((d) => poolOfLabels(d.metadata?.labels)),
+    ]);
+    return [...names]
+      .filter((name) => name !== DEFAULT_POOL && !inSpec.has(name))
+      .map((name) =>
+        retiringPoolFor(
+          name,
+          ini?.pools.find((p) => p.name === name),
+          this.workerShards(sd, name),
+          load,
+        ),
+      );
+  }
+
+  /**
+   * A scale-down stops the removed shards' workers at once and, once their pods are gone,
+   * has the distributor move their backlog to the pool's live shards: nothing is stranded
+   * behind a slow worker, and the mover never races a running one on the same queue.
+   */
+  private async withMoves(
+    sd: ShardDistributor,
+    pool: WorkerPool,
+    plan: ShardPlan,
+  ): Promise<ShardPlan> {
     const stopped = plan.drainingShards;
     const moving: number[] = [];
+    const deployments = this.workerDeployments(sd, pool.name);
     for (const shard of stopped) {
-      const deployment = this.workerDeployments(sd).find(
+      const deployment = deployments.find(
         (d) => Number(d.metadata?.labels?.[LABEL_SHARD]) === shard,
       );
       const scaledToZero = !deployment || deployment.spec?.replicas === 0;
@@ -197,7 +279,7 @@ export class ShardDistributorReconciler {
         scaledToZero &&
         (await this.o.kube.podCount(
           sd.metadata.namespace ?? 'default',
-          workerPodSelector(sd, shard),
+          workerPodSelector(sd, shard, pool.name),
         )) === 0
       ) {
         moving.push(shard);
@@ -206,11 +288,15 @@ export class ShardDistributorReconciler {
     return { ...plan, stoppedShards: stopped, movingShards: moving };
   }
 
-  /** The shard set in effect: the rendered INI's, plus worker Deployments it does not name. */
-  private previousPlan(sd: ShardDistributor): ShardPlan {
-    const fromIni = this.iniPlan(sd);
-    const existing = this.workerShards(sd);
-    const live = fromIni?.liveShards ?? existing.filter((s) => s < sd.spec.minWorkers).length;
+  /** A pool's shard set in effect: the rendered INI's, plus worker Deployments it does not name. */
+  private previousPlan(
+    sd: ShardDistributor,
+    pool: WorkerPool,
+    ini: DistributorConfig | undefined,
+  ): ShardPlan {
+    const fromIni = iniPlanOf(ini, pool);
+    const existing = this.workerShards(sd, pool.name);
+    const live = fromIni?.liveShards ?? existing.filter((s) => s < pool.minWorkers).length;
     const draining = new Set(fromIni?.drainingShards ?? []);
     // A worker Deployment beyond the live set that the INI does not list (a crash between
     // writes, a hand-made one) still drains before it goes.
@@ -218,34 +304,33 @@ export class ShardDistributorReconciler {
     return { liveShards: live, drainingShards: [...draining].sort((a, b) => a - b) };
   }
 
-  private iniPlan(sd: ShardDistributor): ShardPlan | undefined {
+  /** The INI last rendered into the ConfigMap: where every pool's shard set is kept. */
+  private renderedConfig(sd: ShardDistributor): DistributorConfig | undefined {
     const cm = this.o.configMaps.get(sd.metadata.namespace, configMapName(sd));
     const text = cm?.data?.[CONFIG_FILE_NAME];
     if (!text) return undefined;
     try {
-      const config = parseIni(text, { file: `ConfigMap ${configMapName(sd)}`, env: {} });
-      return {
-        liveShards: config.dispatcher.minWorkers,
-        drainingShards: config.dispatcher.drainingShards,
-      };
+      return parseIni(text, { file: `ConfigMap ${configMapName(sd)}`, env: {} });
     } catch {
       return undefined; // edited by hand into nonsense: the Deployments tell the rest
     }
   }
 
-  private workerDeployments(sd: ShardDistributor): V1Deployment[] {
+  /** Worker Deployments this ShardDistributor controls: of one pool, or of all. */
+  private workerDeployments(sd: ShardDistributor, pool?: string): V1Deployment[] {
     return this.o.deployments
       .list(sd.metadata.namespace)
       .filter(
         (d) =>
           d.metadata?.labels?.[LABEL_DISTRIBUTOR] === sd.metadata.name &&
           d.metadata?.labels?.[LABEL_COMPONENT] === COMPONENT_WORKER &&
+          (pool === undefined || poolOfLabels(d.metadata?.labels) === pool) &&
           isControlledBy(d, sd),
       );
   }
 
-  private workerShards(sd: ShardDistributor): number[] {
-    return this.workerDeployments(sd)
+  private workerShards(sd: ShardDistributor, pool: string): number[] {
+    return this.workerDeployments(sd, pool)
       .map((d) => Number(d.metadata?.labels?.[LABEL_SHARD]))
       .filter((n) => Number.isInteger(n) && n >= 0)
       .sort((a, b) => a - b);
@@ -299,12 +384,12 @@ export class ShardDistributorReconciler {
   private async applyOwned(
     sd: ShardDistributor,
     desired: DesiredState,
-    previous: ShardPlan,
-    plan: ShardPlan,
+    states: readonly PoolState[],
     log: Logger,
   ): Promise<void> {
     const steady =
-      sd.metadata.generation === sd.status?.observedGeneration && samePlan(previous, plan);
+      sd.metadata.generation === sd.status?.observedGeneration &&
+      states.every((s) => samePlan(s.previous, s.plan));
     for (const object of desired.owned) {
       const live = this.cached(object);
       const outcome = await this.o.kube.apply(object, live);
@@ -312,7 +397,7 @@ export class ShardDistributorReconciler {
       log.info({ kind: object.kind, name: object.metadata?.name, outcome }, 'applied');
       const wasThere =
         outcome === 'updated' ||
-        (sd.status?.observedGeneration !== undefined && this.knownBefore(sd, object, previous));
+        (sd.status?.observedGeneration !== undefined && this.knownBefore(object, states));
       if (steady && wasThere) {
         const what = `${object.kind} ${object.metadata?.name}`;
         const how = outcome === 'created' ? 'was deleted' : 'was changed by hand';
@@ -327,14 +412,13 @@ export class ShardDistributorReconciler {
   }
 
   /** Whether the object existed after the last successful reconcile (so a create restores it). */
-  private knownBefore(
-    sd: ShardDistributor,
-    object: KubernetesObject,
-    previous: ShardPlan,
-  ): boolean {
+  private knownBefore(object: KubernetesObject, states: readonly PoolState[]): boolean {
     if (object.kind !== 'Deployment') return true;
     const shard = Number(object.metadata?.labels?.[LABEL_SHARD]);
     if (Number.isNaN(shard)) return true;
+    const pool = poolOfLabels(object.metadata?.labels);
+    const previous = states.find((s) => s.pool.name === pool)?.previous;
+    if (previous === undefined) return true;
     return shard < previous.liveShards || previous.drainingShards.includes(shard);
   }
 
@@ -427,78 +511,98 @@ export class ShardDistributorReconciler {
       await this.o.kube.patchMetadata(sd, { annotations: { [ANNOTATION_SIDECAR_OF]: null } });
   }
 
-  /** Workers of shards that are neither live nor draining: their queue is drained. */
+  /** Workers of shards that are neither live nor draining in their pool: their queue is drained. */
   private async deleteRetiredWorkers(
     sd: ShardDistributor,
-    plan: ShardPlan,
+    states: readonly PoolState[],
+    retiring: readonly RetiringPool[],
     log: Logger,
   ): Promise<void> {
-    const keep = new Set(shardsWithWorkers(plan));
+    const keep = new Map<string, Set<number>>([
+      ...states.map((s) => [s.pool.name, new Set(shardsWithWorkers(s.plan))] as const),
+      ...retiring.map((r) => [r.name, new Set(r.plan.drainingShards)] as const),
+    ]);
     for (const deployment of this.workerDeployments(sd)) {
       const shard = Number(deployment.metadata?.labels?.[LABEL_SHARD]);
-      if (keep.has(shard)) continue;
+      const pool = poolOfLabels(deployment.metadata?.labels);
+      if (keep.get(pool)?.has(shard)) continue;
       await this.o.kube.delete(deployment);
-      log.info({ shard, deployment: deployment.metadata?.name }, 'drained worker deleted');
+      log.info({ pool, shard, deployment: deployment.metadata?.name }, 'drained worker deleted');
       await this.o.events.record(
         this.target(sd),
         'Normal',
         'ShardDrained',
-        `shard ${shard} is drained; deleted its worker Deployment ${deployment.metadata?.name}`,
+        `shard ${shard}${ofPool(pool)} is drained; deleted its worker Deployment ${deployment.metadata?.name}`,
       );
     }
   }
 
-  private async recordScaling(
-    sd: ShardDistributor,
-    previous: ShardPlan,
-    plan: ShardPlan,
-    reason: string,
-  ): Promise<void> {
+  private async recordScaling(sd: ShardDistributor, state: PoolState): Promise<void> {
+    const { previous, plan, reason } = state;
+    const which = state.pool.isDefault ? '' : `pool ${state.pool.name} `;
     if (plan.liveShards > previous.liveShards) {
       await this.o.events.record(
         this.target(sd),
         'Normal',
         'ScaledUp',
-        `scaled up from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}`,
+        `${which}scaled up from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}`,
       );
     } else if (plan.liveShards < previous.liveShards) {
       await this.o.events.record(
         this.target(sd),
         'Normal',
         'ScalingDown',
-        `scaling down from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}; shards ${plan.drainingShards.join(', ')} drain first`,
+        `${which}scaling down from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}; shards ${plan.drainingShards.join(', ')} drain first`,
       );
     }
   }
 
   private async writeStatus(
     sd: ShardDistributor,
-    plan: ShardPlan,
+    states: readonly PoolState[],
     load: Load | undefined,
     loadError: string | undefined,
     problems: readonly Problem[],
-    autoscaleReason: string,
     log: Logger,
   ): Promise<void> {
-    const byShard = new Map(
-      this.workerDeployments(sd).map((d) => [Number(d.metadata?.labels?.[LABEL_SHARD]), d]),
-    );
-    const workerDeployments: WorkerObservation[] = shardsWithWorkers(plan).map((shard) =>
-      observeWorker(shard, byShard.get(shard)),
-    );
+    const observe = (state: PoolState): PoolObserved => {
+      const byShard = new Map(
+        this.workerDeployments(sd, state.pool.name).map((d) => [
+          Number(d.metadata?.labels?.[LABEL_SHARD]),
+          d,
+        ]),
+      );
+      return {
+        workerDeployments: shardsWithWorkers(state.plan).map((shard) =>
+          observeWorker(shard, byShard.get(shard)),
+        ),
+        desiredWorkers: state.plan.liveShards,
+        draining: state.plan.drainingShards,
+        autoscaleReason: state.reason,
+      };
+    };
+    const [main, ...named] = states;
     const status = statusFor(sd, {
-      workerDeployments,
+      ...observe(main!),
+      ...(named.length === 0
+        ? {}
+        : { pools: named.map((state) => ({ name: state.pool.name, ...observe(state) })) }),
       ...(load ? { load } : {}),
       ...(loadError ? { loadError } : {}),
-      desiredWorkers: plan.liveShards,
-      draining: plan.drainingShards,
       problems,
-      autoscaleReason,
       now: new Date(this.now()),
     });
     if (sd.status && statusEqual(sd.status, status)) return;
     await this.o.kube.patchStatus(sd, status);
     log.debug({ workers: status.workers, ready: status.readyWorkers }, 'status written');
+    const pressure = findCondition(status.conditions, CONDITION_BACKPRESSURE);
+    if (
+      pressure?.status === 'True' &&
+      findCondition(sd.status?.conditions, CONDITION_BACKPRESSURE)?.status !== 'True'
+    ) {
+      log.warn({ reason: pressure.reason }, 'backpressure: the distributor holds the main queue');
+      await this.o.events.record(this.target(sd), 'Warning', 'Backpressure', pressure.message);
+    }
   }
 
   /** Deletion: drain every shard (or abandon knowingly), take the sidecar off, then let go. */
@@ -508,13 +612,27 @@ export class ShardDistributorReconciler {
   ): Promise<ReconcileResult | void> {
     if (!(sd.metadata.finalizers ?? []).includes(FINALIZER)) return;
     if (sd.spec.deletionPolicy === 'Drain') {
-      const shards = [
-        ...new Set([...shardsWithWorkers(this.previousPlan(sd)), ...this.workerShards(sd)]),
-      ].sort((a, b) => a - b);
-      const plan: ShardPlan = { liveShards: 0, drainingShards: shards };
+      const ini = this.renderedConfig(sd);
+      // Every shard of every pool drains, its worker running until it is done.
+      const states: PoolState[] = poolsOf(sd).map((pool) => {
+        const shards = [
+          ...new Set([
+            ...shardsWithWorkers(this.previousPlan(sd, pool, ini)),
+            ...this.workerShards(sd, pool.name),
+          ]),
+        ].sort((a, b) => a - b);
+        const plan: ShardPlan = { liveShards: 0, drainingShards: shards };
+        return { pool, previous: plan, plan, reason: 'deleting' };
+      });
+      const [main, ...named] = states;
       // Only the ConfigMap: the full desired state of a Sidecar placement needs the host's
       // pod labels (for the metrics Service), which a deletion has no use for.
-      const desiredConfigMap = configMapFor(sd, plan);
+      const desiredConfigMap = configMapFor(sd, main!.plan, {
+        pools: poolPlans(named),
+        retiringPools: this.retiringPools(sd, ini, undefined).flatMap((r) =>
+          r.config ? [r.config] : [],
+        ),
+      });
       const configMap = this.cached(desiredConfigMap);
       // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
       if (configMap) await this.o.kube.apply(desiredConfigMap, configMap);
@@ -535,7 +653,7 @@ export class ShardDistributorReconciler {
         );
       } else if (!load || (pending && pending.length > 0)) {
         const why = load
-          ? `waiting for shards ${pending!.map((s) => `${s.index} (${s.backlog} left)`).join(', ')} to drain`
+          ? `waiting for shards ${pending!.map((s) => `${s.index}${ofPool(s.pool ?? DEFAULT_POOL)} (${s.backlog} left)`).join(', ')} to drain`
           : `cannot read the distributor's load (${loadError}); it must report every shard drained, or set spec.deletionPolicy: Abandon to delete without draining`;
         log.info({ why }, 'deletion waits for the drain');
         await this.o.events.record(
@@ -544,7 +662,7 @@ export class ShardDistributorReconciler {
           'DeletionDraining',
           why,
         );
-        await this.writeStatus(sd, plan, load, loadError, [], 'deleting', log);
+        await this.writeStatus(sd, states, load, loadError, [], log);
         return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
       }
     }
@@ -568,19 +686,14 @@ export class ShardDistributorReconciler {
   }
 }
 
-/** The label selector of one shard's worker pods (the Deployment's own selector). */
-function workerPodSelector(sd: ShardDistributor, shard: number): string {
-  return Object.entries(workerSelectorLabels(sd, shard))
-    .map(([key, value]) => `${key}=${value}`)
-    .join(',');
+/** The named pools' plans, by name, as desiredObjects and configFor take them. */
+function poolPlans(states: readonly PoolState[]): PoolPlans {
+  return Object.fromEntries(states.map((s) => [s.pool.name, s.plan]));
 }
 
-function liveBacklog(load: Load): number {
-  return load.shards.filter((s) => s.state === 'live').reduce((sum, s) => sum + s.backlog, 0);
-}
-
-function samePlan(a: ShardPlan, b: ShardPlan): boolean {
-  return a.liveShards === b.liveShards && a.drainingShards.join(',') === b.drainingShards.join(',');
+/** ` of pool NAME` after a shard of a named pool; nothing for the default pool. */
+function ofPool(pool: string): string {
+  return pool === DEFAULT_POOL ? '' : ` of pool ${pool}`;
 }
 
 function isControlledBy(obj: KubernetesObject, sd: ShardDistributor): boolean {

@@ -196,12 +196,17 @@ export class LocalDistributor {
     await backend.close();
   }
 
-  /** Consumes a shard queue to the end, as its worker would. */
-  async consumeShard(shard: number): Promise<number> {
+  /** Consumes a shard queue (of the default pool, or of `pool`) to the end, as its worker would. */
+  async consumeShard(shard: number, pool?: string): Promise<number> {
     const config = parseIni(await readFile(this.iniFile, 'utf8'), { file: this.iniFile, env: {} });
+    const prefix =
+      pool === undefined
+        ? config.worker.subQueuePrefix
+        : config.pools.find((p) => p.name === pool)?.subQueuePrefix;
+    if (prefix === undefined) throw new Error(`the INI has no pool ${pool}`);
     const backend = createVedaBackend({ basePath: config.worker.workerBasePath });
     const consumer = await backend.openConsumer(
-      `${config.worker.subQueuePrefix}-${shard}`,
+      `${prefix}-${shard}`,
       config.dispatcher.consumerName,
     );
     let count = 0;
@@ -259,6 +264,35 @@ export async function workerDeploymentNames(namespace: string, name: string): Pr
 
 export function workers(name: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${name}-worker-${i}`).sort();
+}
+
+/** The worker Deployments of one pool: `default` (the top-level fields) or a spec.pools name. */
+export async function poolWorkerDeployments(
+  namespace: string,
+  name: string,
+  pool: string,
+): Promise<k8s.V1Deployment[]> {
+  const apps = kubeConfig().makeApiClient(k8s.AppsV1Api);
+  const list = await apps.listNamespacedDeployment({
+    namespace,
+    labelSelector: `shards.veda.dev/distributor=${name},shards.veda.dev/component=worker,${
+      pool === 'default' ? '!shards.veda.dev/pool' : `shards.veda.dev/pool=${pool}`
+    }`,
+  });
+  return list.items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+}
+
+export async function poolWorkerNames(
+  namespace: string,
+  name: string,
+  pool: string,
+): Promise<string[]> {
+  return (await poolWorkerDeployments(namespace, name, pool)).map((d) => d.metadata!.name!).sort();
+}
+
+/** `<name>-<pool>-worker-0 …`: the Deployment names of a pool's first n shards. */
+export function poolWorkers(name: string, pool: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${name}-${pool}-worker-${i}`).sort();
 }
 
 /** A ShardDistributor with a claim (so it is not Degraded for want of a shared volume). */

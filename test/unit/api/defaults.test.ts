@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidSpecError, subQueuePrefixOf, withDefaults } from '../../../src/api/index.ts';
+import {
+  InvalidSpecError,
+  poolSubQueuePrefixOf,
+  subQueuePrefixOf,
+  withDefaults,
+} from '../../../src/api/index.ts';
 
 const minimal = {
   queue: { mainQueue: 'individuals-flow' },
@@ -63,5 +68,58 @@ describe('withDefaults', () => {
         withDefaults({ ...minimal, queue: { mainQueue: 'q', subQueuePrefix: 'p' } }),
       ),
     ).toBe('p');
+  });
+
+  describe('pools', () => {
+    const withPool = (pool: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      withDefaults({
+        ...minimal,
+        ...extra,
+        pools: [{ name: 'large', match: { minBytes: 1 }, ...pool }],
+      });
+
+    it('fills in a pool’s defaults and leaves what falls back to the top level unset', () => {
+      const [pool] = withPool({}).pools!;
+      expect(pool).toEqual({
+        name: 'large',
+        match: { minBytes: 1 },
+        minWorkers: 1,
+        targetBacklogPerWorker: 1000,
+      });
+    });
+
+    it('fills in the defaults of a pool’s own worker and limits', () => {
+      const [pool] = withPool({
+        worker: { image: 'big:1', command: ['big'] },
+        backpressure: { maxDiskBytes: 5 },
+      }).pools!;
+      expect(pool!.worker).toMatchObject({
+        sleepEmptySeconds: 0.5,
+        argsTemplate: expect.any(Array),
+      });
+      expect(pool!.backpressure).toEqual({ maxBacklogPerShard: 0, maxDiskBytes: 5 });
+      expect(withPool({}, { backpressure: {} }).backpressure).toEqual({
+        maxBacklogPerShard: 0,
+        maxDiskBytes: 0,
+      });
+    });
+
+    it('names a pool’s shard queues <default prefix>-<pool> unless it has a prefix', () => {
+      const spec = withPool({}, { queue: { mainQueue: 'q', subQueuePrefix: 'p' } });
+      expect(poolSubQueuePrefixOf(spec, spec.pools![0]!)).toBe('p-large');
+      const own = withPool({ subQueuePrefix: 'big' });
+      expect(poolSubQueuePrefixOf(own, own.pools![0]!)).toBe('big');
+    });
+
+    it.each([
+      ['a name that is not a DNS label', { name: 'Large_Pool' }, /spec\.pools\.0\.name/],
+      ['a name longer than 40', { name: 'p'.repeat(41) }, /spec\.pools\.0\.name/],
+      ['a header name with =', { match: { header: { name: 'a=b', value: 'c' } } }, /header\.name/],
+      ['an empty header value', { match: { header: { name: 'a', value: '' } } }, /header\.value/],
+      ['a negative size', { match: { minBytes: -1 } }, /minBytes/],
+      ['a pool without a match', { match: undefined }, /spec\.pools\.0\.match/],
+    ])('rejects %s with the path of the field', (_what, pool, path) => {
+      expect(() => withPool(pool)).toThrow(path);
+    });
   });
 });

@@ -8,7 +8,7 @@ import {
   type ShardDistributorSpec,
 } from '../../../../src/api/index.ts';
 
-export const SAMPLES = ['minimal', 'full', 'nats', 'sidecar'] as const;
+export const SAMPLES = ['minimal', 'full', 'nats', 'sidecar', 'pools'] as const;
 export type SampleName = (typeof SAMPLES)[number];
 
 /** A sample from config/samples as the API server would hand it to the operator. */

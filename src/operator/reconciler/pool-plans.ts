@@ -1,0 +1,80 @@
+import { DEFAULT_POOL } from '../../api/index.ts';
+import type { DistributorConfig, PoolConfig } from '../../config/index.ts';
+import type { ShardPlan, WorkerPool } from '../desired/index.ts';
+import type { Load } from './load-reader.ts';
+
+// Pure helpers of the reconciler's per-pool work: what the rendered INI and /load say of one pool.
+
+export type LoadShard = Load['shards'][number];
+
+/** The shards /load reports for `pool` (the default pool's carry no pool, or `default`). */
+export function loadShardsOf(load: Load, pool: string): LoadShard[] {
+  return load.shards.filter((s) => (s.pool ?? DEFAULT_POOL) === pool);
+}
+
+/** Messages waiting in the live shards: what autoscaling weighs. */
+export function liveBacklog(shards: readonly LoadShard[]): number {
+  return shards.filter((s) => s.state === 'live').reduce((sum, s) => sum + s.backlog, 0);
+}
+
+export function drainedShards(shards: readonly LoadShard[]): number[] {
+  return shards.filter((s) => s.state === 'drained').map((s) => s.index);
+}
+
+/** The shard set the rendered INI announces for `pool`: its section's min_workers and draining_shards. */
+export function iniPlanOf(
+  config: DistributorConfig | undefined,
+  pool: Pick<WorkerPool, 'name' | 'isDefault'>,
+): ShardPlan | undefined {
+  if (config === undefined) return undefined;
+  const section = pool.isDefault
+    ? config.dispatcher
+    : config.pools.find((p) => p.name === pool.name);
+  return section === undefined
+    ? undefined
+    : { liveShards: section.minWorkers, drainingShards: [...section.drainingShards] };
+}
+
+export function samePlan(a: ShardPlan, b: ShardPlan): boolean {
+  return a.liveShards === b.liveShards && a.drainingShards.join(',') === b.drainingShards.join(',');
+}
+
+/**
+ * A pool taken out of spec.pools while its shards may hold messages: it stays in the INI,
+ * with no live shard and every remaining shard draining, so the distributor keeps it (a
+ * pool it no longer reads about is a pool it forgets, backlog and all) and reports each
+ * shard drained once its worker has finished it. Its workers keep running: there is no live
+ * shard in the pool to move their backlog to.
+ */
+export interface RetiringPool {
+  readonly name: string;
+  /** Shards whose worker Deployments must stay; empty once every one is drained. */
+  readonly plan: ShardPlan;
+  /** Its section in the INI while shards remain; undefined when the INI never had it. */
+  readonly config?: PoolConfig;
+}
+
+export function retiringPoolFor(
+  name: string,
+  previous: PoolConfig | undefined,
+  workerShards: readonly number[],
+  load: Load | undefined,
+): RetiringPool {
+  const announced = previous
+    ? [...Array.from({ length: previous.minWorkers }, (_, i) => i), ...previous.drainingShards]
+    : [];
+  const reported = load === undefined ? undefined : loadShardsOf(load, name);
+  const drained = new Set(reported === undefined ? [] : drainedShards(reported));
+  // A pool neither the INI nor the distributor knows cannot be drained by anyone: its
+  // queues are not being fed, and its workers may go.
+  const unknown = previous === undefined && reported !== undefined && reported.length === 0;
+  const draining = unknown
+    ? []
+    : [...new Set([...announced, ...workerShards])]
+        .filter((shard) => !drained.has(shard))
+        .sort((a, b) => a - b);
+  const plan: ShardPlan = { liveShards: 0, drainingShards: draining };
+  if (previous === undefined || draining.length === 0) return { name, plan };
+  const { movingShards: _moving, ...rest } = previous;
+  return { name, plan, config: { ...rest, minWorkers: 0, drainingShards: draining } };
+}
