@@ -24,4 +24,5 @@ export type {
   PoolSpec,
   MatchSpec,
   BackpressureSpec,
+  FailureSpec,
 } from './v1alpha1/types.ts';

@@ -266,6 +266,48 @@ describe('the ShardDistributor CRD on a real API server', () => {
       (s) => (s.backpressure = { maxBacklogPerShard: -1 }),
       /spec\.backpressure\.maxBacklogPerShard.*greater than or equal to 0/,
     ],
+    [
+      'an unknown failure policy',
+      (s) => (s.failure = { policy: 'Retry' }),
+      /spec\.failure\.policy: Unsupported value: "Retry"/,
+    ],
+    [
+      'a maxAttempts of zero',
+      (s) => (s.failure = { maxAttempts: 0 }),
+      /spec\.failure\.maxAttempts.*greater than or equal to 1/,
+    ],
+    [
+      'a retry backoff of zero',
+      (s) => (s.failure = { retryBackoffSeconds: 0 }),
+      /spec\.failure\.retryBackoffSeconds.*greater than 0/,
+    ],
+    [
+      'a retry backoff maximum below the backoff',
+      (s) => (s.failure = { retryBackoffSeconds: 10, retryBackoffMaxSeconds: 5 }),
+      /spec\.failure\.retryBackoffMaxSeconds: Invalid value.*failure\.retryBackoffMaxSeconds \(default 300\) must be greater than or equal to failure\.retryBackoffSeconds/,
+    ],
+    [
+      'a backoff above the default maximum without a maximum',
+      (s) => (s.failure = { retryBackoffSeconds: 600 }),
+      /spec\.failure\.retryBackoffMaxSeconds: Invalid value.*must be greater than or equal to failure\.retryBackoffSeconds/,
+    ],
+    [
+      'a pool failure policy with its maximum below its backoff',
+      (s) =>
+        (s.pools = [
+          {
+            name: 'large',
+            match: { minBytes: 1 },
+            failure: { policy: 'Drop', retryBackoffSeconds: 2, retryBackoffMaxSeconds: 1 },
+          },
+        ]),
+      /spec\.pools\[0\]\.failure\.retryBackoffMaxSeconds: Invalid value.*must be greater than or equal to failure\.retryBackoffSeconds/,
+    ],
+    [
+      'a pool failure policy with maxAttempts 0',
+      (s) => (s.pools = [{ name: 'large', match: { minBytes: 1 }, failure: { maxAttempts: 0 } }]),
+      /spec\.pools\[0\]\.failure\.maxAttempts.*greater than or equal to 1/,
+    ],
   ];
 
   it.each(badInputs)(
@@ -297,6 +339,34 @@ describe('the ShardDistributor CRD on a real API server', () => {
     expect(created.spec).toEqual(withDefaults(sd.spec));
     expect(created.spec.pools?.[0]).toMatchObject({ minWorkers: 1, targetBacklogPerWorker: 1000 });
     expect(created.spec.pools?.[0]?.worker?.sleepEmptySeconds).toBe(0.5);
+  });
+
+  it('leaves failure unset unless given, and fills in its defaults on the server as withDefaults() does', async () => {
+    const plain = (await createSd(ns.name, minimalSample())) as { spec: Record<string, unknown> };
+    expect(plain.spec['failure']).toBeUndefined();
+    const sd = withSpec((s) => {
+      s.failure = {};
+      s.pools = [
+        { name: 'large', match: { minBytes: 1 }, failure: { policy: 'Block' } },
+        { name: 'typed', match: { messageType: 'doc' } },
+      ];
+    });
+    sd.metadata.name = 'failing';
+    const created = (await createSd(ns.name, sd)) as { spec: ReturnType<typeof withDefaults> };
+    expect(created.spec).toEqual(withDefaults(sd.spec));
+    expect(created.spec.failure).toEqual({
+      policy: 'DeadLetter',
+      maxAttempts: 5,
+      retryBackoffSeconds: 1,
+      retryBackoffMaxSeconds: 300,
+    });
+    expect(created.spec.pools?.[0]?.failure).toEqual({
+      policy: 'Block',
+      maxAttempts: 5,
+      retryBackoffSeconds: 1,
+      retryBackoffMaxSeconds: 300,
+    });
+    expect(created.spec.pools?.[1]?.failure).toBeUndefined();
   });
 
   it('lets `kubectl scale sd/NAME --replicas=8` set spec.minWorkers', async () => {

@@ -27,6 +27,12 @@ export const BACKENDS = ['veda', 'nats'] as const;
 export const PLACEMENTS = ['Standalone', 'Sidecar'] as const;
 export const DELETION_POLICIES = ['Drain', 'Abandon'] as const;
 export const SIDECAR_KINDS = ['Deployment', 'StatefulSet'] as const;
+/** What a worker does with a message its handler rejects (spec.failure.policy; INI failure_policy). */
+export const FAILURE_POLICIES = ['DeadLetter', 'Drop', 'Block'] as const;
+/** Upper bound on failure.maxAttempts (INI max_attempts). */
+export const MAX_FAILURE_ATTEMPTS = 100;
+/** Upper bound on failure.retryBackoffSeconds and retryBackoffMaxSeconds: one day. */
+export const MAX_RETRY_BACKOFF_SECONDS = 86_400;
 
 /** The placeholders `worker.argsTemplate` may use; the INI's worker_args_template has the same. */
 export const ARGS_PLACEHOLDERS = [

@@ -24,6 +24,14 @@ TypeRegistry.Set<{ pattern: string }>(
     (typeof value === 'number' && Number.isInteger(value)) ||
     (typeof value === 'string' && new RegExp(schema.pattern).test(value)),
 );
+TypeRegistry.Set<{ minimum: number; maximum?: number }>(
+  'SdPositiveNumber',
+  (schema, value) =>
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    value > schema.minimum &&
+    (schema.maximum === undefined || value <= schema.maximum),
+);
 TypeRegistry.Set<{ additionalProperties: TSchema }>(
   'SdStringMap',
   (schema, value) =>
@@ -60,6 +68,20 @@ export interface CelRule {
 
 export function celRules(...rules: CelRule[]) {
   return { 'x-kubernetes-validations': rules };
+}
+
+/**
+ * A number above 0, as OpenAPI's `minimum: 0, exclusiveMinimum: true` (TypeBox writes
+ * exclusiveMinimum as a number, which a CRD schema cannot hold).
+ */
+export function PositiveNumber(options: SchemaOptions & { maximum?: number } = {}) {
+  return Type.Unsafe<number>({
+    [Kind]: 'SdPositiveNumber',
+    type: 'number',
+    minimum: 0,
+    exclusiveMinimum: true,
+    ...options,
+  });
 }
 
 /** A free-form object kept as-is by the API server (pod template overrides, valueFrom …). */

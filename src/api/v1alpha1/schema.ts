@@ -4,14 +4,17 @@ import {
   BACKENDS,
   DEFAULT_POOL,
   DELETION_POLICIES,
+  FAILURE_POLICIES,
+  MAX_FAILURE_ATTEMPTS,
   MAX_POOL_NAME,
   MAX_POOLS,
+  MAX_RETRY_BACKOFF_SECONDS,
   MAX_WORKERS_LIMIT,
   PLACEMENTS,
   SIDECAR_KINDS,
   STRATEGIES,
 } from './constants.ts';
-import { celRules, FreeForm, Resources, StringEnum } from './schema-helpers.ts';
+import { celRules, FreeForm, PositiveNumber, Resources, StringEnum } from './schema-helpers.ts';
 
 /**
  * ShardDistributor v1alpha1: the one source of truth. The TypeScript types are derived from
@@ -370,6 +373,59 @@ export const BackpressureSchema = Type.Object(
   },
 );
 
+/**
+ * A failure policy: spec.failure (the default pool's) or a pool's own. Its one CEL rule
+ * compares two fields of one object, a constant cost even times MAX_POOLS.
+ */
+function failureSchema(description: string) {
+  return Type.Object(
+    {
+      policy: StringEnum(FAILURE_POLICIES, {
+        default: 'DeadLetter',
+        description:
+          'DeadLetter: a rejected message is retried with exponential backoff through the retry queue <shard queue>-retry, ' +
+          'and after maxAttempts rejects it goes to the dead-letter queue <shard queue>-dlq (see `shard-distributor dlq`). ' +
+          'Drop: retried the same way, then counted (shard_distributor_worker_rejected_total{outcome="dropped"}) and dropped. ' +
+          'Block: retried in place after each backoff, never skipped: the shard stops until the handler takes it, ' +
+          'for strict ordering (INI: failure_policy).',
+      }),
+      maxAttempts: Type.Integer({
+        default: 5,
+        minimum: 1,
+        maximum: MAX_FAILURE_ATTEMPTS,
+        description:
+          'Rejects of one message before it is dead-lettered (DeadLetter) or dropped (Drop); Block ignores it (INI: max_attempts).',
+      }),
+      retryBackoffSeconds: PositiveNumber({
+        default: 1,
+        maximum: MAX_RETRY_BACKOFF_SECONDS,
+        description:
+          'Wait before the first retry; retry n waits retryBackoffSeconds * 2^(n-1), at most retryBackoffMaxSeconds (INI: retry_backoff_sec).',
+      }),
+      retryBackoffMaxSeconds: PositiveNumber({
+        default: 300,
+        maximum: MAX_RETRY_BACKOFF_SECONDS,
+        description:
+          'The longest wait between two retries; at least retryBackoffSeconds (INI: retry_backoff_max_sec).',
+      }),
+    },
+    {
+      description:
+        `${description} What the workers do with a message their handler rejects (returns { reject } or throws). ` +
+        'The workers get it as SD_POOL, SD_FAILURE_POLICY, SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC and SD_RETRY_BACKOFF_MAX_SEC ' +
+        "(these win over worker.env). Without a failure policy (neither spec.failure nor the pool's failure set) the workers " +
+        "get no SD_* variables and their Deployments stay as before: they keep the worker SDK's default, where a handler " +
+        'that rejects or throws stops the worker and its batch is delivered again.',
+      ...celRules({
+        rule: 'self.retryBackoffMaxSeconds >= self.retryBackoffSeconds',
+        message:
+          'failure.retryBackoffMaxSeconds (default 300) must be greater than or equal to failure.retryBackoffSeconds; raise retryBackoffMaxSeconds or lower retryBackoffSeconds',
+        fieldPath: '.retryBackoffMaxSeconds',
+      }),
+    },
+  );
+}
+
 export const PoolSchema = Type.Object(
   {
     name: Type.String({
@@ -418,6 +474,11 @@ export const PoolSchema = Type.Object(
       }),
     ),
     backpressure: Type.Optional(BackpressureSchema),
+    failure: Type.Optional(
+      failureSchema(
+        "The pool's failure policy, as a whole: default spec.failure. Fields left out take the built-in defaults, not spec.failure's.",
+      ),
+    ),
   },
   {
     description: 'A worker pool besides the default one (the top-level fields).',
@@ -468,6 +529,11 @@ export const ShardDistributorSpecSchema = Type.Object(
     worker: WorkerSchema,
     distributor: DistributorSchema,
     backpressure: Type.Optional(BackpressureSchema),
+    failure: Type.Optional(
+      failureSchema(
+        "The default pool's failure policy, and every pool's without one of its own (INI: [dispatcher]).",
+      ),
+    ),
     pools: Type.Optional(
       Type.Array(PoolSchema, {
         maxItems: MAX_POOLS,

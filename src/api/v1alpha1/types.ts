@@ -11,6 +11,8 @@ export type WorkerSpec = ShardDistributorSpec['worker'];
 export type PoolSpec = NonNullable<ShardDistributorSpec['pools']>[number];
 export type MatchSpec = PoolSpec['match'];
 export type BackpressureSpec = NonNullable<ShardDistributorSpec['backpressure']>;
+/** spec.failure or a pool's failure, after defaulting. */
+export type FailureSpec = NonNullable<ShardDistributorSpec['failure']>;
 
 export interface ObjectMeta {
   name: string;

@@ -3,6 +3,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { ShardDistributor } from '../../api/index.ts';
 import {
   CONFIG_FILE_NAME,
+  CONFIG_LAUNCH_KEYS,
   LIVE_DISPATCHER_KEYS,
   LIVE_POOL_KEYS,
   POOL_LAUNCH_KEYS,
@@ -27,15 +28,19 @@ export function configHash(config: DistributorConfig): string {
   // Deployments carry their own argv), do not roll it: scaling and draining never restart it.
   for (const key of LIVE_DISPATCHER_KEYS) delete dispatcher[key];
   for (const key of WORKER_LAUNCH_KEYS) delete worker[key];
-  // Per pool the same: its shard set, strategy and limits apply live, its worker command is
-  // the workers'. The set of pools, their rules and queues need a new process.
+  // Per pool the same: its shard set, strategy and limits apply live, its worker command and
+  // failure policy are the workers'. The set of pools, their rules and queues need a new process.
   const pools = config.pools.map((pool) => {
     const kept: Record<string, unknown> = { ...pool };
     for (const key of [...LIVE_POOL_KEYS, ...POOL_LAUNCH_KEYS]) delete kept[key];
     return kept;
   });
+  // The default pool's limits apply live; its failure policy is the workers' (their pod
+  // template env rolls them), never the distributor's.
   const { backpressure: _limits, ...rest } = config;
-  const restartRelevant = { ...rest, dispatcher, worker, pools };
+  const top: Record<string, unknown> = { ...rest };
+  for (const key of CONFIG_LAUNCH_KEYS) delete top[key];
+  const restartRelevant = { ...top, dispatcher, worker, pools };
   return createHash('sha256').update(canonicalJson(restartRelevant)).digest('hex').slice(0, 16);
 }
 

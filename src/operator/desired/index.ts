@@ -118,9 +118,9 @@ export {
   workerPodSelector,
   workerSelectorLabels,
 } from './names.ts';
-export { defaultPoolOf, poolsOf } from './pools.ts';
+export { defaultPoolOf, failureConfigOf, poolsOf } from './pools.ts';
 export type { WorkerPool } from './pools.ts';
-export { specProblems, REASON_INVALID_SPEC } from './problems.ts';
+export { specProblems, REASON_FAILURE_ENV_OVERRIDDEN, REASON_INVALID_SPEC } from './problems.ts';
 export type { Problem } from './problems.ts';
 export { withPodTemplateOverrides } from './pod-template-overrides.ts';
 export { nextShardPlan, shardsWithWorkers } from './shard-plan.ts';
@@ -134,4 +134,10 @@ export {
 } from './sidecar.ts';
 export type { HostWorkloadApply, SidecarOptions, SidecarTarget } from './sidecar.ts';
 export { CONFIG_DIR, CONFIG_PATH, NATS_CREDENTIALS_DIR } from './volumes.ts';
-export { workerArgvFor, workerDeploymentFor, WORKER_CONTAINER } from './worker-deployment.ts';
+export {
+  failureEnvFor,
+  workerArgvFor,
+  workerDeploymentFor,
+  workerEnvFor,
+  WORKER_CONTAINER,
+} from './worker-deployment.ts';

@@ -84,6 +84,8 @@ export function poolConfigFor(pool: WorkerPool, plan: ShardPlan): PoolConfig {
       maxBacklogPerShard: pool.backpressure?.maxBacklogPerShard ?? 0,
       maxDiskBytes: pool.backpressure?.maxDiskBytes ?? 0,
     },
+    // Only its own: without one the pool takes [dispatcher]'s, as failureFor reads it.
+    ...(pool.ownFailure === undefined ? {} : { failure: pool.ownFailure }),
   };
 }
 
@@ -141,6 +143,8 @@ export function configFor(
             maxDiskBytes: spec.backpressure.maxDiskBytes,
           },
         }),
+    // Only the workers read the failure keys (as SD_* variables); absent, the INI is as before.
+    ...(defaultPool!.ownFailure === undefined ? {} : { failure: defaultPool!.ownFailure }),
     pools: [
       ...named.map((pool) => poolConfigFor(pool, planOf(pool, plan, options))),
       ...(options.retiringPools ?? []),

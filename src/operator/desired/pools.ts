@@ -3,11 +3,13 @@ import {
   poolSubQueuePrefixOf,
   subQueuePrefixOf,
   type BackpressureSpec,
+  type FailureSpec,
   type MatchSpec,
   type ShardDistributor,
   type Strategy,
   type WorkerSpec,
 } from '../../api/index.ts';
+import type { FailureConfig } from '../../config/index.ts';
 
 /**
  * One worker pool of a ShardDistributor, resolved from its spec: the default pool (the
@@ -30,6 +32,31 @@ export interface WorkerPool {
   readonly backpressure?: BackpressureSpec;
   /** Named pools only. */
   readonly match?: MatchSpec;
+  /**
+   * The failure policy its workers get: its own, else spec.failure. Absent when neither is
+   * set: its workers then get no `SD_*` variables, and their Deployments stay as they were.
+   */
+  readonly failure?: FailureConfig;
+  /** Its own policy only (spec.failure for the default pool): what its INI section carries. */
+  readonly ownFailure?: FailureConfig;
+}
+
+/** A spec's failure policy in the INI's terms. */
+export function failureConfigOf(failure: FailureSpec): FailureConfig {
+  return {
+    policy: failure.policy,
+    maxAttempts: failure.maxAttempts,
+    retryBackoffSec: failure.retryBackoffSeconds,
+    retryBackoffMaxSec: failure.retryBackoffMaxSeconds,
+  };
+}
+
+function failureKeys(own: FailureSpec | undefined, inherited: FailureSpec | undefined) {
+  const effective = own ?? inherited;
+  return {
+    ...(effective === undefined ? {} : { failure: failureConfigOf(effective) }),
+    ...(own === undefined ? {} : { ownFailure: failureConfigOf(own) }),
+  };
 }
 
 /** The default pool, then spec.pools in their declared order (the order rules are tried in). */
@@ -45,6 +72,7 @@ export function poolsOf(sd: ShardDistributor): WorkerPool[] {
     subQueuePrefix: subQueuePrefixOf(spec),
     worker: spec.worker,
     ...(spec.backpressure === undefined ? {} : { backpressure: spec.backpressure }),
+    ...failureKeys(spec.failure, undefined),
   };
   return [
     defaultPool,
@@ -59,6 +87,7 @@ export function poolsOf(sd: ShardDistributor): WorkerPool[] {
       worker: pool.worker ?? spec.worker,
       ...(pool.backpressure === undefined ? {} : { backpressure: pool.backpressure }),
       match: pool.match,
+      ...failureKeys(pool.failure, spec.failure),
     })),
   ];
 }

@@ -4,6 +4,7 @@ import { configFor } from './ini.ts';
 import { metricsServiceName } from './names.ts';
 import { poolsOf, type WorkerPool } from './pools.ts';
 import { sidecarContainerName, sidecarVolumeNames } from './sidecar.ts';
+import { failureEnvFor } from './worker-deployment.ts';
 
 /** Something wrong that a person must fix; becomes the Degraded condition. */
 export interface Problem {
@@ -14,6 +15,8 @@ export interface Problem {
 }
 
 export const REASON_INVALID_SPEC = 'InvalidSpec';
+/** worker.env sets an SD_* variable the failure policy sets: the policy's value is used. */
+export const REASON_FAILURE_ENV_OVERRIDDEN = 'FailureEnvOverridden';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -80,6 +83,7 @@ export function specProblems(sd: ShardDistributor): Problem[] {
     if (pool.isDefault || spec.pools?.find((p) => p.name === pool.name)?.worker !== undefined)
       problems.push(...podTemplateProblems(pool.worker.podTemplate, where));
   }
+  problems.push(...failureEnvProblems(sd, pools));
   const poolProblems = duplicatePoolProblems(pools);
   problems.push(...poolProblems);
   // The INI rules would only repeat a pool clash in their own words.
@@ -92,6 +96,41 @@ export function specProblems(sd: ShardDistributor): Problem[] {
     }
   }
   return problems;
+}
+
+/**
+ * worker.env entries the failure policy's SD_* variables replace: the Deployments are built
+ * (ours win), but what the person wrote is not what runs, so it is a Degraded problem.
+ */
+function failureEnvProblems(sd: ShardDistributor, pools: readonly WorkerPool[]): Problem[] {
+  // One problem per worker.env and policy, naming every pool it reaches.
+  const found = new Map<
+    string,
+    { where: string; names: string[]; policy: string; pools: string[] }
+  >();
+  for (const pool of pools) {
+    const owned = new Set(Object.keys(failureEnvFor(pool)));
+    const names = (pool.worker.env ?? []).map((e) => e.name).filter((n) => owned.has(n));
+    if (names.length === 0) continue;
+    const ownWorker =
+      !pool.isDefault && sd.spec.pools?.find((p) => p.name === pool.name)?.worker !== undefined;
+    const where = ownWorker ? `pools[${pool.name}].worker.env` : 'worker.env';
+    const policy =
+      pool.isDefault || pool.ownFailure === undefined
+        ? 'spec.failure'
+        : `pools[${pool.name}].failure`;
+    const key = `${where} ${policy} ${names.join(',')}`;
+    const entry = found.get(key) ?? { where, names, policy, pools: [] };
+    entry.pools.push(pool.isDefault ? 'the default pool' : `pool ${pool.name}`);
+    found.set(key, entry);
+  }
+  return [...found.values()].map(({ where, names, policy, pools: reached }) => ({
+    reason: REASON_FAILURE_ENV_OVERRIDDEN,
+    message:
+      `${where} sets ${names.join(', ')}, which the operator sets on the workers of ${reached.join(' and ')} ` +
+      `from the failure policy (${policy}), so the value in ${where} is not used; ` +
+      `remove ${names.length === 1 ? 'it' : 'them'} from ${where} and change ${policy} instead`,
+  }));
 }
 
 function poolWhat(pool: WorkerPool): string {

@@ -1,6 +1,6 @@
 import type { V1Container, V1Deployment, V1EnvVar } from '@kubernetes/client-node';
 import type { ShardDistributor } from '../../api/index.ts';
-import { quoteArgv, renderWorkerArgv, splitArgv } from '../../config/index.ts';
+import { failureEnv, quoteArgv, renderWorkerArgv, splitArgv } from '../../config/index.ts';
 import { configFor } from './ini.ts';
 import { ownedMetadata, workerLabels, workerName, workerSelectorLabels } from './names.ts';
 import { withPodTemplateOverrides } from './pod-template-overrides.ts';
@@ -42,6 +42,27 @@ export function workerArgvFor(
 }
 
 /**
+ * The `SD_*` variables of `pool`'s failure policy (`failureEnv`, as `run` mode gives them),
+ * by name; none when the pool has no policy.
+ */
+export function failureEnvFor(pool: WorkerPool): Record<string, string> {
+  return pool.failure === undefined ? {} : failureEnv(pool.failure, pool.name);
+}
+
+/**
+ * The worker container's env: the failure policy's `SD_*` variables first, then the
+ * template's env without the names they take (ours win; specProblems reports the clash).
+ * Without a policy the template's env exactly, so such Deployments stay as they were.
+ */
+export function workerEnvFor(pool: WorkerPool): V1EnvVar[] {
+  const ours = Object.entries(failureEnvFor(pool)).map(([name, value]) => ({ name, value }));
+  const theirs = (pool.worker.env ?? []) as V1EnvVar[];
+  if (ours.length === 0) return theirs;
+  const taken = new Set(ours.map((e) => e.name));
+  return [...ours, ...theirs.filter((e) => !taken.has(e.name))];
+}
+
+/**
  * The Deployment of shard i's worker in `pool` (the default pool unless given): one pod,
  * which reads only that shard's queue; none once the shard is `stopped` (removed by a
  * scale-down, its backlog about to be moved). Deleted by the reconciler only after the
@@ -57,14 +78,13 @@ export function workerDeploymentFor(
   const { command, args } = workerArgvFor(sd, shard, pool);
   const resources = resourcesFor(worker.resources);
   const queue = queueVolume(sd, 'queue');
+  const env = workerEnvFor(pool);
   const container: V1Container = {
     name: WORKER_CONTAINER,
     image: worker.image,
     command,
     args,
-    ...(worker.env === undefined || worker.env.length === 0
-      ? {}
-      : { env: worker.env as V1EnvVar[] }),
+    ...(env.length === 0 ? {} : { env }),
     ...(resources === undefined ? {} : { resources }),
     securityContext: restrictedContainerSecurityContext(),
     volumeMounts: [...queueMounts(sd, 'queue', 'worker'), tmpMount('tmp')],

@@ -640,16 +640,17 @@ export class ShardDistributorReconciler {
       const pending = load
         ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0)
         : undefined;
-      const distributorGone =
-        sd.spec.distributor.placement === 'Standalone' &&
-        !this.o.deployments.get(sd.metadata.namespace, distributorName(sd));
+      const distributorGone = !(await this.distributorExists(sd));
       if (!load && distributorGone) {
-        // Deleted with its namespace: the distributor went first and nothing can drain now.
+        // Deleted with its namespace (the distributor went first), or a sidecar whose host is
+        // gone or never existed: nothing can drain now, and waiting would block for ever.
         await this.o.events.record(
           this.target(sd),
           'Warning',
           'DrainImpossible',
-          'the distributor Deployment is gone (is the namespace being deleted?), so the shards cannot be drained; their messages stay in the shard queues on the volume',
+          sd.spec.distributor.placement === 'Standalone'
+            ? 'the distributor Deployment is gone (is the namespace being deleted?), so the shards cannot be drained; their messages stay in the shard queues on the volume'
+            : 'no host workload runs the distributor sidecar (gone, or never found), so the shards cannot be drained; their messages stay in the shard queues on the volume',
         );
       } else if (!load || (pending && pending.length > 0)) {
         const why = load
@@ -675,6 +676,21 @@ export class ShardDistributorReconciler {
       { policy: sd.spec.deletionPolicy },
       'finalizer removed; owned objects go with the ShardDistributor',
     );
+  }
+
+  /** Whether anything still runs this ShardDistributor's distributor. */
+  private async distributorExists(sd: ShardDistributor): Promise<boolean> {
+    if (sd.spec.distributor.placement === 'Standalone')
+      return this.o.deployments.get(sd.metadata.namespace, distributorName(sd)) !== undefined;
+    const host = parseTarget(sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF]);
+    if (!host) return false;
+    const live = await this.o.kube.read(
+      'apps/v1',
+      host.kind,
+      sd.metadata.namespace ?? 'default',
+      host.name,
+    );
+    return live !== undefined;
   }
 
   private target(sd: ShardDistributor) {

@@ -266,4 +266,20 @@ describe('the distributor as a native sidecar of the workload that owns the main
     );
     expect(await workerDeploymentNames(ns.name, SD)).toEqual(workers(SD, 2));
   }, 180_000);
+
+  it('lets a Drain deletion go when no host ever ran the sidecar, saying nothing could drain', async () => {
+    await createSd(ns.name, sidecarSd());
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, SD), 'Degraded')?.reason).toBe('SidecarHostNotFound'),
+      { timeoutMs: 60_000 },
+    );
+    kubectlOk(['delete', 'sd', SD, '-n', ns.name, '--wait=false']);
+    await eventually(
+      () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
+      { timeoutMs: 60_000 },
+    );
+    const event = await expectEvent(ns.name, SD, 'DrainImpossible', /no host workload/);
+    expect(event.type).toBe('Warning');
+  }, 180_000);
 });
