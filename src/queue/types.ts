@@ -73,7 +73,11 @@ export interface QueueConsumer {
   committed(): QueuePosition;
   /** Goes back to the committed position: the next read returns what was read but not committed. */
   rewind(): Promise<void>;
-  /** Cheap check whether a read may return something new. */
+  /**
+   * Cheap check whether a read may return something new. A hint: on nats the server counts a
+   * consumer's pending messages a moment after storing them, so it can say false for a few
+   * milliseconds after a flush; `waitForNew` does not lag.
+   */
   hasNew(): Promise<boolean>;
   /**
    * Waits until a read may return something new (true) or `maxWaitMs` passes with nothing
