@@ -80,10 +80,11 @@ interface Target {
   readonly pool: string;
   readonly queues: readonly string[];
   readonly replayQueue: string;
-  /** Where the dead-letter queues live. */
-  readonly dlqBackend: QueueBackend;
-  /** Where the replay queue lives (the distributor reads it with the shard queues). */
-  readonly replayBackend: QueueBackend;
+  /**
+   * Where the dead-letter queues and the replay queue live: with the shard queues (the
+   * distributor reads the replay queue there).
+   */
+  readonly backend: QueueBackend;
   /** veda: the replay journal, beside the replay queue. */
   readonly journal?: MoveJournal;
   close(): Promise<void>;
@@ -198,8 +199,7 @@ async function targetFor(
       pool,
       queues,
       replayQueue,
-      dlqBackend: backend,
-      replayBackend: backend,
+      backend,
       close: () => backend.close(),
     };
   }
@@ -209,8 +209,7 @@ async function targetFor(
     pool,
     queues,
     replayQueue,
-    dlqBackend: backend,
-    replayBackend: backend,
+    backend,
     journal: new MoveJournal(
       join(worker.workerBasePath, `${replayQueue}_sd_journal_${DLQ_ADMIN_CONSUMER}`),
     ),
@@ -252,10 +251,10 @@ async function list(target: Target, json: boolean, write: (text: string) => void
   const queues: { queue: string; messages: number }[] = [];
   const reasons = new Map<string, number>();
   for (const queue of target.queues) {
-    const messages = await waiting(target.dlqBackend, queue);
+    const messages = await waiting(target.backend, queue);
     queues.push({ queue, messages });
     if (messages === 0) continue;
-    for (const data of await peekDeadLetters(target.dlqBackend, queue, messages)) {
+    for (const data of await peekDeadLetters(target.backend, queue, messages)) {
       const d = describe(data);
       const reason = 'header' in d ? d.header.reason : `(not an envelope: ${d.problem})`;
       reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
@@ -292,7 +291,7 @@ async function show(
   const shown: { queue: string; header?: EnvelopeHeader; problem?: string; payload: string }[] = [];
   for (const queue of target.queues) {
     if (shown.length >= count) break;
-    for (const data of await peekDeadLetters(target.dlqBackend, queue, count - shown.length)) {
+    for (const data of await peekDeadLetters(target.backend, queue, count - shown.length)) {
       const d = describe(data);
       const payload = encodeOutputLine(d.payload);
       shown.push({
@@ -339,7 +338,7 @@ async function replay(
   write: (text: string) => void,
   failpoint: ((name: MoveFailpoint) => void) | undefined,
 ): Promise<void> {
-  const writer: QueueWriter = await target.replayBackend.openWriter(target.replayQueue);
+  const writer: QueueWriter = await target.backend.openWriter(target.replayQueue);
   const context: MoveContext = {
     ...(target.journal ? { journal: target.journal } : {}),
     writers: new Map([[target.replayQueue, writer]]),
@@ -348,7 +347,7 @@ async function replay(
   try {
     const entry = await target.journal?.read();
     if (entry) {
-      const source = await target.dlqBackend.openConsumer(entry.source, DLQ_ADMIN_CONSUMER);
+      const source = await target.backend.openConsumer(entry.source, DLQ_ADMIN_CONSUMER);
       try {
         const result = await finishMove(context, entry, source);
         if (result === 'finished') {
@@ -364,7 +363,7 @@ async function replay(
     for (const queue of target.queues) {
       let consumer: QueueConsumer;
       try {
-        consumer = await target.dlqBackend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
+        consumer = await target.backend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
       } catch (err) {
         if (err instanceof QueueNotFoundError) continue;
         throw err;
@@ -399,7 +398,7 @@ async function replay(
 async function purge(target: Target, yes: boolean, write: (text: string) => void): Promise<number> {
   const counts: { queue: string; messages: number }[] = [];
   for (const queue of target.queues) {
-    counts.push({ queue, messages: await waiting(target.dlqBackend, queue) });
+    counts.push({ queue, messages: await waiting(target.backend, queue) });
   }
   const total = counts.reduce((sum, c) => sum + c.messages, 0);
   if (!yes) {
@@ -416,7 +415,7 @@ async function purge(target: Target, yes: boolean, write: (text: string) => void
   let purged = 0;
   for (const { queue, messages } of counts) {
     if (messages === 0) continue;
-    const consumer = await target.dlqBackend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
+    const consumer = await target.backend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
     // Only as many as were counted: what arrived since is left for the next look.
     let left = messages;
     try {

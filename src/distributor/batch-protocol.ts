@@ -1,15 +1,16 @@
 import type { Logger } from '../observability/index.ts';
 import {
+  batchDigest,
   messageIdOf,
+  samePosition,
   type QueueConsumer,
   type QueueMessage,
-  type QueuePosition,
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
 import { JournalMismatchError } from './errors.ts';
 import type { Failpoint } from './failpoints.ts';
-import { batchDigest, type BatchJournal, type JournalEntry, type JournalShard } from './journal.ts';
+import type { BatchJournal, JournalEntry, JournalShard } from './journal.ts';
 import type { LoadTracker } from './load.ts';
 import type { DistributorMetrics } from './metrics.ts';
 import type { DeadLetterTarget, PoolLanes } from './pool-lane.ts';
@@ -276,10 +277,6 @@ function groupBySlot(assignment: readonly number[]): Map<number, number[]> {
     else groups.set(slot, [i]);
   });
   return groups;
-}
-
-export function samePosition(a: QueuePosition, b: QueuePosition): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function isFailpoint(error: unknown): boolean {

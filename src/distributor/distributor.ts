@@ -4,12 +4,13 @@ import type { Logger } from '../observability/index.ts';
 import {
   QueueError,
   QueueNotFoundError,
+  samePosition,
   type QueueBackend,
   type QueueConsumer,
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
-import { BatchProtocol, samePosition, type Route } from './batch-protocol.ts';
+import { BatchProtocol, type Route } from './batch-protocol.ts';
 import { noFailpoint, type Failpoint } from './failpoints.ts';
 import type { BatchJournal } from './journal.ts';
 import { LoadTracker, type LoadReport } from './load.ts';

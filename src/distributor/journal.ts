@@ -1,7 +1,11 @@
-import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fromFsError, type QueueMark, type QueuePosition } from '../queue/index.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  clearJournalFile,
+  writeJournalFile,
+  type QueueMark,
+  type QueuePosition,
+} from '../queue/index.ts';
 import { JournalCorruptError } from './errors.ts';
 
 /** What the distributor writes before a batch's shard writes, so a restart finishes that batch. */
@@ -51,16 +55,6 @@ function upgraded(entry: JournalEntry | JournalEntryV1): JournalEntry {
   return { ...entry, version: 2, assignment };
 }
 
-export function batchDigest(messages: readonly Uint8Array[]): string {
-  const hash = createHash('sha256');
-  const length = Buffer.alloc(4);
-  for (const message of messages) {
-    length.writeUInt32LE(message.byteLength);
-    hash.update(length).update(message);
-  }
-  return hash.digest('hex');
-}
-
 /**
  * One small JSON file beside the main queue, replaced atomically (temp file, fsync, rename,
  * fsync of the directory) so a crash leaves either the old entry or the new one.
@@ -106,35 +100,10 @@ export class BatchJournal {
   }
 
   async write(entry: JournalEntry): Promise<void> {
-    try {
-      await mkdir(dirname(this.file), { recursive: true });
-      const temp = `${this.file}.tmp`;
-      const handle = await open(temp, 'w');
-      try {
-        await handle.writeFile(JSON.stringify(entry));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.file);
-      await syncDirectory(dirname(this.file));
-    } catch (error) {
-      // A full disk is a retryable queue failure, not a crash.
-      throw fromFsError(error, `writing the batch journal ${this.file}`);
-    }
+    await writeJournalFile(this.file, entry, 'the batch journal');
   }
 
   async clear(): Promise<void> {
-    await rm(this.file, { force: true });
-    await syncDirectory(dirname(this.file));
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await clearJournalFile(this.file);
   }
 }

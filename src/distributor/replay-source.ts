@@ -1,6 +1,8 @@
 import type { Logger } from '../observability/index.ts';
 import { QueueNotFoundError, type QueueBackend, type QueueConsumer } from '../queue/index.ts';
 
+const LOOK_INTERVAL_MS = 1_000;
+
 /** The queue `shard-distributor dlq replay` fills: `<main queue>-replay`, beside the shard queues. */
 export function replayQueueName(mainQueue: string): string {
   return `${mainQueue}-replay`;
@@ -20,6 +22,8 @@ export class ReplaySource {
   private current: QueueConsumer | undefined;
   /** The last read found nothing: not read again until it has something new. */
   private empty = false;
+  /** When the queue was last looked for or checked for news (replays are rare: not every load refresh). */
+  private lookedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: {
     backend: QueueBackend;
@@ -47,8 +51,15 @@ export class ReplaySource {
     this.empty = !anything;
   }
 
-  /** At a load measurement: open the queue once it exists; re-arm when it has new messages. */
+  /**
+   * At a load measurement, at most once a second: open the queue once it exists; re-arm when
+   * it has new messages.
+   */
   async refresh(): Promise<void> {
+    if (this.current && !this.empty) return;
+    const now = Date.now();
+    if (now - this.lookedAt < LOOK_INTERVAL_MS) return;
+    this.lookedAt = now;
     if (!this.current) {
       try {
         this.current = await this.backend.openConsumer(this.queue, this.consumerName);
@@ -66,6 +77,7 @@ export class ReplaySource {
   async reset(): Promise<void> {
     await this.current?.close().catch(() => undefined);
     this.current = undefined;
+    this.lookedAt = Number.NEGATIVE_INFINITY;
   }
 
   async close(): Promise<void> {

@@ -40,3 +40,10 @@ export {
   ENVELOPE_MAGIC,
 } from './envelope.ts';
 export type { Envelope, EnvelopeHeader, EnvelopeKind } from './envelope.ts';
+export {
+  batchDigest,
+  clearJournalFile,
+  fsyncDir,
+  samePosition,
+  writeJournalFile,
+} from './batch-files.ts';

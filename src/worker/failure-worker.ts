@@ -2,6 +2,7 @@ import { retryDelayMs } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
   decodeEnvelope,
+  samePosition,
   type Envelope,
   type EnvelopeHeader,
   type QueueConsumer,
@@ -21,7 +22,6 @@ import {
   finishMove,
   moveBatch,
   MoveJournal,
-  samePosition,
   type MoveContext,
   type MoveItem,
 } from './move-journal.ts';

@@ -1,7 +1,10 @@
-import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
+  batchDigest,
+  clearJournalFile,
+  samePosition,
+  writeJournalFile,
   decodeEnvelope,
   encodeEnvelope,
   fromFsError,
@@ -63,16 +66,6 @@ export interface MoveContext {
   readonly failpoint?: (name: MoveFailpoint) => void;
 }
 
-export function moveDigest(messages: readonly Uint8Array[]): string {
-  const hash = createHash('sha256');
-  const length = Buffer.alloc(4);
-  for (const message of messages) {
-    length.writeUInt32LE(message.byteLength);
-    hash.update(length).update(message);
-  }
-  return hash.digest('hex');
-}
-
 /** The bytes `item` stands for. */
 function payloadOf(item: MoveItem, message: QueueMessage): Buffer {
   const bytes = item.unwrap ? decodeEnvelope(message.data).payload : message.data;
@@ -97,7 +90,7 @@ export async function moveBatch(
     from: batch.from,
     next: batch.next,
     count: batch.messages.length,
-    digest: moveDigest(batch.messages.map((m) => m.data)),
+    digest: batchDigest(batch.messages.map((m) => m.data)),
     targets: targets
       .filter((t) => t.items.length > 0)
       .map((t) => ({ queue: t.queue, mark: writerOf(context, t.queue).mark(), items: t.items })),
@@ -138,7 +131,10 @@ export async function finishMove(
     if (batch.messages.length === 0) break;
     messages.push(...batch.messages);
   }
-  if (messages.length !== entry.count || moveDigest(messages.map((m) => m.data)) !== entry.digest) {
+  if (
+    messages.length !== entry.count ||
+    batchDigest(messages.map((m) => m.data)) !== entry.digest
+  ) {
     throw new WorkerJournalError(
       `re-reading the interrupted batch of queue ${source.queue}${where} gave ${messages.length} messages that differ from the ${entry.count} journalled; ` +
         'the queue changed: move the journal aside to resume from the committed position',
@@ -182,10 +178,6 @@ function writerOf(context: MoveContext, queue: string): QueueWriter {
   const writer = context.writers.get(queue);
   if (!writer) throw new Error(`no writer for queue ${queue}`);
   return writer;
-}
-
-export function samePosition(a: QueuePosition, b: QueuePosition): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**
@@ -233,34 +225,10 @@ export class MoveJournal {
   }
 
   async write(entry: MoveEntry): Promise<void> {
-    try {
-      await mkdir(dirname(this.file), { recursive: true });
-      const temp = `${this.file}.tmp`;
-      const handle = await open(temp, 'w');
-      try {
-        await handle.writeFile(JSON.stringify(entry));
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, this.file);
-      await syncDirectory(dirname(this.file));
-    } catch (error) {
-      throw fromFsError(error, `writing the move journal ${this.file}`);
-    }
+    await writeJournalFile(this.file, entry, 'the move journal');
   }
 
   async clear(): Promise<void> {
-    await rm(this.file, { force: true });
-    await syncDirectory(dirname(this.file));
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+    await clearJournalFile(this.file);
   }
 }

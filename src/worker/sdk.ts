@@ -1,7 +1,7 @@
 import { silentLogger } from '../observability/index.ts';
 import { runFailureWorker } from './failure-worker.ts';
 import { WorkerHandlerError } from './errors.ts';
-import { samePosition } from './move-journal.ts';
+import { samePosition } from '../queue/index.ts';
 import type { MessageContext, RunWorkerOptions, WorkerReport } from './types.ts';
 import { openWhenCreated, pause } from './wait.ts';
 

@@ -1,6 +1,7 @@
 import { constants, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
+import { fsyncDir } from '../batch-files.ts';
 import { isNotFound } from '../errors.ts';
 
 /** Info files are one short line; a garbage file may be anything, so read only its head. */
@@ -22,15 +23,6 @@ export async function readHead(path: string): Promise<string | undefined> {
     const buf = Buffer.alloc(INFO_READ_LIMIT);
     const { bytesRead } = await handle.read(buf, 0, INFO_READ_LIMIT, 0);
     return buf.toString('latin1', 0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
   } finally {
     await handle.close();
   }

@@ -8,7 +8,8 @@ import {
 } from '../errors.ts';
 import type { QueueMark, QueueWriter } from '../types.ts';
 import type { VedaContext } from './context.ts';
-import { InPlaceFile, ReplacedFile, fsyncDir, type InfoFile } from './files.ts';
+import { fsyncDir } from '../batch-files.ts';
+import { InPlaceFile, ReplacedFile, type InfoFile } from './files.ts';
 import { formatInfoPush, formatInfoQueue, type InfoPush } from './info-lines.ts';
 import { currentPart, diskBytes, readInfoPush } from './layout.ts';
 import { WriterLock, type LockOptions } from './lock.ts';
