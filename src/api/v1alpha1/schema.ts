@@ -414,8 +414,7 @@ function failureSchema(description: string) {
         `${description} What the workers do with a message their handler rejects (returns { reject } or throws). ` +
         'The workers get it as SD_POOL, SD_FAILURE_POLICY, SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC and SD_RETRY_BACKOFF_MAX_SEC ' +
         "(these win over worker.env). Without a failure policy (neither spec.failure nor the pool's failure set) the workers " +
-        "get no SD_* variables and their Deployments stay as before: they keep the worker SDK's default, where a handler " +
-        'that rejects or throws stops the worker and its batch is delivered again.',
+        'get the defaults: DeadLetter after 5 attempts, backoff 1 s doubling up to 300 s.',
       ...celRules({
         rule: 'self.retryBackoffMaxSeconds >= self.retryBackoffSeconds',
         message:

@@ -1,6 +1,12 @@
 import type { V1Container, V1Deployment, V1EnvVar } from '@kubernetes/client-node';
 import type { ShardDistributor } from '../../api/index.ts';
-import { failureEnv, quoteArgv, renderWorkerArgv, splitArgv } from '../../config/index.ts';
+import {
+  DEFAULT_FAILURE,
+  failureEnv,
+  quoteArgv,
+  renderWorkerArgv,
+  splitArgv,
+} from '../../config/index.ts';
 import { configFor } from './ini.ts';
 import { ownedMetadata, workerLabels, workerName, workerSelectorLabels } from './names.ts';
 import { withPodTemplateOverrides } from './pod-template-overrides.ts';
@@ -43,21 +49,20 @@ export function workerArgvFor(
 
 /**
  * The `SD_*` variables of `pool`'s failure policy (`failureEnv`, as `run` mode gives them),
- * by name; none when the pool has no policy.
+ * by name: its own or spec.failure, else the defaults (DeadLetter), so a rejected message is
+ * retried and dead-lettered rather than stopping the worker.
  */
 export function failureEnvFor(pool: WorkerPool): Record<string, string> {
-  return pool.failure === undefined ? {} : failureEnv(pool.failure, pool.name);
+  return failureEnv(pool.failure ?? DEFAULT_FAILURE, pool.name);
 }
 
 /**
  * The worker container's env: the failure policy's `SD_*` variables first, then the
  * template's env without the names they take (ours win; specProblems reports the clash).
- * Without a policy the template's env exactly, so such Deployments stay as they were.
  */
 export function workerEnvFor(pool: WorkerPool): V1EnvVar[] {
   const ours = Object.entries(failureEnvFor(pool)).map(([name, value]) => ({ name, value }));
   const theirs = (pool.worker.env ?? []) as V1EnvVar[];
-  if (ours.length === 0) return theirs;
   const taken = new Set(ours.map((e) => e.name));
   return [...ours, ...theirs.filter((e) => !taken.has(e.name))];
 }

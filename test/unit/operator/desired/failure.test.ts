@@ -119,19 +119,23 @@ describe('worker Deployments with a failure policy', () => {
     ]);
   });
 
-  it('stay byte for byte as they were without one, SD_* from worker.env included', () => {
+  it('get the default policy (DeadLetter) without one, and a worker.env SD_* is reported', () => {
     const minimal = sample('minimal');
-    expect(workerOf(workerDeploymentFor(minimal, 0)).env).toBeUndefined();
-    expect(workerOf(workerDeploymentFor(full, 0)).env).toEqual([
-      { name: 'VEDA_LOG_LEVEL', value: 'info' },
-      { name: 'VEDA_TOKEN', valueFrom: { secretKeyRef: { name: 'veda-worker', key: 'token' } } },
+    expect(workerOf(workerDeploymentFor(minimal, 0)).env).toEqual([
+      { name: 'SD_POOL', value: 'default' },
+      { name: 'SD_FAILURE_POLICY', value: 'DeadLetter' },
+      { name: 'SD_MAX_ATTEMPTS', value: '5' },
+      { name: 'SD_RETRY_BACKOFF_SEC', value: '1' },
+      { name: 'SD_RETRY_BACKOFF_MAX_SEC', value: '300' },
     ]);
     const ownEnv = withSpec(
       full,
       (spec) => void spec.worker.env!.push({ name: 'SD_FAILURE_POLICY', value: 'Drop' }),
     );
-    expect(workerOf(workerDeploymentFor(ownEnv, 0)).env).toEqual(ownEnv.spec.worker.env);
-    expect(specProblems(ownEnv)).toEqual([]);
+    expect(
+      workerOf(workerDeploymentFor(ownEnv, 0)).env?.find((e) => e.name === 'SD_FAILURE_POLICY'),
+    ).toEqual({ name: 'SD_FAILURE_POLICY', value: 'DeadLetter' });
+    expect(specProblems(ownEnv).map((p) => p.reason)).toEqual(['FailureEnvOverridden']);
   });
 
   it('change only in the pools whose policy changed', () => {

@@ -91,8 +91,13 @@ describe('workerDeploymentFor', () => {
     });
   });
 
-  it('passes env through, secrets by reference', () => {
+  it('passes env through, secrets by reference, after the default failure policy', () => {
     expect(container.env).toEqual([
+      { name: 'SD_POOL', value: 'default' },
+      { name: 'SD_FAILURE_POLICY', value: 'DeadLetter' },
+      { name: 'SD_MAX_ATTEMPTS', value: '5' },
+      { name: 'SD_RETRY_BACKOFF_SEC', value: '1' },
+      { name: 'SD_RETRY_BACKOFF_MAX_SEC', value: '300' },
       { name: 'VEDA_LOG_LEVEL', value: 'info' },
       { name: 'VEDA_TOKEN', valueFrom: { secretKeyRef: { name: 'veda-worker', key: 'token' } } },
     ]);
@@ -199,7 +204,11 @@ describe('pod template overrides', () => {
     expect(pod.securityContext?.fsGroup).toBe(2000);
     expect(pod.securityContext?.runAsGroup).toBe(3000);
     expect(worker.lifecycle?.preStop?.exec?.command).toEqual(['/bin/drain']);
-    expect(worker.env?.map((e) => e.name)).toEqual(['VEDA_LOG_LEVEL', 'VEDA_TOKEN', 'EXTRA']);
+    expect(worker.env?.map((e) => e.name).filter((n) => !n.startsWith('SD_'))).toEqual([
+      'VEDA_LOG_LEVEL',
+      'VEDA_TOKEN',
+      'EXTRA',
+    ]);
     expect(pod.containers.map((c) => c.name)).toEqual(['worker', 'log-shipper']);
     expect(pod.volumes?.map((v) => v.name)).toEqual(['queue', 'tmp', 'cache']);
   });
