@@ -24,8 +24,10 @@ import {
   kubeLeaseLock,
   kubeListerWatcher,
   Manager,
+  objectKey,
   ownerKey,
   ownKey,
+  SharedConnectionKubeConfig,
   type ResourceDescriptor,
 } from './runtime/index.ts';
 
@@ -71,7 +73,8 @@ export interface RunningOperator {
  * cluster), one controller for ShardDistributors, leader election, /metrics and probes.
  */
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
-  const { kc, log } = options;
+  const { log } = options;
+  const kc = SharedConnectionKubeConfig.from(options.kc);
   const registry = createRegistry();
   const scopes: (string | undefined)[] =
     options.namespaces.length > 0 ? [...options.namespaces] : [undefined];
@@ -96,6 +99,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     apiVersion: API_VERSION,
     plural: PLURAL,
   });
+  const sdCache = combinedCache(sds);
   const deployments = informersOf<k8s.V1Deployment>({
     apiVersion: 'apps/v1',
     plural: 'deployments',
@@ -107,6 +111,12 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     ...owned,
   });
   const services = informersOf<k8s.V1Service>({ apiVersion: 'v1', plural: 'services', ...owned });
+  // Claims are not ours to label: every claim of the watched namespaces, read from this cache
+  // instead of a GET per reconcile (controller-runtime's client reads from its cache likewise).
+  const claims = informersOf<k8s.V1PersistentVolumeClaim>({
+    apiVersion: 'v1',
+    plural: 'persistentvolumeclaims',
+  });
 
   const writes = new Counter({
     name: 'shard_distributor_operator_api_writes_total',
@@ -124,10 +134,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         ? { addressOverrideFile: options.loadAddressOverrideFile }
         : {}),
     }),
-    sds: combinedCache(sds),
+    sds: sdCache,
     deployments: combinedCache(deployments),
     configMaps: combinedCache(configMaps),
     services: combinedCache(services),
+    claims: combinedCache(claims),
     defaultImage: options.defaultImage,
     ...(options.steadyRequeueMs !== undefined ? { steadyRequeueMs: options.steadyRequeueMs } : {}),
     ...(options.scaleDownStabilizationMs !== undefined
@@ -146,6 +157,14 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   for (const group of [deployments, configMaps, services]) {
     for (const informer of group.values()) controller.watch(informer as Informer, toOwner);
   }
+  // A claim that appears (or goes) wakes the ShardDistributors that name it.
+  for (const informer of claims.values())
+    controller.watch(informer as Informer, (claim) =>
+      sdCache
+        .list(claim.metadata?.namespace)
+        .filter((sd) => sd.spec.queue.veda?.persistentVolumeClaim === claim.metadata?.name)
+        .map(objectKey),
+    );
 
   const manager = new Manager({
     log,
@@ -170,7 +189,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         }
       : {}),
   });
-  for (const group of [sds, deployments, configMaps, services])
+  for (const group of [sds, deployments, configMaps, services, claims])
     for (const informer of group.values()) manager.addInformer(informer as Informer);
   manager.addController(controller);
 
@@ -205,6 +224,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       await manager.stop();
       await metrics.close();
       await health.close();
+      await kc.close();
     },
   };
 }

@@ -2,6 +2,7 @@ import type {
   KubernetesObject,
   V1ConfigMap,
   V1Deployment,
+  V1PersistentVolumeClaim,
   V1Service,
 } from '@kubernetes/client-node';
 import {
@@ -54,6 +55,7 @@ import {
 import type { EventRecorder } from './events.ts';
 import { NamespaceTerminatingError, type KubeWriter } from './kube.ts';
 import type { Load, LoadReader } from './load-reader.ts';
+import { forEachConcurrently } from './concurrently.ts';
 import {
   drainedShards,
   iniPlanOf,
@@ -63,6 +65,9 @@ import {
   samePlan,
   type RetiringPool,
 } from './pool-plans.ts';
+
+/** Writes of one reconcile in flight at once (a pool of many shards must not open a connection each). */
+const MAX_CONCURRENT_APPLIES = 8;
 
 /** Where the sidecar was applied last, so it can be removed when the spec stops naming it. */
 export const ANNOTATION_SIDECAR_OF = `${GROUP}/sidecar-of`;
@@ -84,6 +89,8 @@ export interface ReconcilerOptions {
   deployments: Cache<V1Deployment>;
   configMaps: Cache<V1ConfigMap>;
   services: Cache<V1Service>;
+  /** Every claim of the watched namespaces: the veda queue's claim is looked up here. */
+  claims: Cache<V1PersistentVolumeClaim>;
   defaultImage: string;
   now?: () => number;
   /** How often a steady ShardDistributor is looked at again (load, backlog, autoscaling). */
@@ -143,7 +150,7 @@ export class ShardDistributorReconciler {
     key: string,
     log: Logger,
   ): Promise<ReconcileResult> {
-    const problems = [...specProblems(sd), ...(await this.worldProblems(sd))];
+    const problems = [...specProblems(sd), ...this.worldProblems(sd)];
     const { load, loadError } = await this.readLoad(sd);
     const ini = this.renderedConfig(sd);
     const history = this.history.get(key) ?? new Map<string, Recommendation[]>();
@@ -345,11 +352,11 @@ export class ShardDistributorReconciler {
   }
 
   /** What the schema cannot know: objects the spec names that do not exist. */
-  private async worldProblems(sd: ShardDistributor): Promise<Problem[]> {
+  private worldProblems(sd: ShardDistributor): Problem[] {
     const claim = sd.spec.queue.veda?.persistentVolumeClaim;
     if (sd.spec.queue.backend !== 'veda' || !claim) return [];
     const namespace = sd.metadata.namespace ?? 'default';
-    if (await this.o.kube.read('v1', 'PersistentVolumeClaim', namespace, claim)) return [];
+    if (this.o.claims.get(namespace, claim)) return [];
     return [
       {
         reason: 'VolumeClaimNotFound',
@@ -390,10 +397,10 @@ export class ShardDistributorReconciler {
     const steady =
       sd.metadata.generation === sd.status?.observedGeneration &&
       states.every((s) => samePlan(s.previous, s.plan));
-    for (const object of desired.owned) {
+    const applyOne = async (object: KubernetesObject): Promise<void> => {
       const live = this.cached(object);
       const outcome = await this.o.kube.apply(object, live);
-      if (outcome === 'unchanged') continue;
+      if (outcome === 'unchanged') return;
       log.info({ kind: object.kind, name: object.metadata?.name, outcome }, 'applied');
       const wasThere =
         outcome === 'updated' ||
@@ -408,7 +415,12 @@ export class ShardDistributorReconciler {
           `${what} ${how}; restored it`,
         );
       }
-    }
+    };
+    // The config before its readers, so that no new pod starts on the old one; the rest at
+    // once: an edit that adds shards costs two round trips, not one per Deployment.
+    const [config, ...readers] = desired.owned;
+    if (config) await applyOne(config);
+    await forEachConcurrently(readers, MAX_CONCURRENT_APPLIES, applyOne);
   }
 
   /** Whether the object existed after the last successful reconcile (so a create restores it). */

@@ -37,3 +37,4 @@ export {
   RuntimeConfigError,
   WatchRequestError,
 } from './errors.ts';
+export { SharedConnectionKubeConfig } from './shared-connection.ts';

@@ -221,6 +221,17 @@ describe('the operator on a real control plane', () => {
       { timeoutMs: 30_000 },
     );
     expect(condition(sd, 'Degraded')?.message).toContain('missing, which does not exist');
+
+    // The claim is read from a watched cache: once it exists, the operator sees it and the
+    // ShardDistributor is no longer Degraded for it.
+    await boundClaim(ns.name, 'missing');
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, 'noclaim'), 'Degraded')).not.toMatchObject({
+          reason: 'VolumeClaimNotFound',
+        }),
+      { timeoutMs: 30_000 },
+    );
   });
 
   it('makes no API writes in a steady state, through a quiet minute of requeues and resyncs', async () => {

@@ -1,0 +1,25 @@
+/**
+ * Runs `task` on every item, at most `limit` at a time, and waits for all of them to settle
+ * before it returns or throws: a failed write never leaves others still running behind the
+ * reconcile that started them. The first failure (in item order) is rethrown.
+ */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  const failures: { index: number; error: unknown }[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        await task(items[index]!);
+      } catch (error) {
+        failures.push({ index, error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failures.length > 0) throw failures.sort((a, b) => a.index - b.index)[0]!.error;
+}

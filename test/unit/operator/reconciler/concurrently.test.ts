@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { forEachConcurrently } from '../../../../src/operator/reconciler/concurrently.ts';
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('forEachConcurrently', () => {
+  it('runs every item, never more than the limit at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const done: number[] = [];
+    await forEachConcurrently([1, 2, 3, 4, 5, 6, 7], 3, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await tick();
+      running--;
+      done.push(n);
+    });
+    expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(peak).toBe(3);
+  });
+
+  it('lets every task settle before it throws the first failure in item order', async () => {
+    const finished: number[] = [];
+    const run = forEachConcurrently([1, 2, 3, 4], 4, async (n) => {
+      // Item 3 fails first in time, item 2 later; item 2 is first in order.
+      await (n === 2 ? tick().then(tick) : tick());
+      if (n === 2 || n === 3) throw new Error(`item ${n}`);
+      await tick().then(tick).then(tick);
+      finished.push(n);
+    });
+    await expect(run).rejects.toThrow('item 2');
+    expect(finished.sort()).toEqual([1, 4]);
+  });
+
+  it('does nothing for no items', async () => {
+    let calls = 0;
+    await forEachConcurrently([], 8, async () => {
+      calls++;
+    });
+    expect(calls).toBe(0);
+  });
+});
