@@ -22,6 +22,14 @@ describe('ZeroLoadFirst', () => {
     expect(strategy.assign(messages(2), shards(3, 4, 5))).toEqual([1, 2]);
   });
 
+  it('passes over a shard far above the mean backlog until it catches up', () => {
+    const strategy = createStrategy('ZeroLoadFirst');
+    // Shard 1's worker is slow: 500 behind, far above the mean plus its share of the batch.
+    expect(strategy.assign(messages(4), shards(3, 500, 5))).toEqual([0, 2, 0, 2]);
+    // Back within its share of the mean it takes its turn again.
+    expect(strategy.assign(messages(3), shards(3, 6, 5))).toEqual([0, 1, 2]);
+  });
+
   it('does not flood the one idle shard with a whole batch', () => {
     const strategy = createStrategy('ZeroLoadFirst');
     const perShard = counts(strategy.assign(messages(100), shards(10, 10, 0, 10)));
