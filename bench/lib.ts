@@ -312,7 +312,7 @@ export function operatorProcess(options: {
       'registry.example/shard-distributor:bench',
       ...(options.args ?? []),
     ],
-    { KUBECONFIG: options.kubeconfig, LOG_LEVEL: 'info' },
+    { KUBECONFIG: options.kubeconfig, LOG_LEVEL: process.env['OPERATOR_LOG_LEVEL'] ?? 'info' },
   );
 }
 

@@ -8,7 +8,9 @@
 // Peer, interleaved in the same run (up, peer, down, peer, …): kube-controller-manager's time
 // from a Deployment's creation (the POST) to its ReplicaSet, seen on a watch of ReplicaSets.
 // Target: p50(up) <= 1.5 × p50(peer).
-//   node bench/reconcile-latency.ts [--edits N] [--settle-ms N] [--cpu-prof] [--operator-log]
+//   node bench/reconcile-latency.ts [--edits N] [--settle-ms N] [--load-direct] [--cpu-prof] [--operator-log]
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,7 @@ import {
 const EDITS = arg('edits', 50);
 const SETTLE_MS = arg('settle-ms', 1_500);
 const cpuProf = process.argv.includes('--cpu-prof');
+const loadDirect = process.argv.includes('--load-direct');
 const NS = 'bench';
 const PEER_NS = 'bench-peer';
 const NAME = 'latency';
@@ -57,9 +60,19 @@ try {
   // Room for the peer's pods next to the harness's 110-pod node.
   await addFakeNode(kc, 'kwok-node-bench', 1_000);
 
-  // No distributor runs: the address book is empty and the Service has no endpoints.
+  // No distributor runs. By default the operator reads `/load` through the API server's service
+  // proxy, which answers 503 (the Service has no endpoints): one more API round trip per
+  // reconcile, as for an operator outside the cluster. --load-direct points it at a loopback
+  // server answering 503 at once instead, as a distributor's Service in the cluster would fail.
   const book = join(dir, 'load-addresses.json');
   await writeFile(book, '{}');
+  if (loadDirect) {
+    const noDistributor = createServer((_req, res) => res.writeHead(503).end('no distributor'));
+    await new Promise<void>((resolve) => noDistributor.listen(0, '127.0.0.1', resolve));
+    noDistributor.unref();
+    const { port } = noDistributor.address() as AddressInfo;
+    await writeFile(book, JSON.stringify({ [`${NS}/${NAME}`]: `http://127.0.0.1:${port}` }));
+  }
   operator = operatorProcess({
     kubeconfig: cp.kubeconfigPath,
     overrideFile: book,

@@ -82,7 +82,9 @@ export class ControlPlane {
       `--service-account-issuer=${this.server}`,
       `--service-account-key-file=${this.pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${this.pki.serviceAccountKey}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
+      // Room for thousands of ClusterIPs: the operator-scale bench makes a metrics Service per
+      // ShardDistributor (500 of them), and a /24 holds 253.
+      '--service-cluster-ip-range=10.0.0.0/16',
       '--authorization-mode=RBAC',
       '--allow-privileged=true',
       '--disable-admission-plugins=ServiceAccount',

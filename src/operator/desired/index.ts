@@ -32,7 +32,10 @@ export interface DesiredState {
   /** One per live and draining shard of each pool: the default pool's, then spec.pools' in order; by shard. */
   workerDeployments: V1Deployment[];
   metricsService: V1Service;
-  /** Everything owned by the ShardDistributor, in apply order (the config before its readers). */
+  /**
+   * Everything owned by the ShardDistributor, the config first (the distributor, which mounts
+   * it, is applied after it).
+   */
   owned: (V1ConfigMap | V1Deployment | V1Service)[];
 }
 

@@ -416,11 +416,13 @@ export class ShardDistributorReconciler {
         );
       }
     };
-    // The config before its readers, so that no new pod starts on the old one; the rest at
-    // once: an edit that adds shards costs two round trips, not one per Deployment.
-    const [config, ...readers] = desired.owned;
-    if (config) await applyOne(config);
-    await forEachConcurrently(readers, MAX_CONCURRENT_APPLIES, applyOne);
+    // Only the distributor mounts the ConfigMap: it waits for it, so that a new distributor pod
+    // never starts on the old config. Everything else goes at once with the config: an edit
+    // that adds shards costs one round trip, not one per Deployment.
+    const reader = desired.distributorDeployment;
+    const rest = desired.owned.filter((object) => object !== reader);
+    await forEachConcurrently(rest, MAX_CONCURRENT_APPLIES, applyOne);
+    if (reader) await applyOne(reader);
   }
 
   /** Whether the object existed after the last successful reconcile (so a create restores it). */
