@@ -106,11 +106,9 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
       };
       // Items of a built-in list carry no apiVersion/kind; watch events do. Make them alike.
       const kind = parsed.kind?.replace(/List$/, '');
-      const items = (parsed.items ?? []).map((item) => ({
-        apiVersion: parsed.apiVersion,
-        kind,
-        ...item,
-      }));
+      const items = (parsed.items ?? []).map((item) =>
+        withoutManagedFields({ apiVersion: parsed.apiVersion, kind, ...item }),
+      );
       return {
         items,
         resourceVersion: parsed.metadata?.resourceVersion ?? '',
@@ -173,6 +171,7 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
                 );
                 return;
               }
+              if (event.object) withoutManagedFields(event.object);
               onEvent(event);
             }
           });
@@ -192,6 +191,17 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
       return { stop: () => finish() };
     },
   };
+}
+
+/**
+ * Drops `metadata.managedFields` from a listed or watched object. The operator never reads
+ * them, and on an object that several managers apply they are often the bulk of it; keeping
+ * them in the caches cost memory in proportion to every object watched (controller-runtime's
+ * `TransformStripManagedFields` does the same).
+ */
+function withoutManagedFields<T extends KubernetesObject>(object: T): T {
+  if (object.metadata) delete object.metadata.managedFields;
+  return object;
 }
 
 async function get(

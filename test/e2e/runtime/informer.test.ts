@@ -37,6 +37,7 @@ describe('Informer against a real API server', () => {
     informer.start();
     expect(await informer.waitForSync()).toBe(true);
     expect(events).toEqual(['add before']);
+    expect(informer.get(ns.name, 'before')?.metadata).not.toHaveProperty('managedFields');
 
     await createConfigMap(ns.name, 'other', { app: 'someone-else' });
     await createConfigMap(ns.name, 'mine', { app: 'rt' });
@@ -51,6 +52,14 @@ describe('Informer against a real API server', () => {
     );
     expect(informer.get(ns.name, 'mine')?.data).toEqual({ k: 'v' });
     expect(informer.get(ns.name, 'other')).toBeUndefined();
+    // The server keeps managedFields on every object; the cache holds none of them (listed or
+    // watched), as the operator never reads them.
+    const live = await core().readNamespacedConfigMap({ name: 'mine', namespace: ns.name });
+    expect(live.metadata?.managedFields?.length).toBeGreaterThan(0);
+    expect(informer.get(ns.name, 'mine')?.metadata).not.toHaveProperty('managedFields');
+    expect(informer.get(ns.name, 'mine')?.metadata?.resourceVersion).toBe(
+      live.metadata?.resourceVersion,
+    );
     expect(informer.list().map((o) => o.metadata?.name)).toEqual(['mine']);
   });
 
