@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/index.ts';
+import { hasStagedFlush, type StagedFlush } from '../queue/batch-files.ts';
 import {
   batchDigest,
   messageIdOf,
@@ -112,13 +113,21 @@ export class BatchProtocol {
       assignment,
       shards,
     };
-    await journal?.write(entry);
-    failpoint('after-journal');
-    await this.writeShards(entry, batch.messages, signal);
+    // The journal is written while the shards append and sync their records: nothing is
+    // published (no shard's info line moves) until the journal is durable, so a crash before
+    // that leaves only unpublished bytes, cut when the shard is reopened, and the batch unread.
+    const journalled = (async () => {
+      await journal?.write(entry);
+      failpoint('after-journal');
+    })();
+    // Awaited by every shard, but only after its own appends: handled now, so a journal that
+    // fails at once is not an unhandled rejection meanwhile.
+    journalled.catch(() => undefined);
+    await this.writeShards(entry, batch.messages, signal, false, journalled);
     if (signal.aborted && !(await this.allWritten(entry, batch.messages))) return false;
     await source.commit(batch.next);
     failpoint('after-commit');
-    await journal?.clear();
+    await journal?.clear(source.queue === this.options.mainQueue);
     failpoint('after-clear');
     this.completed(entry);
     metrics.batchSize.observe(data.length);
@@ -193,17 +202,23 @@ export class BatchProtocol {
    * Appends each shard's part of the batch and flushes it, every shard at once so their
    * fsyncs overlap. On a failure the shard's writer is reopened and only what is not yet
    * durable (countSince the journalled mark) is written again, after a backoff — until it
-   * succeeds or the distributor is stopped.
+   * succeeds or the distributor is stopped. `journalled` (a batch being moved, not recovered)
+   * resolves once the journal is durable: a writer with a staged flush appends and prepares
+   * before that, and publishes only after it; if the journal fails, what it appended is
+   * discarded and the batch fails.
    */
   private async writeShards(
     entry: JournalEntry,
     messages: readonly QueueMessage[],
     signal: AbortSignal,
     recovering = false,
+    journalled: Promise<void> = Promise.resolve(),
   ): Promise<void> {
     // allSettled: a shard never goes on writing behind the back of a batch that failed.
     const outcomes = await Promise.allSettled(
-      entry.shards.map((_, slot) => this.writeShard(entry, slot, messages, signal, recovering)),
+      entry.shards.map((_, slot) =>
+        this.writeShard(entry, slot, messages, signal, recovering, journalled),
+      ),
     );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
@@ -215,6 +230,7 @@ export class BatchProtocol {
     messages: readonly QueueMessage[],
     signal: AbortSignal,
     recovering: boolean,
+    journalled: Promise<void>,
   ): Promise<void> {
     const { lanes, failpoint, metrics, log, deadLetterWrap, mainQueue } = this.options;
     const target = entry.shards[slot]!;
@@ -228,15 +244,38 @@ export class BatchProtocol {
     // replay of it once, whichever shard the replay is sent to.
     const ids = mine.map((m) => messageIdOf(m.position));
     let writer = await lanes.writerOf(target);
+    // The first attempt of a staged writer: records and info line on disk, not yet visible.
+    let early: { prepared: StagedFlush } | { error: unknown } | undefined;
+    if (!recovering && hasStagedFlush(writer)) {
+      try {
+        await writer.append(own, { ids });
+        await writer.prepare();
+        early = { prepared: writer };
+      } catch (error) {
+        early = { error };
+      }
+    }
+    try {
+      await journalled;
+    } catch (error) {
+      if (hasStagedFlush(writer)) writer.discard();
+      throw error;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
-        // A first attempt starts from the mark just taken; only a retry or a recovery can
-        // find part of the batch already durable.
-        const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
-        if (done < own.length) {
-          await writer.append(own.slice(done), { ids: ids.slice(done) });
+        if (attempt === 1 && early !== undefined) {
+          if ('error' in early) throw early.error;
           failpoint('after-append');
-          await writer.flush();
+          await early.prepared.publish();
+        } else {
+          // A first attempt starts from the mark just taken; only a retry or a recovery can
+          // find part of the batch already durable.
+          const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
+          if (done < own.length) {
+            await writer.append(own.slice(done), { ids: ids.slice(done) });
+            failpoint('after-append');
+            await writer.flush();
+          }
         }
         failpoint('after-flush');
         return;

@@ -55,19 +55,34 @@ function upgraded(entry: JournalEntry | JournalEntryV1): JournalEntry {
   return { ...entry, version: 2, assignment };
 }
 
+export interface BatchJournalOptions {
+  /**
+   * The journal is in the directory of the main consumer's pop file (veda: both in the main
+   * base path, as `forQueue` places it). Lets a main-queue batch be cleared without a
+   * directory fsync: see `clear`.
+   */
+  readonly besideMainPop?: boolean;
+}
+
 /**
  * One small JSON file beside the main queue, replaced atomically (temp file, fsync, rename,
  * fsync of the directory) so a crash leaves either the old entry or the new one.
  */
 export class BatchJournal {
   readonly file: string;
+  private readonly besideMainPop: boolean;
+  /** The directory exists: written once already. */
+  private dirReady = false;
 
-  constructor(file: string) {
+  constructor(file: string, options: BatchJournalOptions = {}) {
     this.file = file;
+    this.besideMainPop = options.besideMainPop ?? false;
   }
 
   static forQueue(basePath: string, mainQueue: string, consumer: string): BatchJournal {
-    return new BatchJournal(join(basePath, `${mainQueue}_sd_journal_${consumer}`));
+    return new BatchJournal(join(basePath, `${mainQueue}_sd_journal_${consumer}`), {
+      besideMainPop: true,
+    });
   }
 
   async read(): Promise<JournalEntry | undefined> {
@@ -100,10 +115,24 @@ export class BatchJournal {
   }
 
   async write(entry: JournalEntry): Promise<void> {
-    await writeJournalFile(this.file, entry, 'the batch journal');
+    await writeJournalFile(this.file, entry, 'the batch journal', { mkdir: !this.dirReady });
+    this.dirReady = true;
   }
 
-  async clear(): Promise<void> {
-    await clearJournalFile(this.file);
+  /**
+   * Removes the entry once its batch is committed. After a main-queue batch, when the journal
+   * is beside the main pop file, the directory is not fsynced: the removal becomes durable with
+   * the next fsync of this directory, and everything that can follow here does one — the next
+   * journal write (its rename is synced) or the next commit of the main consumer (its pop file
+   * is replaced in this directory, then the directory is synced). Until then a power cut can
+   * bring back only this entry, and only with the main consumer committed at the entry's
+   * `next` (that commit was durable before this clear): recovery recognises an already
+   * committed batch and clears it, moving nothing. A batch from another queue (a moving
+   * shard, a replay) is cleared durably: its consumer commits in another directory, and a
+   * position moved on past a resurrected entry would stop the distributor
+   * (JournalMismatchError).
+   */
+  async clear(afterMainBatch = false): Promise<void> {
+    await clearJournalFile(this.file, { durable: !(afterMainBatch && this.besideMainPop) });
   }
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fromFsError } from './errors.ts';
-import type { QueuePosition } from './types.ts';
+import { fromFsError, isNotFound } from './errors.ts';
+import type { QueueMark, QueuePosition } from './types.ts';
 
 /**
  * What every "read a batch here, write it there, then commit" protocol needs (the
@@ -37,11 +37,17 @@ export async function fsyncDir(dir: string): Promise<void> {
 /**
  * Writes a journal entry as JSON by temp file, fsync, rename and fsync of the directory, so a
  * crash leaves either the old entry or the new one. A full disk comes out as a retryable
- * queue error (`what` names the file for the message), not a crash.
+ * queue error (`what` names the file for the message), not a crash. `mkdir: false` skips
+ * creating the directory (a caller that wrote there before knows it exists).
  */
-export async function writeJournalFile(file: string, entry: unknown, what: string): Promise<void> {
+export async function writeJournalFile(
+  file: string,
+  entry: unknown,
+  what: string,
+  options: { readonly mkdir?: boolean } = {},
+): Promise<void> {
   try {
-    await mkdir(dirname(file), { recursive: true });
+    if (options.mkdir ?? true) await mkdir(dirname(file), { recursive: true });
     const temp = `${file}.tmp`;
     const handle = await open(temp, 'w');
     try {
@@ -57,8 +63,40 @@ export async function writeJournalFile(file: string, entry: unknown, what: strin
   }
 }
 
-/** Removes a journal file for good (the directory is fsynced). */
-export async function clearJournalFile(file: string): Promise<void> {
-  await rm(file, { force: true });
-  await fsyncDir(dirname(file));
+/**
+ * Removes a journal file. Durable (the default): the directory is fsynced, the removal is on
+ * disk when this returns. `durable: false` leaves that to the next fsync of the directory —
+ * only for a caller that has shown a journal coming back after a power cut is harmless.
+ */
+export async function clearJournalFile(
+  file: string,
+  options: { readonly durable?: boolean } = {},
+): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  if (options.durable ?? true) await fsyncDir(dirname(file));
+}
+
+/**
+ * A writer whose flush comes in two halves (veda): `prepare` makes what was appended durable
+ * without showing it to readers, `publish` shows it; `discard` forgets what was appended and
+ * not published. A protocol can then overlap the syncs of `prepare` with its own journal write
+ * and still publish nothing before the journal is durable.
+ */
+export interface StagedFlush {
+  prepare(): Promise<void>;
+  publish(): Promise<QueueMark>;
+  discard(): void;
+}
+
+export function hasStagedFlush<W extends object>(writer: W): writer is W & StagedFlush {
+  const w = writer as Partial<StagedFlush>;
+  return (
+    typeof w.prepare === 'function' &&
+    typeof w.publish === 'function' &&
+    typeof w.discard === 'function'
+  );
 }

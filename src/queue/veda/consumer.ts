@@ -8,7 +8,7 @@ import type {
   ReadBatch,
 } from '../types.ts';
 import type { VedaContext } from './context.ts';
-import { readHead, writeAtomic } from './files.ts';
+import { ReplacedFile, readHead } from './files.ts';
 import { checkName, formatInfoPop, parseInfoPop, type InfoPush } from './info-lines.ts';
 import { backlogFrom, currentPart, listParts, readInfoPush } from './layout.ts';
 import { DEFAULT_CHUNK_SIZE, PartReader } from './part-reader.ts';
@@ -58,6 +58,8 @@ export class VedaConsumer implements QueueConsumer {
   private readonly ctx: VedaContext;
   private readonly durable: boolean;
   private readonly chunkSize: number;
+  /** `Q_info_pop_C`, replaced atomically on commit (its directory stays open). */
+  private readonly pop: ReplacedFile;
   private committedPlace: VedaPlace;
   private cursor: VedaPlace;
   private part: OpenPart | undefined;
@@ -81,6 +83,7 @@ export class VedaConsumer implements QueueConsumer {
     this.name = name;
     this.durable = options.durable ?? true;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.pop = ReplacedFile.at(paths.infoPop(ctx.base, queue, name));
     this.committedPlace = start;
     this.cursor = start;
   }
@@ -133,7 +136,14 @@ export class VedaConsumer implements QueueConsumer {
     const consumer = new VedaConsumer(ctx, queue, name, start, options);
     for (const key of reported) consumer.reported.add(key);
     // Registers the consumer, so retention keeps what it has not read yet.
-    if (!registered) await consumer.writePop(start);
+    if (!registered) {
+      try {
+        await consumer.writePop(start);
+      } catch (err) {
+        await consumer.close();
+        throw err;
+      }
+    }
     return consumer;
   }
 
@@ -246,6 +256,7 @@ export class VedaConsumer implements QueueConsumer {
     if (this.closed) return;
     this.closed = true;
     await this.closePart();
+    await this.pop.close();
   }
 
   private position(place: VedaPlace): QueuePosition {
@@ -265,11 +276,13 @@ export class VedaConsumer implements QueueConsumer {
       countPopped: place.popped,
       partId: place.part,
     });
-    const path = paths.infoPop(this.ctx.base, this.queue, this.name);
     try {
-      await writeAtomic(path, line, this.durable);
+      await this.pop.write(line, this.durable);
     } catch (err) {
-      throw fromFsError(err, `committing consumer ${this.name} of queue ${this.queue} (${path})`);
+      throw fromFsError(
+        err,
+        `committing consumer ${this.name} of queue ${this.queue} (${this.pop.path})`,
+      );
     }
   }
 

@@ -1,13 +1,12 @@
 import { constants, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { fsyncDir } from '../batch-files.ts';
 import { isNotFound } from '../errors.ts';
 
 /** Info files are one short line; a garbage file may be anything, so read only its head. */
 const INFO_READ_LIMIT = 4096;
 
-/** Marks the temp files of writeAtomic (retention and stat skip them). */
+/** Marks the temp files of ReplacedFile (retention and stat skip them). */
 const TEMP_MARK = '.tmp-';
 
 /** The first bytes of a small text file, or undefined when it does not exist. */
@@ -26,31 +25,6 @@ export async function readHead(path: string): Promise<string | undefined> {
   } finally {
     await handle.close();
   }
-}
-
-/**
- * Replaces a file atomically (temp file, fsync, rename, fsync of the directory): a reader sees
- * the old line or the new one, never half of one, even after a crash.
- */
-export async function writeAtomic(path: string, text: string, durable: boolean): Promise<void> {
-  const temp = `${path}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`;
-  const handle = await fs.open(temp, 'w', 0o644);
-  try {
-    await handle.writeFile(text, 'latin1');
-    if (durable) await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await fs.rename(temp, path);
-  } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
-  if (durable) await fsyncDir(dirname(path));
 }
 
 /** One of the text info files a writer keeps rewriting. */
@@ -105,30 +79,80 @@ export class InPlaceFile implements InfoFile {
 }
 
 /**
- * A part's `Q_info_push`, replaced atomically on every write (temp file, fsync, rename, fsync
- * of the directory): readers see the old right edge or the new one, never half a line, even
- * after a power cut. Compatible because Veda's consumers reopen it by path on every poll
- * (`get_info_of_part(id, true)`), and ours read it by path. Temp files a crash left behind
- * are removed when the part is opened again.
+ * A text file replaced atomically (temp file, fsync, rename, fsync of the directory): readers
+ * see the old line or the new one, never half a line, even after a power cut. Used for a
+ * part's `Q_info_push` (Veda's consumers reopen it by path on every poll,
+ * `get_info_of_part(id, true)`, and ours read it by path) and a consumer's `Q_info_pop_C`.
+ *
+ * A replacement is two steps so that a caller can overlap the first with other I/O: `stage`
+ * writes the temp file and makes it durable (invisible to readers: they open the file by its
+ * name only), `publish` renames it over the file and fsyncs the directory. The directory
+ * stays open between writes (one fsync, not open + fsync + close, per replacement), and the
+ * temp name is fixed per instance: the queue's writer lock (info_push) or the consumer's
+ * name (pop) means one instance writes a given file.
  */
 export class ReplacedFile implements InfoFile {
   readonly path: string;
+  private readonly temp: string;
+  private dir: fs.FileHandle | undefined;
+  private staged = false;
 
   private constructor(path: string) {
     this.path = path;
+    this.temp = `${path}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`;
   }
 
+  /** For a file whose temp files a crash may have left: they are removed first. */
   static async open(path: string): Promise<ReplacedFile> {
     await removeStaleTemps(path);
     return new ReplacedFile(path);
   }
 
+  /** Without the clean-up (a consumer's pop file: other consumers' temps may be live). */
+  static at(path: string): ReplacedFile {
+    return new ReplacedFile(path);
+  }
+
   async write(text: string, durable: boolean): Promise<void> {
-    await writeAtomic(this.path, text, durable);
+    await this.stage(text, durable);
+    await this.publish(durable);
+  }
+
+  /** Writes `text` to the temp file (synced when durable); readers do not see it yet. */
+  async stage(text: string, durable: boolean): Promise<void> {
+    this.staged = false;
+    const handle = await fs.open(this.temp, 'w', 0o644);
+    try {
+      await handle.writeFile(text, 'latin1');
+      if (durable) await handle.sync();
+    } catch (err) {
+      await handle.close();
+      await fs.rm(this.temp, { force: true });
+      throw err;
+    }
+    await handle.close();
+    this.staged = true;
+  }
+
+  /** Puts the staged line in place; durable: the rename is on disk when this returns. */
+  async publish(durable: boolean): Promise<void> {
+    if (!this.staged) throw new Error(`nothing staged for ${this.path}`);
+    this.staged = false;
+    try {
+      await fs.rename(this.temp, this.path);
+    } catch (err) {
+      await fs.rm(this.temp, { force: true });
+      throw err;
+    }
+    if (!durable) return;
+    this.dir ??= await fs.open(dirname(this.path), 'r');
+    await this.dir.sync();
   }
 
   async close(): Promise<void> {
-    // Nothing held open between writes.
+    const dir = this.dir;
+    this.dir = undefined;
+    await dir?.close();
   }
 }
 

@@ -9,7 +9,7 @@ import {
 import type { QueueMark, QueueWriter } from '../types.ts';
 import type { VedaContext } from './context.ts';
 import { fsyncDir } from '../batch-files.ts';
-import { InPlaceFile, ReplacedFile, type InfoFile } from './files.ts';
+import { InPlaceFile, ReplacedFile } from './files.ts';
 import { formatInfoPush, formatInfoQueue, type InfoPush } from './info-lines.ts';
 import { currentPart, diskBytes, readInfoPush } from './layout.ts';
 import { WriterLock, type LockOptions } from './lock.ts';
@@ -37,7 +37,7 @@ const U32_MAX = 0xffffffff;
 interface Part {
   readonly id: number;
   readonly records: fs.FileHandle;
-  readonly infoPush: InfoFile;
+  readonly infoPush: ReplacedFile;
 }
 
 /**
@@ -64,6 +64,8 @@ export class VedaWriter implements QueueWriter {
   private olderBytes: number;
   /** A failed write may have left bytes past the staged edge. */
   private dirtyTail = false;
+  /** What `prepare` made durable (records and staged info line), until published. */
+  private prepared: InfoPush | undefined;
   private closed = false;
 
   private constructor(
@@ -177,23 +179,68 @@ export class VedaWriter implements QueueWriter {
     };
   }
 
+  /** Makes everything appended durable and visible: `prepare`, then `publish`. */
   async flush(): Promise<QueueMark> {
+    await this.prepare();
+    return this.publish();
+  }
+
+  /**
+   * The first half of a flush: the appended records are synced and the info_push line that
+   * will cover them is written (and synced) to its temp file, at the same time — readers open
+   * info_push by name, so the temp is invisible to them. Nothing is visible yet: a caller may
+   * overlap this with other I/O (the distributor: its journal write) and publish afterwards.
+   */
+  async prepare(): Promise<void> {
     this.assertOpen();
-    if (this.staged === this.published && !this.dirtyTail) return this.mark();
-    try {
-      if (this.dirtyTail) {
-        await this.part.records.truncate(this.staged.rightEdge);
-        this.dirtyTail = false;
+    this.prepared = undefined;
+    if (this.staged !== this.published || this.dirtyTail) {
+      try {
+        if (this.dirtyTail) {
+          await this.part.records.truncate(this.staged.rightEdge);
+          this.dirtyTail = false;
+        }
+        await Promise.all([
+          this.durable ? this.part.records.datasync() : undefined,
+          this.part.infoPush.stage(formatInfoPush(this.queue, this.staged), this.durable),
+        ]);
+      } catch (err) {
+        throw fromFsError(err, `making queue ${this.queue} part ${this.part.id} durable`);
       }
-      if (this.durable) await this.part.records.datasync();
-      // Only now do readers see the batch: info_push moves after the records are on disk.
-      await this.part.infoPush.write(formatInfoPush(this.queue, this.staged), this.durable);
+    }
+    this.prepared = this.staged;
+  }
+
+  /**
+   * The second half: info_push is renamed into place (and the directory synced), so readers
+   * see the batch — only after `prepare` has put its records on disk. Without a `prepare` of
+   * exactly what is appended now, it flushes whole.
+   */
+  async publish(): Promise<QueueMark> {
+    this.assertOpen();
+    if (this.prepared !== this.staged) return this.flush();
+    this.prepared = undefined;
+    if (this.staged === this.published) return this.mark();
+    try {
+      await this.part.infoPush.publish(this.durable);
     } catch (err) {
-      throw fromFsError(err, `making queue ${this.queue} part ${this.part.id} durable`);
+      throw fromFsError(err, `publishing queue ${this.queue} part ${this.part.id}`);
     }
     this.published = this.staged;
     this.updateGauge();
     return this.mark();
+  }
+
+  /**
+   * Forgets what was appended and not published (the batch it belonged to failed before its
+   * publish). No I/O: the next append writes over those bytes and the next flush cuts the file
+   * at its own edge, so they can never be published.
+   */
+  discard(): void {
+    this.prepared = undefined;
+    if (this.staged === this.published) return;
+    this.staged = this.published;
+    this.dirtyTail = true;
   }
 
   mark(): QueueMark {
