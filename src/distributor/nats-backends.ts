@@ -7,7 +7,9 @@ import type { DistributorBackends } from './backends-type.ts';
 /**
  * The nats backend serves the main stream and the shard subjects from one connection.
  * JetStream drops a replayed publish by its message id (the main-queue position), so no
- * journal is needed: a batch re-read after a crash is published again and stored once.
+ * journal is needed: a batch re-read after a crash is published again and stored once. For
+ * the same reason commits are pipelined: a commit's acknowledgement is confirmed while the
+ * next batch moves, and a crash before it is confirmed is one more batch re-read and dropped.
  */
 export async function openNatsBackends(
   config: DistributorConfig,
@@ -19,6 +21,7 @@ export async function openNatsBackends(
   const backend = await createNatsBackend({
     ...config.nats,
     mainQueue: config.dispatcher.mainQueueName,
+    pipelineCommits: true,
     logger: log,
     registry,
   });

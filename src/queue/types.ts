@@ -67,7 +67,11 @@ export interface QueueConsumer {
   readonly name: string;
   /** Up to `max` messages after the last one read, at once; an empty batch when nothing is there. */
   read(max: number): Promise<ReadBatch>;
-  /** Persists `position` as this consumer's committed position (acknowledges up to it). */
+  /**
+   * Persists `position` as this consumer's committed position (acknowledges up to it). A nats
+   * consumer opened with `pipelineCommits` (the distributor's, whose writes are deduplicated)
+   * returns once the acknowledgement is sent; the next commit, wait, rewind or close confirms it.
+   */
   commit(position: QueuePosition): Promise<void>;
   /** The last committed position. */
   committed(): QueuePosition;

@@ -17,6 +17,7 @@ import { checkName, durableOf, subjectOf } from './names.ts';
 import { resolveOptions, type NatsBackendOptions } from './options.ts';
 import { checkCaptures, ensureStream, subjectCount } from './streams.ts';
 import { inspectQueue, peekQueue } from './inspect.ts';
+import { AckedPublisher } from './publisher.ts';
 import { NatsWriter } from './writer.ts';
 
 /**
@@ -46,6 +47,7 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
       nc,
       jsm,
       js: jetstream(nc, { timeout: resolved.requestTimeoutMs }),
+      publisher: new AckedPublisher(nc),
       log,
       metrics: queueMetrics(options.registry),
       options: resolved,

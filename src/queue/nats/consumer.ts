@@ -13,6 +13,7 @@ import type { NatsContext, QueueAddress } from './context.ts';
 import { QueueConflictError, fromNatsError, isNotFound } from './errors.ts';
 import { checkName, durableOf } from './names.ts';
 import { fromPosition, toPosition } from './position.ts';
+import { PullAhead } from './pull-ahead.ts';
 import { pull, pullWait } from './pull.ts';
 
 /**
@@ -26,6 +27,14 @@ import { pull, pullWait } from './pull.ts';
  * reader had read and not committed. Waiting for new messages is a pull with an expiry (a long
  * poll): the message it brings is delivered, so it is held and handed out first by the next
  * read, through the same checks as any other delivery.
+ *
+ * Pull ahead: a read that fills its batch sends the pull for the next batch at once, so the
+ * server delivers it while the caller writes and commits this one, and the next read finds it
+ * here. Pulled-ahead messages are delivered and unacknowledged like the held ones: a commit
+ * acknowledges only up to the position it names, and a crash, close or rewind leaves them to
+ * JetStream (a rewind or an opening consumer resets the consumer to its ack floor). A reset
+ * waits for the pull ahead to end first, so that no delivery of the old numbering arrives
+ * after it.
  */
 export class NatsConsumer implements QueueConsumer {
   readonly queue: string;
@@ -40,8 +49,12 @@ export class NatsConsumer implements QueueConsumer {
   private expectedDelivery: number;
   /** Ack subjects of messages read and not committed, by stream sequence, ascending. */
   private readonly held = new Map<number, string>();
-  /** The message a `waitForNew` pull brought: delivered, not yet read. */
-  private waited: Msg | undefined;
+  /** Delivered and not yet read (a `waitForNew` pull's message, a pull ahead's rest), in order. */
+  private buffered: Msg[] = [];
+  /** The pull for the next batch, sent when a read filled its batch. */
+  private readonly ahead: PullAhead;
+  /** With pipelined commits: the last commit's acknowledgement, sent and not yet confirmed. */
+  private unconfirmed: UnconfirmedAck | undefined;
   private mustRewind = false;
   private closed = false;
   /** Ends a `waitForNew` in flight on `close`. */
@@ -56,6 +69,7 @@ export class NatsConsumer implements QueueConsumer {
     this.committedSeq = info.ack_floor.stream_seq;
     this.cursor = this.committedSeq;
     this.expectedDelivery = info.delivered.consumer_seq + 1;
+    this.ahead = new PullAhead(ctx, address.stream, this.durable);
   }
 
   static async open(
@@ -93,22 +107,32 @@ export class NatsConsumer implements QueueConsumer {
 
   async read(max: number): Promise<ReadBatch> {
     this.assertOpen();
+    // A gap makes readOnce rewind: one more go from the committed position, so that an
+    // empty batch still means there was nothing to read.
+    return (await this.readOnce(max)) ?? (await this.readOnce(max)) ?? this.batch([], this.cursor);
+  }
+
+  /** One read; undefined when a delivery did not follow the last one (then it has rewound). */
+  private async readOnce(max: number): Promise<ReadBatch | undefined> {
     if (this.mustRewind) await this.rewind();
     const from = this.cursor;
     const messages: QueueMessage[] = [];
     if (max <= 0) return this.batch(messages, from);
-    // The message a wait brought came first: it goes first, then what the server has after it.
-    const delivered = this.waited ? [this.waited] : [];
-    this.waited = undefined;
-    try {
-      if (max > delivered.length)
-        delivered.push(
-          ...(await pull(this.ctx, this.address.stream, this.durable, max - delivered.length)),
+    const what = `reading queue ${this.queue} as ${this.name}`;
+    // What a wait or the pull ahead delivered comes first, then what the server has after
+    // it — unless the pull ahead already found the end of what there was.
+    const reachedEnd = await this.landAhead(what);
+    if (this.buffered.length < max && !(reachedEnd && this.buffered.length > 0)) {
+      try {
+        this.buffered.push(
+          ...(await pull(this.ctx, this.address.stream, this.durable, max - this.buffered.length)),
         );
-    } catch (err) {
-      this.mustRewind = true;
-      throw fromNatsError(err, `reading queue ${this.queue} as ${this.name}`);
+      } catch (err) {
+        this.mustRewind = true;
+        throw fromNatsError(err, what);
+      }
     }
+    const delivered = this.buffered.splice(0, max);
     for (const msg of delivered) {
       const reply = msg.reply ?? '';
       const delivery = parseAckSubject(reply);
@@ -124,7 +148,7 @@ export class NatsConsumer implements QueueConsumer {
         );
         this.ctx.metrics.corrupt.inc({ queue: this.queue, reason: 'delivery_gap' });
         await this.rewind();
-        return this.batch([], this.cursor);
+        return undefined;
       }
       this.expectedDelivery = delivery.consumerSeq + 1;
       const seq = delivery.streamSeq;
@@ -142,17 +166,23 @@ export class NatsConsumer implements QueueConsumer {
         ...(headers ? { headers } : {}),
       });
     }
+    // A full batch says more is likely there: ask for it now, while the caller moves this one.
+    if (delivered.length === max && this.buffered.length < max)
+      this.ahead.start(max - this.buffered.length);
     return this.batch(messages, from);
   }
 
   async commit(position: QueuePosition): Promise<void> {
     this.assertOpen();
     const { seq } = fromPosition(this.queue, this.address.stream, position);
+    // The previous commit first: a failure of its acknowledgement is this commit's failure.
+    await this.confirm();
     if (seq <= this.committedSeq) return;
     const what = `committing queue ${this.queue} as ${this.name}`;
     if (seq > this.cursor || this.mustRewind) {
       // Not read in this process (a position from a journal): move the ack floor there.
       try {
+        await this.ahead.drop();
         const info = await this.ctx.jsm.consumers.reset(this.address.stream, this.durable, seq + 1);
         this.restart(info, seq);
       } catch (err) {
@@ -165,7 +195,11 @@ export class NatsConsumer implements QueueConsumer {
       if (heldSeq > seq) break;
       reply = subject;
     }
-    if (reply !== undefined) await this.acknowledge(reply, seq, what);
+    if (reply !== undefined) {
+      const sent = this.sendAck(reply);
+      if (this.ctx.options.pipelineCommits) this.unconfirmed = { sent, seq, what };
+      else await this.settleAck(await sent, seq, what);
+    }
     this.committedSeq = seq;
     for (const heldSeq of this.held.keys()) {
       if (heldSeq > seq) break;
@@ -180,6 +214,9 @@ export class NatsConsumer implements QueueConsumer {
   async rewind(): Promise<void> {
     this.assertOpen();
     try {
+      // Whatever became of the last acknowledgement, the reset below reads the ack floor.
+      await this.confirm().catch(() => undefined);
+      await this.ahead.drop();
       const info = await this.ctx.jsm.consumers.reset(this.address.stream, this.durable);
       this.restart(info, info.ack_floor.stream_seq);
     } catch (err) {
@@ -190,7 +227,8 @@ export class NatsConsumer implements QueueConsumer {
 
   async hasNew(): Promise<boolean> {
     this.assertOpen();
-    if (this.mustRewind || this.waited) return true;
+    // A pull ahead took what is pending: the server no longer counts it as pending.
+    if (this.mustRewind || this.buffered.length > 0 || this.ahead.inFlight) return true;
     const info = await this.info();
     return info.num_pending > 0;
   }
@@ -204,7 +242,18 @@ export class NatsConsumer implements QueueConsumer {
    */
   async waitForNew(maxWaitMs: number, signal?: AbortSignal): Promise<boolean> {
     this.assertOpen();
-    if (this.mustRewind || this.waited) return true;
+    // Going idle: a lost acknowledgement is found now, not at the next commit, which may
+    // come after the duplicate window that makes a re-read batch harmless.
+    await this.confirm();
+    if (this.ahead.inFlight) {
+      try {
+        await this.landAhead(`waiting on queue ${this.queue} as ${this.name}`);
+      } catch {
+        // The next read rewinds (mustRewind) and reports it if the server is still away.
+        return true;
+      }
+    }
+    if (this.mustRewind || this.buffered.length > 0) return true;
     if (signal?.aborted) return false;
     const started = Date.now();
     const stop = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
@@ -217,7 +266,7 @@ export class NatsConsumer implements QueueConsumer {
     }
     switch (outcome.kind) {
       case 'message':
-        this.waited = outcome.message;
+        this.buffered.push(outcome.message);
         return true;
       case 'expired':
         return false;
@@ -244,58 +293,109 @@ export class NatsConsumer implements QueueConsumer {
 
   async close(): Promise<void> {
     // Read and uncommitted messages stay with JetStream: the next reader gets them back.
+    // A pull ahead still running ends on its own (its result is dropped).
+    const unconfirmed = this.unconfirmed;
+    this.unconfirmed = undefined;
+    if (unconfirmed && !this.closed) {
+      // The last commit lands before we go; if it does not, the next reader re-reads its
+      // batch (a deduplicating writer stores it once).
+      const error = await unconfirmed.sent;
+      if (error !== undefined) {
+        this.ctx.log.warn(
+          { queue: this.queue, consumer: this.name, seq: unconfirmed.seq, err: error },
+          'last commit not confirmed at close; the next reader may read its batch again',
+        );
+      }
+    }
     this.closed = true;
     this.held.clear();
-    this.waited = undefined;
+    this.buffered = [];
+    this.ahead.forget();
     this.closing.abort();
   }
 
-  private async acknowledge(reply: string, seq: number, what: string): Promise<void> {
+  /** Sends the acknowledgement (AckAll up to its message); resolves with its error, if any. */
+  private sendAck(reply: string): Promise<unknown> {
+    return this.ctx.nc.request(reply, '+ACK', { timeout: this.ctx.options.requestTimeoutMs }).then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('acknowledgement failed'),
+    );
+  }
+
+  /** Waits for the pipelined acknowledgement still unconfirmed, and settles it. */
+  private async confirm(): Promise<void> {
+    const unconfirmed = this.unconfirmed;
+    if (!unconfirmed) return;
+    this.unconfirmed = undefined;
+    await this.settleAck(await unconfirmed.sent, unconfirmed.seq, unconfirmed.what);
+  }
+
+  /**
+   * An acknowledgement's answer: none needed when it was confirmed; otherwise the consumer
+   * state says whether it was applied (only the answer lost), whether the server forgot our
+   * deliveries (commit by reset), or the commit failed (QueueTimeoutError: retry).
+   */
+  private async settleAck(err: unknown, seq: number, what: string): Promise<void> {
+    if (err === undefined) return;
+    let info: ConsumerInfo;
     try {
-      await this.ctx.nc.request(reply, '+ACK', { timeout: this.ctx.options.requestTimeoutMs });
-      return;
-    } catch (err) {
-      let info: ConsumerInfo;
-      try {
-        info = await this.info();
-      } catch (infoErr) {
-        throw fromNatsError(infoErr, what);
-      }
-      // Applied, only the answer was lost (a reconnect).
-      if (info.ack_floor.stream_seq >= seq) return;
-      if (info.delivered.stream_seq < seq) {
-        // The server lost our deliveries (it crashed before saving the consumer state) and
-        // ignores acks above what it thinks it delivered: set the ack floor directly.
-        this.ctx.log.warn(
-          { queue: this.queue, consumer: this.name, seq, delivered: info.delivered.stream_seq },
-          'consumer state behind what was read, committing by reset',
-        );
-        try {
-          await this.ctx.jsm.consumers.reset(this.address.stream, this.durable, seq + 1);
-        } catch (resetErr) {
-          throw fromNatsError(resetErr, what);
-        }
-        // Messages read past `seq` come again: their deliveries are gone with the reset.
-        this.mustRewind = true;
-        return;
-      }
-      const mapped = fromNatsError(err, what);
-      throw mapped instanceof QueueError
-        ? mapped
-        : new QueueTimeoutError(`${what}: the acknowledgement was not confirmed; retry`, {
-            cause: err,
-          });
+      info = await this.info();
+    } catch (infoErr) {
+      throw fromNatsError(infoErr, what);
     }
+    // Applied, only the answer was lost (a reconnect).
+    if (info.ack_floor.stream_seq >= seq) return;
+    if (info.delivered.stream_seq < seq) {
+      // The server lost our deliveries (it crashed before saving the consumer state) and
+      // ignores acks above what it thinks it delivered: set the ack floor directly.
+      this.ctx.log.warn(
+        { queue: this.queue, consumer: this.name, seq, delivered: info.delivered.stream_seq },
+        'consumer state behind what was read, committing by reset',
+      );
+      try {
+        await this.ahead.drop();
+        await this.ctx.jsm.consumers.reset(this.address.stream, this.durable, seq + 1);
+      } catch (resetErr) {
+        throw fromNatsError(resetErr, what);
+      }
+      // Messages read past `seq` come again: their deliveries are gone with the reset.
+      this.mustRewind = true;
+      return;
+    }
+    const mapped = fromNatsError(err, what);
+    throw mapped instanceof QueueError
+      ? mapped
+      : new QueueTimeoutError(`${what}: the acknowledgement was not confirmed; retry`, {
+          cause: err,
+        });
   }
 
   /** Adopts the consumer state after a reset: nothing held, the server delivers from `seq + 1`. */
   private restart(info: ConsumerInfo, seq: number): void {
     this.held.clear();
-    this.waited = undefined;
+    this.buffered = [];
     this.committedSeq = seq;
     this.cursor = seq;
     this.expectedDelivery = info.delivered.consumer_seq + 1;
     this.mustRewind = false;
+  }
+
+  /**
+   * Buffers what the pull ahead, if any, delivered; says whether it brought less than it
+   * asked for (the server had no more then). Its failure means rewind.
+   */
+  private async landAhead(what: string): Promise<boolean> {
+    let landed;
+    try {
+      landed = await this.ahead.take();
+    } catch (err) {
+      // What it may have delivered is unknown: the next read starts from the committed position.
+      this.mustRewind = true;
+      throw fromNatsError(err, what);
+    }
+    if (!landed) return false;
+    this.buffered.push(...landed.messages);
+    return landed.reachedEnd;
   }
 
   private async info(): Promise<ConsumerInfo> {
@@ -358,6 +458,13 @@ async function create(
     max_deliver: -1,
     ...start,
   });
+}
+
+/** A commit's acknowledgement in flight: `sent` resolves with its error (undefined: confirmed). */
+interface UnconfirmedAck {
+  readonly sent: Promise<unknown>;
+  readonly seq: number;
+  readonly what: string;
 }
 
 /** Resolves after `ms`, or at once when `signal` fires. */

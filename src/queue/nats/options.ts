@@ -33,6 +33,15 @@ export interface NatsBackendOptions extends NatsConfig {
   readonly requestTimeoutMs?: number;
   /** `flush` retries unacknowledged publishes (same msgIDs) until this much time has passed (default 30 s). */
   readonly flushTimeoutMs?: number;
+  /**
+   * Consumers' `commit` sends the acknowledgement and returns without waiting for the server
+   * to confirm it; the next commit, `waitForNew`, `rewind` or `close` waits for that
+   * confirmation (and fails as the commit would have). Saves a round trip per batch. A crash
+   * in between leaves the ack floor one commit behind, so the next reader gets that batch
+   * again: only for a reader whose writes are idempotent — the distributor, whose shard
+   * publishes JetStream deduplicates by msgID (default false).
+   */
+  readonly pipelineCommits?: boolean;
 }
 
 /**
@@ -58,6 +67,7 @@ export interface ResolvedOptions {
   readonly maxAckPending: number;
   readonly requestTimeoutMs: number;
   readonly flushTimeoutMs: number;
+  readonly pipelineCommits: boolean;
 }
 
 /** `url` may list several servers, comma-separated, as the INI does. */
@@ -80,5 +90,6 @@ export function resolveOptions(options: NatsBackendOptions): ResolvedOptions {
     maxAckPending: options.maxAckPending ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
     flushTimeoutMs: options.flushTimeoutMs ?? 30_000,
+    pipelineCommits: options.pipelineCommits ?? false,
   };
 }

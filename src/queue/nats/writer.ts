@@ -1,17 +1,14 @@
 import type { AppendOptions } from '../types.ts';
-import type { PubAck } from '@nats-io/jetstream';
 import { nuid } from '@nats-io/transport-node';
 import { QueueClosedError, QueueTimeoutError } from '../errors.ts';
 import type { QueueMark, QueueWriter } from '../types.ts';
 import type { NatsContext, QueueAddress } from './context.ts';
 import { fromNatsError } from './errors.ts';
+import type { Publication } from './publisher.ts';
 import { fromMark, toMark } from './position.ts';
 import { countAfter, lastSeqOf } from './streams.ts';
 
-interface Pending {
-  readonly data: Uint8Array;
-  readonly id: string;
-}
+type Pending = Publication;
 
 /** Publishes at most this many messages at once and waits for their acks. */
 const WINDOW = 256;
@@ -96,14 +93,18 @@ export class NatsWriter implements QueueWriter {
     let firstError: unknown;
     for (let i = 0; i < this.staged.length; i += WINDOW) {
       const window = this.staged.slice(i, i + WINDOW);
-      const results = await Promise.allSettled(window.map((m) => this.publish(m)));
-      results.forEach((result, j) => {
-        if (result.status === 'fulfilled') {
+      const outcomes = await this.ctx.publisher.publishAll(
+        this.address.subject,
+        window,
+        this.ctx.options.requestTimeoutMs,
+      );
+      outcomes.forEach((outcome, j) => {
+        if (outcome.ok) {
           // A duplicate's ack carries the sequence of the message stored earlier.
-          this.durableSeq = Math.max(this.durableSeq, result.value.seq);
+          this.durableSeq = Math.max(this.durableSeq, outcome.seq);
         } else {
           left.push(window[j] as Pending);
-          firstError ??= result.reason;
+          firstError ??= fromNatsError(outcome.error, `publishing to queue ${this.queue}`);
         }
       });
       // Later windows would only pile up behind a full stream or a closed connection.
@@ -114,17 +115,6 @@ export class NatsWriter implements QueueWriter {
     }
     this.staged = left;
     return firstError;
-  }
-
-  private async publish(message: Pending): Promise<PubAck> {
-    try {
-      return await this.ctx.js.publish(this.address.subject, message.data, {
-        msgID: message.id,
-        timeout: this.ctx.options.requestTimeoutMs,
-      });
-    } catch (err) {
-      throw fromNatsError(err, `publishing to queue ${this.queue}`);
-    }
   }
 
   private assertOpen(): void {

@@ -159,8 +159,11 @@ describe('nats backend', () => {
 
     const consumer = await h.backend.openConsumer('main-shard-0', 'worker');
     const batch = await consumer.read(4);
-    const info = await jsm.consumers.info(h.options.shardStream, 'main-shard-0_worker');
-    expect([info.num_pending, info.num_ack_pending]).toEqual([6, 4]);
+    // Four read and, a full batch, four more pulled ahead: all delivered, unacknowledged.
+    await eventually(async () => {
+      const info = await jsm.consumers.info(h.options.shardStream, 'main-shard-0_worker');
+      expect([info.num_pending, info.num_ack_pending]).toEqual([2, 8]);
+    });
     expect(await h.backend.backlog('main-shard-0', 'worker')).toBe(10);
     await consumer.commit(batch.next);
     expect(await h.backend.backlog('main-shard-0', 'worker')).toBe(6);

@@ -1,0 +1,127 @@
+import { JetStreamApiError, type ApiError } from '@nats-io/jetstream';
+import { createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { QueueTimeoutError } from '../errors.ts';
+
+/** One message to store, with the id JetStream deduplicates it by (`Nats-Msg-Id`). */
+export interface Publication {
+  readonly data: Uint8Array;
+  readonly id: string;
+}
+
+/** What JetStream answered one publish with. */
+export type PublishOutcome =
+  | { readonly ok: true; readonly seq: number; readonly duplicate: boolean }
+  | { readonly ok: false; readonly error: unknown };
+
+/** The publish ack JetStream sends to the reply subject: a stored sequence or an API error. */
+interface PubAckBody {
+  readonly stream?: string;
+  readonly seq?: number;
+  readonly duplicate?: boolean;
+  readonly error?: ApiError;
+}
+
+/**
+ * JetStream publishes whose acks come back on one wildcard inbox subscription
+ * (`<inbox>.<n>`), with one timer per call instead of one per message. `js.publish` makes each
+ * publish a full request (a mux entry, a timer, a promise chain and an Error built on
+ * success); at the distributor's rate that bookkeeping, not the server, was the bound. What
+ * reaches the server is the same: the message, its `Nats-Msg-Id`, a reply subject.
+ */
+export class AckedPublisher {
+  private readonly nc: NatsConnection;
+  private readonly prefix: string;
+  private counter = 0;
+  /** Who waits for the ack sent to each reply subject. */
+  private readonly waiting = new Map<string, (msg: Msg) => void>();
+
+  constructor(nc: NatsConnection) {
+    this.nc = nc;
+    this.prefix = createInbox();
+    // Drained with the connection. The client subscribes again after a reconnect; an ack
+    // lost meanwhile is a timeout, and the caller's retry with the same msgID is stored once.
+    nc.subscribe(`${this.prefix}.*`, {
+      callback: (err, msg) => {
+        if (!err) this.waiting.get(msg.subject)?.(msg);
+      },
+    });
+  }
+
+  /**
+   * Publishes every message at once and resolves, in their order, with each one's outcome
+   * once all are answered or `timeoutMs` has passed (those unanswered then: QueueTimeoutError;
+   * they may or may not be stored, so retry them with the same ids). Never rejects.
+   */
+  publishAll(
+    subject: string,
+    messages: readonly Publication[],
+    timeoutMs: number,
+  ): Promise<PublishOutcome[]> {
+    // Filled, not sparse: `map` and `forEach` skip holes, and a skipped outcome would be a
+    // message neither acknowledged nor retried.
+    const outcomes = Array.from<PublishOutcome | undefined>({ length: messages.length });
+    if (messages.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const tokens: string[] = [];
+      let left = messages.length;
+      const finish = (): void => {
+        clearTimeout(timer);
+        for (const token of tokens) this.waiting.delete(token);
+        resolve(Array.from(outcomes, (o) => o ?? timedOut(subject, timeoutMs)));
+      };
+      const settle = (i: number, outcome: PublishOutcome): void => {
+        if (outcomes[i] !== undefined) return;
+        outcomes[i] = outcome;
+        if (--left === 0) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      for (const [i, message] of messages.entries()) {
+        if (left === 0) break;
+        const token = `${this.prefix}.${++this.counter}`;
+        tokens.push(token);
+        this.waiting.set(token, (msg) => settle(i, outcomeOf(msg, subject)));
+        const h = headers();
+        h.set('Nats-Msg-Id', message.id);
+        try {
+          this.nc.publish(subject, message.data, { reply: token, headers: h });
+        } catch (error) {
+          // A closed connection, say: the rest would fail the same way.
+          for (let j = i; j < messages.length; j++) settle(j, { ok: false, error });
+        }
+      }
+    });
+  }
+}
+
+function timedOut(subject: string, timeoutMs: number): PublishOutcome {
+  return {
+    ok: false,
+    error: new QueueTimeoutError(
+      `JetStream did not acknowledge a publish to ${subject} within ${timeoutMs} ms (server restarting or unreachable); retry`,
+    ),
+  };
+}
+
+function outcomeOf(msg: Msg, subject: string): PublishOutcome {
+  // No stream listens on the subject (503), or the server answered with another status.
+  if (msg.data.length === 0) {
+    const code = msg.headers?.code ?? 0;
+    return {
+      ok: false,
+      error: new QueueTimeoutError(
+        `JetStream answered a publish to ${subject} with status ${code} ${msg.headers?.description ?? ''} (no stream responding); retry`,
+      ),
+    };
+  }
+  let body: PubAckBody;
+  try {
+    body = msg.json<PubAckBody>();
+  } catch (error) {
+    return { ok: false, error };
+  }
+  if (body.error) return { ok: false, error: new JetStreamApiError(body.error) };
+  if (typeof body.seq !== 'number' || !body.stream) {
+    return { ok: false, error: new Error(`invalid publish ack: ${msg.string()}`) };
+  }
+  return { ok: true, seq: body.seq, duplicate: body.duplicate ?? false };
+}
