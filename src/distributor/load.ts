@@ -98,8 +98,13 @@ export class LoadTracker {
     const at = now();
     this.measuredAt = at;
     const pools = this.options.pools();
-    for (const pool of pools) await this.measure(pool.shards, at);
-    this.mainLag = await main.backlog();
+    // Every reading at once: on nats each is a request to the server, one after another they
+    // were a round trip per shard every refresh.
+    const [mainLag] = await Promise.all([
+      main.backlog(),
+      ...pools.map((pool) => this.measure(pool.shards, at)),
+    ]);
+    this.mainLag = mainLag;
     this.updatedAt = new Date(at).toISOString();
     const all = pools.flatMap((p) => p.shards.all());
     metrics.mainLag.set(this.mainLag);
@@ -132,8 +137,12 @@ export class LoadTracker {
       detector = new StuckDetector({ stuckAfterMs: this.stuckAfterMs });
       this.stuck.set(table.pool, detector);
     }
-    for (const shard of table.all()) {
-      const measured = await backend.backlog(shard.queue, workerConsumer);
+    const shards = table.all();
+    const readings = await Promise.all(
+      shards.map((shard) => backend.backlog(shard.queue, workerConsumer)),
+    );
+    for (const [i, shard] of shards.entries()) {
+      const measured = readings[i]!;
       // What the worker popped since the last reading: the backlog we knew (dispatches
       // included) minus what is left.
       shard.popped += Math.max(0, shard.backlog - measured);
