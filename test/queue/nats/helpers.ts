@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../../../src/observability/index.ts';
-import type { QueueBackend } from '../../../src/queue/index.ts';
+import type { QueueBackend, QueueConsumer, QueueMessage } from '../../../src/queue/index.ts';
 import { createNatsBackend, type NatsBackendOptions } from '../../../src/queue/nats/index.ts';
 import type { NatsServer } from '../../harness/nats-server.ts';
 import type { ContractSubject } from '../contract-cases.ts';
@@ -60,4 +60,24 @@ export async function natsHarness(
       for (const b of backends) await b.close();
     },
   };
+}
+
+/** `<prefix>-<from>` … : message bodies whose order and count a test can read back. */
+export const texts = (prefix: string, count: number, from = 1): Buffer[] =>
+  Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${from + i}`));
+
+export const bodies = (messages: readonly QueueMessage[]): string[] =>
+  messages.map((m) => m.data.toString('utf8'));
+
+export const pause = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Reads batches until one comes back empty. */
+export async function readAll(consumer: QueueConsumer, batch = 10): Promise<QueueMessage[]> {
+  const out: QueueMessage[] = [];
+  for (;;) {
+    const { messages } = await consumer.read(batch);
+    if (messages.length === 0) return out;
+    out.push(...messages);
+  }
 }

@@ -1,18 +1,13 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  QueueFullError,
-  QueueNotFoundError,
-  type QueueConsumer,
-  type QueueMessage,
-} from '../../../src/queue/index.ts';
+import { QueueFullError, QueueNotFoundError, type QueueMessage } from '../../../src/queue/index.ts';
 import { QueueConflictError, messageIdOf } from '../../../src/queue/nats/index.ts';
 import type { NatsWriter } from '../../../src/queue/nats/writer.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
 import { queueContract } from '../contract-cases.ts';
-import { natsHarness, type NatsHarness } from './helpers.ts';
+import { bodies, natsHarness, readAll, texts, type NatsHarness } from './helpers.ts';
 
 let server: NatsServer;
 let raw: NatsConnection;
@@ -26,20 +21,6 @@ afterAll(async () => {
 });
 
 queueContract('nats', () => natsHarness(server));
-
-async function readAll(consumer: QueueConsumer, batch = 10): Promise<QueueMessage[]> {
-  const out: QueueMessage[] = [];
-  for (;;) {
-    const { messages } = await consumer.read(batch);
-    if (messages.length === 0) return out;
-    out.push(...messages);
-  }
-}
-
-const texts = (prefix: string, count: number): Buffer[] =>
-  Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${i + 1}`));
-const bodies = (messages: readonly QueueMessage[]): string[] =>
-  messages.map((m) => m.data.toString('utf8'));
 
 describe('nats backend', () => {
   let h: NatsHarness;

@@ -1,15 +1,10 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  QueueError,
-  QueueTimeoutError,
-  type QueueConsumer,
-  type QueueMessage,
-} from '../../../src/queue/index.ts';
+import { QueueError, QueueTimeoutError, type QueueMessage } from '../../../src/queue/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
-import { natsHarness, type NatsHarness } from './helpers.ts';
+import { bodies, natsHarness, pause, readAll, texts, type NatsHarness } from './helpers.ts';
 
 // A read that fills its batch pulls the next one at once; pipelined commits confirm an
 // acknowledgement while the next batch moves. Either way a message is handed out in order and
@@ -28,21 +23,6 @@ afterAll(async () => {
   await raw?.close();
   await server?.dispose();
 });
-
-const texts = (prefix: string, count: number, from = 1): Buffer[] =>
-  Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${from + i}`));
-const bodies = (messages: readonly QueueMessage[]): string[] =>
-  messages.map((m) => m.data.toString('utf8'));
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function readAll(consumer: QueueConsumer, batch = 10): Promise<QueueMessage[]> {
-  const out: QueueMessage[] = [];
-  for (;;) {
-    const { messages } = await consumer.read(batch);
-    if (messages.length === 0) return out;
-    out.push(...messages);
-  }
-}
 
 async function retrying<T>(step: () => Promise<T>, attempts = 50): Promise<T> {
   for (let i = 1; ; i++) {

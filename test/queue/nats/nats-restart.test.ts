@@ -9,7 +9,7 @@ import {
 import { messageIdOf } from '../../../src/queue/nats/index.ts';
 import type { NatsWriter } from '../../../src/queue/nats/writer.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
-import { natsHarness, type NatsHarness } from './helpers.ts';
+import { natsHarness, texts, type NatsHarness } from './helpers.ts';
 
 // A server of its own: these tests take it away.
 let server: NatsServer;
@@ -19,9 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.dispose();
 });
-
-const texts = (prefix: string, count: number): Buffer[] =>
-  Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${i + 1}`));
 
 /** What a caller does with a retryable queue error: try again, a bounded number of times. */
 async function retrying<T>(step: () => Promise<T>, attempts = 50): Promise<T> {

@@ -1,9 +1,8 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { QueueConsumer, QueueMessage } from '../../../src/queue/index.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
-import { natsHarness, type NatsHarness } from './helpers.ts';
+import { bodies, natsHarness, pause, readAll, texts, type NatsHarness } from './helpers.ts';
 
 // waitForNew on nats is a pull with `expires` (a long poll): the server answers the moment a
 // message is stored, and that delivered message must come out of the next read, once.
@@ -20,21 +19,6 @@ afterAll(async () => {
   await raw?.close();
   await server?.dispose();
 });
-
-const texts = (prefix: string, count: number, from = 1): Buffer[] =>
-  Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${from + i}`));
-const bodies = (messages: readonly QueueMessage[]): string[] =>
-  messages.map((m) => m.data.toString('utf8'));
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function readAll(consumer: QueueConsumer, batch = 10): Promise<QueueMessage[]> {
-  const out: QueueMessage[] = [];
-  for (;;) {
-    const { messages } = await consumer.read(batch);
-    if (messages.length === 0) return out;
-    out.push(...messages);
-  }
-}
 
 describe('nats waitForNew: a pull with expiry', () => {
   let h: NatsHarness;
