@@ -8,7 +8,7 @@ export type {
   WorkerFailureOptions,
   WorkerFailpoint,
   WorkerReport,
-} from './sdk.ts';
+} from './types.ts';
 export { main as workerMain } from './reference-worker.ts';
 export type { ReferenceWorkerOptions } from './reference-worker.ts';
 export { parseWorkerArgs, WORKER_USAGE } from './cli-args.ts';

@@ -5,7 +5,8 @@ import { createLogger, type Logger } from '../observability/index.ts';
 import { createVedaBackend } from '../queue/index.ts';
 import { parseWorkerArgs } from './cli-args.ts';
 import { encodeOutputLine } from './output-line.ts';
-import { runWorker, type MessageHandler, type WorkerReport } from './sdk.ts';
+import { runWorker } from './sdk.ts';
+import type { MessageHandler, WorkerReport } from './types.ts';
 
 export interface ReferenceWorkerOptions {
   /** Default: JSON lines on stdout at `LOG_LEVEL` from `env` (the supervisor logs them with the shard). */

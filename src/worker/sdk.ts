@@ -5,16 +5,6 @@ import { samePosition } from '../queue/index.ts';
 import type { MessageContext, RunWorkerOptions, WorkerReport } from './types.ts';
 import { openWhenCreated, pause } from './wait.ts';
 
-export type {
-  HandlerResult,
-  MessageContext,
-  MessageHandler,
-  RunWorkerOptions,
-  WorkerFailureOptions,
-  WorkerFailpoint,
-  WorkerReport,
-} from './types.ts';
-
 export const DEFAULT_WORKER_BATCH_SIZE = 100;
 const MIN_IDLE_MS = 10;
 

@@ -17,6 +17,7 @@ import {
   poolWorkers,
   sdEvents,
   sdManifest,
+  sdWithCondition,
   useOperator,
   watchSd,
   workerDeploymentNames,
@@ -470,16 +471,15 @@ describe('a ShardDistributor with two pools on a real control plane', () => {
     );
 
     await distributor.produce(large(12));
-    const sd = await eventually(
-      async () => {
-        const current = await getSd(ns.name, 'pressed');
-        expect(condition(current, 'Backpressure')).toMatchObject({
-          status: 'True',
-          reason: 'BacklogLimit',
-        });
-        return current;
+    const sd = await sdWithCondition(
+      ns.name,
+      'pressed',
+      'Backpressure',
+      {
+        status: 'True',
+        reason: 'BacklogLimit',
       },
-      { timeoutMs: 60_000 },
+      60_000,
     );
     expect(condition(sd, 'Backpressure')?.message).toMatch(
       /^the distributor stopped reading the main queue \(which keeps every message\) until the workers catch up: pool large: every live shard holds at least maxBacklogPerShard 5 messages since \S+$/,

@@ -9,6 +9,7 @@ import {
   operatorWrites,
   patchSpec,
   sdManifest,
+  sdWithCondition,
   workerDeploymentNames,
   watchSd,
   workers,
@@ -209,16 +210,15 @@ describe('the operator on a real control plane', () => {
         queue: { mainQueue: 'q', veda: { persistentVolumeClaim: 'missing' } },
       }),
     );
-    const sd = await eventually(
-      async () => {
-        const current = await getSd(ns.name, 'noclaim');
-        expect(condition(current, 'Degraded')).toMatchObject({
-          status: 'True',
-          reason: 'VolumeClaimNotFound',
-        });
-        return current;
+    const sd = await sdWithCondition(
+      ns.name,
+      'noclaim',
+      'Degraded',
+      {
+        status: 'True',
+        reason: 'VolumeClaimNotFound',
       },
-      { timeoutMs: 30_000 },
+      30_000,
     );
     expect(condition(sd, 'Degraded')?.message).toContain('missing, which does not exist');
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { GROUP, PLURAL, VERSION } from '../../../src/api/index.ts';
 import { CONFIG_FILE_NAME, parseIni, renderIni } from '../../../src/config/index.ts';
 import { createVedaBackend } from '../../../src/queue/index.ts';
@@ -328,6 +328,24 @@ export function condition(
   type: string,
 ): { status: string; reason: string; message: string } | undefined {
   return sd?.status?.conditions?.find((c: any) => c.type === type);
+}
+
+/** Waits until the ShardDistributor's condition `type` holds `expected`; returns the object then. */
+export async function sdWithCondition(
+  namespace: string,
+  name: string,
+  type: string,
+  expected: Record<string, string>,
+  timeoutMs: number,
+): Promise<any> {
+  return eventually(
+    async () => {
+      const current = await getSd(namespace, name);
+      expect(condition(current, type)).toMatchObject(expected);
+      return current;
+    },
+    { timeoutMs },
+  );
 }
 
 /** The operator's own count of API writes, from its /metrics. */

@@ -64,13 +64,18 @@ const healthyLoad = load([
   ['documents', 1, 7],
 ]);
 
+/** The sample's two named pools, as observed. */
+function twoPools(large = pool(1), documents = pool(2)): Observed['pools'] {
+  return [
+    { name: 'large', ...large },
+    { name: 'documents', ...documents },
+  ];
+}
+
 function observed(overrides: Partial<Observed> = {}): Observed {
   return {
     ...pool(4),
-    pools: [
-      { name: 'large', ...pool(1) },
-      { name: 'documents', ...pool(2) },
-    ],
+    pools: twoPools(),
     load: healthyLoad,
     problems: [],
     now,
@@ -137,10 +142,7 @@ describe('statusFor with pools', () => {
     const status = statusFor(
       sd,
       observed({
-        pools: [
-          { name: 'large', ...large },
-          { name: 'documents', ...pool(2) },
-        ],
+        pools: twoPools(large),
       }),
     );
     expect(status.readyWorkers).toBe(4);
@@ -161,10 +163,7 @@ describe('statusFor with pools', () => {
     const status = statusFor(
       sd,
       observed({
-        pools: [
-          { name: 'large', ...large },
-          { name: 'documents', ...pool(2) },
-        ],
+        pools: twoPools(large),
       }),
     );
     expect(status.workers).toBe(4);
@@ -182,10 +181,7 @@ describe('statusFor with pools', () => {
     const status = statusFor(
       sd,
       observed({
-        pools: [
-          { name: 'large', ...pool(1) },
-          { name: 'documents', ...documents },
-        ],
+        pools: twoPools(undefined, documents),
         load: load([
           [undefined, 0, 0],
           ['documents', 0, 0],
@@ -216,10 +212,7 @@ describe('statusFor with pools', () => {
     const status = statusFor(
       sd,
       observed({
-        pools: [
-          { name: 'large', ...failing },
-          { name: 'documents', ...pool(2) },
-        ],
+        pools: twoPools(failing),
       }),
     );
     expect(condition(status, 'Degraded')).toMatchObject({
