@@ -94,11 +94,35 @@ describe('rendered with default values', { timeout: SLOW }, () => {
     expect(onlyOfKind(rendered, 'Deployment').spec.replicas).toBe(1);
   });
 
-  it('passes POD_NAMESPACE and POD_NAME from the downward API', () => {
+  it('passes POD_NAMESPACE and POD_NAME from the downward API, and the node flags', () => {
     expect(operatorContainer(rendered).env).toEqual([
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=96 --max-semi-space-size=1' },
     ]);
+  });
+
+  it('sizes the heap below the memory limit, in the chart and in config/ alike', () => {
+    const limitMiB = (container: { resources: { limits: { memory: string } } }) =>
+      Number(/^(\d+)Mi$/.exec(container.resources.limits.memory)?.[1]);
+    const oldSpaceMiB = (container: { env: { name: string; value?: string }[] }) =>
+      Number(
+        /--max-old-space-size=(\d+)/.exec(
+          container.env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '',
+        )?.[1],
+      );
+    const fromChart = operatorContainer(rendered);
+    const fromConfig = operatorContainer(kustomize(`${REPO_ROOT}config/default`));
+    expect(oldSpaceMiB(fromChart)).toBeLessThanOrEqual(limitMiB(fromChart) / 2);
+    expect(fromConfig.env).toContainEqual(
+      fromChart.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS'),
+    );
+    expect(limitMiB(fromConfig)).toBe(limitMiB(fromChart));
+  });
+
+  it('leaves NODE_OPTIONS out when nodeOptions is empty', () => {
+    const env = operatorContainer(renderChart({ nodeOptions: '' })).env;
+    expect(env.map((e: { name: string }) => e.name)).not.toContain('NODE_OPTIONS');
   });
 
   it('probes /healthz and /readyz on the health port and exposes /metrics through the Service', () => {
