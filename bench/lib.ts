@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { GROUP, PLURAL, VERSION } from '../src/api/index.ts';
 import { ControlPlane } from '../test/harness/control-plane.ts';
 
@@ -190,21 +191,27 @@ export async function startControlPlane(): Promise<ControlPlane> {
       ],
       { env, stdio: 'pipe' },
     );
-    await waitFor(
-      () =>
-        execFileSync(
-          kubectl,
-          [
-            'get',
-            'crd/sharddistributors.shards.veda.dev',
-            '-o',
-            "jsonpath={.status.conditions[?(@.type=='Established')].status}",
-          ],
-          { env, encoding: 'utf8' },
-        ).trim() === 'True',
-      250,
-      60_000,
-    );
+    // Just after the apply the CRD has no conditions yet, and kubectl's jsonpath filter fails
+    // on the missing list: not established yet, look again.
+    const established = () => {
+      try {
+        return (
+          execFileSync(
+            kubectl,
+            [
+              'get',
+              'crd/sharddistributors.shards.veda.dev',
+              '-o',
+              "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+            ],
+            { env, encoding: 'utf8', stdio: 'pipe' },
+          ).trim() === 'True'
+        );
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(established, 250, 60_000);
   } catch (error) {
     await cp.stop();
     throw error;
@@ -310,6 +317,20 @@ export function sdApi(kc: k8s.KubeConfig): {
 }
 
 /** `node src/cli.ts operator …` against a kubeconfig, logging at `info`. */
+/**
+ * The node flags the Helm chart gives the operator by default (values.yaml `nodeOptions`, set
+ * as NODE_OPTIONS): the benchmarks run the operator as it is installed. OPERATOR_NODE_OPTIONS
+ * overrides them, to try others.
+ */
+export function chartNodeOptions(): string[] {
+  const override = process.env['OPERATOR_NODE_OPTIONS'];
+  if (override !== undefined) return override.split(/\s+/).filter(Boolean);
+  const values = parseYaml(
+    readFileSync(join(REPO_ROOT, 'charts', 'shard-distributor', 'values.yaml'), 'utf8'),
+  ) as { nodeOptions?: string };
+  return (values.nodeOptions ?? '').split(/\s+/).filter(Boolean);
+}
+
 export function operatorProcess(options: {
   kubeconfig: string;
   overrideFile: string;
@@ -319,6 +340,7 @@ export function operatorProcess(options: {
   return run(
     process.execPath,
     [
+      ...chartNodeOptions(),
       ...(options.nodeArgs ?? []),
       builtCli(),
       'operator',
