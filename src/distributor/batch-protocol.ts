@@ -243,12 +243,14 @@ export class BatchProtocol {
     // The source position names a message for good: a deduplicating backend stores a
     // replay of it once, whichever shard the replay is sent to.
     const ids = mine.map((m) => messageIdOf(m.position));
+    // A message keeps its headers on the shard (nats); a dead letter's envelope says the rest.
+    const headers = mine.map((m) => m.headers);
     let writer = await lanes.writerOf(target);
     // The first attempt of a staged writer: records and info line on disk, not yet visible.
     let early: { prepared: StagedFlush } | { error: unknown } | undefined;
     if (!recovering && hasStagedFlush(writer)) {
       try {
-        await writer.append(own, { ids });
+        await writer.append(own, { ids, headers });
         await writer.prepare();
         early = { prepared: writer };
       } catch (error) {
@@ -272,7 +274,10 @@ export class BatchProtocol {
           // find part of the batch already durable.
           const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
           if (done < own.length) {
-            await writer.append(own.slice(done), { ids: ids.slice(done) });
+            await writer.append(own.slice(done), {
+              ids: ids.slice(done),
+              headers: headers.slice(done),
+            });
             failpoint('after-append');
             await writer.flush();
           }

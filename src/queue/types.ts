@@ -108,6 +108,13 @@ export interface AppendOptions {
    * distributor's journal does that job there).
    */
   readonly ids?: readonly string[];
+  /**
+   * Headers per message (or undefined for one without), carried where the backend has them
+   * (nats): a message moved from the main queue to a shard keeps its headers. Veda records
+   * have none, so veda ignores them. JetStream's own `Nats-*` headers are not copied: the
+   * writer sets `Nats-Msg-Id` itself, and another's expectations would fail the publish.
+   */
+  readonly headers?: readonly (Readonly<Record<string, string>> | undefined)[];
 }
 
 /** The single writer of one queue: the distributor on each shard queue. */

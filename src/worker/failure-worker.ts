@@ -28,6 +28,7 @@ import {
 import { deadLetterQueueOf, retryQueueOf } from './queue-names.ts';
 import type {
   MessageContext,
+  MessageHeaders,
   MessageHandler,
   RunWorkerOptions,
   WorkerFailureOptions,
@@ -233,7 +234,7 @@ class FailureWorker {
       return;
     }
     const attempt = envelope.header.attempts + 1;
-    const outcome = await this.#invoke(envelope.payload, attempt);
+    const outcome = await this.#invoke(envelope.payload, attempt, message.headers);
     if ('ok' in outcome) {
       await this.#options.beforeCommit?.();
       await this.#retry.commit(message.position);
@@ -241,7 +242,7 @@ class FailureWorker {
     }
     const decision = this.#decide(outcome.reject, attempt, envelope.header.firstFailedAt);
     if (decision.to === 'block') {
-      if (!(await this.#block(envelope.payload, attempt, outcome.reject))) return;
+      if (!(await this.#block(envelope.payload, attempt, outcome.reject, message.headers))) return;
       await this.#options.beforeCommit?.();
       await this.#retry.commit(message.position);
       return;
@@ -261,11 +262,11 @@ class FailureWorker {
     const dlqItems: MoveItem[] = [];
     let dropped = 0;
     for (const [index, message] of batch.messages.entries()) {
-      const outcome = await this.#invoke(message.data, 1);
+      const outcome = await this.#invoke(message.data, 1, message.headers);
       if ('ok' in outcome) continue;
       const decision = this.#decide(outcome.reject, 1, undefined);
       if (decision.to === 'block') {
-        if (await this.#block(message.data, 1, outcome.reject)) continue;
+        if (await this.#block(message.data, 1, outcome.reject, message.headers)) continue;
         // Stopped while blocked: commit what came before the message, never the message.
         await this.#settle(batch, index, retryItems, dlqItems, dropped);
         return;
@@ -311,7 +312,12 @@ class FailureWorker {
    * waits meanwhile (the distributor's stuck detector sees its backlog stand still). False
    * when stopped first.
    */
-  async #block(data: Uint8Array, attempt: number, reason: string): Promise<boolean> {
+  async #block(
+    data: Uint8Array,
+    attempt: number,
+    reason: string,
+    headers: MessageHeaders | undefined,
+  ): Promise<boolean> {
     const { signal, failure } = this.#options;
     let why = reason;
     for (let n = attempt; ; n++) {
@@ -323,7 +329,7 @@ class FailureWorker {
       );
       await pause(retryInMs, signal);
       if (signal.aborted) return false;
-      const outcome = await this.#invoke(data, n + 1);
+      const outcome = await this.#invoke(data, n + 1, headers);
       if ('ok' in outcome) return true;
       why = outcome.reject;
     }
@@ -353,9 +359,13 @@ class FailureWorker {
     };
   }
 
-  async #invoke(data: Uint8Array, attempt: number): Promise<Outcome> {
+  async #invoke(
+    data: Uint8Array,
+    attempt: number,
+    headers: MessageHeaders | undefined,
+  ): Promise<Outcome> {
     const { queue, consumer } = this.#options;
-    const context: MessageContext = { queue, consumer, attempt };
+    const context: MessageContext = { queue, consumer, attempt, ...(headers ? { headers } : {}) };
     return invoke(this.#options.handler, data, context, this.#loop.log);
   }
 

@@ -4,6 +4,7 @@ export type {
   HandlerResult,
   MessageContext,
   MessageHandler,
+  MessageHeaders,
   RunWorkerOptions,
   WorkerFailureOptions,
   WorkerFailpoint,

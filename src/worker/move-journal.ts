@@ -160,7 +160,9 @@ async function writeTargets(
     if (rest.length > 0) {
       const data = rest.map((item) => payloadOf(item, messageAt(messages, item.index)));
       const ids = rest.map((item) => messageIdOf(messageAt(messages, item.index).position));
-      await writer.append(data, { ids });
+      // A retried or dead-lettered message keeps its headers (nats).
+      const headers = rest.map((item) => messageAt(messages, item.index).headers);
+      await writer.append(data, { ids, headers });
       context.failpoint?.('after-append');
       await writer.flush();
     }

@@ -1,7 +1,7 @@
 import { silentLogger } from '../observability/index.ts';
 import { runFailureWorker } from './failure-worker.ts';
 import { WorkerHandlerError } from './errors.ts';
-import { samePosition } from '../queue/index.ts';
+import { samePosition, type QueueMessage } from '../queue/index.ts';
 import type { MessageContext, RunWorkerOptions, WorkerReport } from './types.ts';
 import { openWhenCreated, pause } from './wait.ts';
 
@@ -31,6 +31,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
   if (!consumer) return { processed, batches };
   log.info({ batchSize }, 'worker consuming');
   const context: MessageContext = { queue, consumer: name, attempt: 1 };
+  const contextOf = (message: QueueMessage): MessageContext =>
+    message.headers ? { ...context, headers: message.headers } : context;
   try {
     while (!signal.aborted) {
       const batch = await consumer.read(batchSize);
@@ -43,7 +45,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
       for (const message of batch.messages) {
         let failure: unknown;
         try {
-          const result = await handler(message.data, context);
+          const result = await handler(message.data, contextOf(message));
           if (result && typeof result === 'object' && 'reject' in result) {
             failure = new Error(`rejected without a failure policy: ${result.reject}`);
           }

@@ -17,7 +17,15 @@ export interface MessageContext {
   readonly consumer: string;
   /** 1 the first time a message is handled, 2 on its first retry, and so on. */
   readonly attempt: number;
+  /**
+   * The message's headers where the backend has them (nats: as published to the main queue,
+   * first value of each, JetStream's own `Nats-*` ones aside from the shard's `Nats-Msg-Id`);
+   * absent on veda and for a message without headers.
+   */
+  readonly headers?: MessageHeaders;
 }
+
+export type MessageHeaders = Readonly<Record<string, string>>;
 
 export type MessageHandler = (
   message: Uint8Array,

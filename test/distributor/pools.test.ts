@@ -1,6 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,6 +26,7 @@ import {
   decodeEnvelope,
   type QueueBackend,
 } from '../../src/queue/index.ts';
+import { defaultSubjectPrefix } from '../../src/queue/nats/options.ts';
 import { eventually } from '../harness/eventually.ts';
 import { NatsServer } from '../harness/nats-server.ts';
 import { countDeliveries, readShards, runUntil, takeAsWorker } from './helpers.ts';
@@ -469,3 +472,69 @@ function waitFor(condition: () => Promise<boolean>): Promise<void> {
     { timeoutMs: 20_000, intervalMs: 20 },
   );
 }
+
+describe('headers on the nats backend', () => {
+  it('keeps each message headers on its shard, routes by the type header, and copies no JetStream header', async () => {
+    world = await open('nats', (prefix) => [
+      pool('images', `${prefix}-images`, { match: { messageType: 'image' } }),
+    ]);
+    const { config, backend } = world;
+    const count = 20;
+    // Published as a producer would, straight to the main subject, with JetStream headers
+    // meant for that publish: copied, Nats-Expected-Stream (the main stream) would fail every
+    // publish to a shard, and the producer's Nats-Msg-Id would collide across shards.
+    const nc = await connect({ servers: server.url });
+    try {
+      const js = jetstream(nc);
+      for (let i = 0; i < count; i++) {
+        const h = i % 4 === 3 ? undefined : headers();
+        h?.set('type', i % 2 === 0 ? 'image' : 'doc');
+        h?.set('X-Trace', `trace-${i}`);
+        h?.set('Nats-Expected-Stream', config.nats!.mainStream);
+        h?.set('Nats-Msg-Id', `producer-${i}`);
+        await js.publish(
+          `${defaultSubjectPrefix(config.nats!.mainStream)}.${config.dispatcher.mainQueueName}`,
+          `h${i}`,
+          h ? { headers: h } : {},
+        );
+      }
+    } finally {
+      await nc.close();
+    }
+    await runUntil(await world.distributor(), async () => (await world!.mainLag()) === 0);
+
+    const seen = new Map<string, { pool: string; headers: Record<string, string> | undefined }>();
+    const prefixes = {
+      images: `${config.worker.subQueuePrefix}-images`,
+      default: config.worker.subQueuePrefix,
+    };
+    for (const [poolName, prefix] of Object.entries(prefixes)) {
+      for (let shard = 0; shard < 2; shard++) {
+        const consumer = await backend.openConsumer(`${prefix}-${shard}`, 'audit');
+        const batch = await consumer.read(100);
+        for (const m of batch.messages)
+          seen.set(m.data.toString(), {
+            pool: poolName,
+            headers: m.headers ? { ...m.headers } : undefined,
+          });
+        await consumer.close();
+      }
+    }
+    expect(seen.size).toBe(count);
+    for (let i = 0; i < count; i++) {
+      const got = seen.get(`h${i}`)!;
+      if (i % 4 === 3) {
+        expect(got.pool).toBe('default');
+        expect(Object.keys(got.headers ?? {}).filter((k) => !k.startsWith('Nats-'))).toEqual([]);
+        continue;
+      }
+      expect(got.pool).toBe(i % 2 === 0 ? 'images' : 'default');
+      expect(got.headers).toMatchObject({
+        type: i % 2 === 0 ? 'image' : 'doc',
+        'X-Trace': `trace-${i}`,
+      });
+      expect(got.headers?.['Nats-Expected-Stream']).toBeUndefined();
+      expect(got.headers?.['Nats-Msg-Id']).not.toBe(`producer-${i}`);
+    }
+  });
+});

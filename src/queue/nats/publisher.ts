@@ -6,6 +6,8 @@ import { QueueTimeoutError } from '../errors.ts';
 export interface Publication {
   readonly data: Uint8Array;
   readonly id: string;
+  /** The message's own headers; JetStream's (`Nats-*`) are left out, `Nats-Msg-Id` is `id`. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** What JetStream answered one publish with. */
@@ -81,6 +83,8 @@ export class AckedPublisher {
         tokens.push(token);
         this.waiting.set(token, (msg) => settle(i, outcomeOf(msg, subject)));
         const h = headers();
+        for (const [key, value] of Object.entries(message.headers ?? {}))
+          if (!isJetStreamHeader(key)) h.set(key, value);
         h.set('Nats-Msg-Id', message.id);
         try {
           this.nc.publish(subject, message.data, { reply: token, headers: h });
@@ -124,4 +128,12 @@ function outcomeOf(msg: Msg, subject: string): PublishOutcome {
     return { ok: false, error: new Error(`invalid publish ack: ${msg.string()}`) };
   }
   return { ok: true, seq: body.seq, duplicate: body.duplicate ?? false };
+}
+
+/**
+ * JetStream's own headers (`Nats-Msg-Id`, `Nats-Expected-*`, `Nats-TTL`, …): meant for the
+ * publish that carried them into the main queue, not for the copy on a shard.
+ */
+function isJetStreamHeader(key: string): boolean {
+  return key.toLowerCase().startsWith('nats-');
 }

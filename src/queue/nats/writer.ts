@@ -44,14 +44,19 @@ export class NatsWriter implements QueueWriter {
 
   async append(messages: readonly Uint8Array[], options: AppendOptions = {}): Promise<void> {
     this.assertOpen();
-    const { ids } = options;
+    const { ids, headers } = options;
     if (ids !== undefined && ids.length !== messages.length) {
       throw new RangeError(`append got ${messages.length} messages but ${ids.length} ids`);
     }
+    if (headers !== undefined && headers.length !== messages.length) {
+      throw new RangeError(`append got ${messages.length} messages but ${headers.length} headers`);
+    }
     messages.forEach((data, i) => {
       const id = ids?.[i] ?? `${this.writerId}.${++this.counter}`;
+      const own = headers?.[i];
       // A copy: the caller may reuse its buffers before flush.
-      this.staged.push({ data: Uint8Array.prototype.slice.call(data), id });
+      const copy = Uint8Array.prototype.slice.call(data);
+      this.staged.push(own ? { data: copy, id, headers: own } : { data: copy, id });
     });
   }
 

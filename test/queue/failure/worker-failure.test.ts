@@ -163,6 +163,61 @@ onBothBackends((subject) => {
     );
   });
 
+  it('gives the handler each message headers (nats), on its retries through the retry queue too', async () => {
+    const writer = await s.backend.openWriter(SHARD);
+    await writer.append([Buffer.from('m-1'), Buffer.from('m-2'), Buffer.from('m-3')], {
+      headers: [{ 'X-Trace': 't1' }, undefined, { 'X-Trace': 't3' }],
+    });
+    await writer.flush();
+    await writer.close();
+    const seen: { message: string; attempt: number; trace: string | undefined }[] = [];
+    const controller = new AbortController();
+    const done = start((message, context) => {
+      seen.push({
+        message: text(message),
+        attempt: context.attempt,
+        trace: context.headers?.['X-Trace'],
+      });
+      // m-1 goes through the retry queue once; m-3 is blocked in place once.
+      if (context.attempt === 1 && text(message) !== 'm-2') return { reject: 'not yet' };
+      return undefined;
+    }, controller);
+    await eventually(() => expect(seen.filter((s) => s.attempt === 2)).toHaveLength(2));
+    controller.abort();
+    await done;
+    const traced = s.kind === 'nats';
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        { message: 'm-1', attempt: 1, trace: traced ? 't1' : undefined },
+        { message: 'm-1', attempt: 2, trace: traced ? 't1' : undefined },
+        { message: 'm-2', attempt: 1, trace: undefined },
+        { message: 'm-3', attempt: 1, trace: traced ? 't3' : undefined },
+        { message: 'm-3', attempt: 2, trace: traced ? 't3' : undefined },
+      ]),
+    );
+  });
+
+  it('gives a blocked message its headers on every try (nats)', async () => {
+    const writer = await s.backend.openWriter(SHARD);
+    await writer.append([Buffer.from('m-1')], { headers: [{ 'X-Trace': 't1' }] });
+    await writer.flush();
+    await writer.close();
+    const traces: (string | undefined)[] = [];
+    const controller = new AbortController();
+    const done = start(
+      (_message, context) => {
+        traces.push(context.headers?.['X-Trace']);
+        return context.attempt < 3 ? { reject: 'not yet' } : undefined;
+      },
+      controller,
+      { failure: failure({ policy: 'Block' }) },
+    );
+    await eventually(async () => expect(await backlog()).toBe(0));
+    controller.abort();
+    await done;
+    expect(traces).toEqual(Array.from({ length: 3 }, () => (s.kind === 'nats' ? 't1' : undefined)));
+  });
+
   it('hands a retried message over once it is due, and a later start picks up the retry queue', async () => {
     await s.write(SHARD, texts('m', 2));
     const handled: string[] = [];

@@ -49,6 +49,17 @@ describe('nats backend', () => {
     expect(shardInfo.config.discard).toBe('new');
   });
 
+  it('stores the headers given with each message, and refuses a headers list of another length', async () => {
+    const writer = await h.backend.openWriter('main-shard-0');
+    await writer.append(texts('s', 2), { headers: [{ 'X-Trace': 't1' }, undefined] });
+    await writer.flush();
+    await expect(writer.append(texts('x', 2), { headers: [undefined] })).rejects.toThrow(
+      /append got 2 messages but 1 headers/,
+    );
+    const got = await readAll(await h.backend.openConsumer('main-shard-0', 'audit'));
+    expect(got.map((m) => m.headers?.['X-Trace'])).toEqual(['t1', undefined]);
+  });
+
   it('gives what a dead consumer read and never committed to the next one at once', async () => {
     const writer = await h.backend.openWriter('main');
     await writer.append(texts('m', 8));
