@@ -172,7 +172,9 @@ describe('nats pull ahead and pipelined commits', () => {
     await retrying(() => consumer.rewind());
     // Where the server's ack floor is now (the acknowledgement may have been sent on
     // reconnect, or not): reading on from there gives every later message, once, in order.
-    const floor = (await consumerInfo()).ack_floor.stream_seq;
+    // The test's own connection reconnects on its own schedule: ask until it answers.
+    const floor = (await eventually(() => consumerInfo(), { timeoutMs: 15_000 })).ack_floor
+      .stream_seq;
     expect([0, 10]).toContain(floor);
     expect(consumer.committed()).toEqual({ ...batch.next, seq: floor });
     const rest = await retrying(() => readAll(consumer));
