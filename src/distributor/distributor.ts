@@ -295,9 +295,19 @@ export class Distributor {
     return targets;
   };
 
-  /** A moving shard's backlog stays in its pool. */
+  /**
+   * A moving shard's backlog stays in its pool — unless the pool is being removed (minWorkers
+   * 0: it has no live shard, and never will again): then it goes where the pool's messages go
+   * now, the next rule or the default pool, as if read from the main queue.
+   */
   private routeWithin(lane: PoolLane): Route {
-    return (messages) => this.assignWithin(lane, messages);
+    return (messages) =>
+      this.isRetiring(lane) ? this.routeMain(messages) : this.assignWithin(lane, messages);
+  }
+
+  private isRetiring(lane: PoolLane): boolean {
+    if (lane.name === DEFAULT_POOL) return false;
+    return this.config.pools.find((pool) => pool.name === lane.name)?.minWorkers === 0;
   }
 
   private assignWithin(lane: PoolLane, messages: Parameters<Route>[0]): Shard[] | undefined {

@@ -251,6 +251,38 @@ describe.each(BACKENDS)('worker pools on the %s backend', (kind) => {
     });
   });
 
+  it('moves a stopped shard of a pool being removed to where its messages go now, each once', async () => {
+    // The pool was taken out of the spec while shard 1 was stopped mid-scale-down: the pool has
+    // no live shard and never will, so shard 1's backlog goes to the default pool.
+    world = await open(kind, (prefix) => [
+      pool('large', `${prefix}-large`, {
+        match: { minBytes: 300 },
+        minWorkers: 0,
+        drainingShards: [0, 1],
+        movingShards: [1],
+      }),
+    ]);
+    const { config, backend } = world;
+    const large = `${config.worker.subQueuePrefix}-large`;
+    const stranded = Array.from({ length: 25 }, (_, i) => message(`s${i}`, 400));
+    await world.produce([]);
+    await world.produce(stranded, `${large}-1`);
+    await world.produce([message('kept', 400)], `${large}-0`);
+    await runUntil(
+      await world.distributor(),
+      async () => (await backend.backlog(`${large}-1`, config.dispatcher.consumerName)) === 0,
+    );
+    const small = await world.contents(config.worker.subQueuePrefix, 2);
+    expect(countDeliveries(small, stranded)).toEqual({
+      delivered: 25,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
+    // Shard 0's worker still runs: its queue is its own to drain.
+    expect(await backend.backlog(`${large}-0`, config.dispatcher.consumerName)).toBe(1);
+  });
+
   it('reports each pool in /load and its metrics labelled with the pool', async () => {
     world = await open(kind, (prefix) => [
       pool('large', `${prefix}-large`, { match: { minBytes: 300 } }),

@@ -43,8 +43,10 @@ export function samePlan(a: ShardPlan, b: ShardPlan): boolean {
  * A pool taken out of spec.pools while its shards may hold messages: it stays in the INI,
  * with no live shard and every remaining shard draining, so the distributor keeps it (a
  * pool it no longer reads about is a pool it forgets, backlog and all) and reports each
- * shard drained once its worker has finished it. Its workers keep running: there is no live
- * shard in the pool to move their backlog to.
+ * shard drained once its worker has finished it. Its running workers keep running and drain
+ * their own queues. A shard already stopped when the pool was taken out (mid-scale-down) has
+ * no worker to drain it: once its pods are gone it is listed as moving, and the distributor
+ * moves its backlog to where the pool's messages go now (the next rule or the default pool).
  */
 export interface RetiringPool {
   readonly name: string;
@@ -59,6 +61,8 @@ export function retiringPoolFor(
   previous: PoolConfig | undefined,
   workerShards: readonly number[],
   load: Load | undefined,
+  /** Its stopped shards whose pods are gone (the reconciler asks the API server). */
+  stoppedWithoutPods: readonly number[] = [],
 ): RetiringPool {
   const announced = previous
     ? [...Array.from({ length: previous.minWorkers }, (_, i) => i), ...previous.drainingShards]
@@ -76,5 +80,15 @@ export function retiringPoolFor(
   const plan: ShardPlan = { liveShards: 0, drainingShards: draining };
   if (previous === undefined || draining.length === 0) return { name, plan };
   const { movingShards: _moving, ...rest } = previous;
-  return { name, plan, config: { ...rest, minWorkers: 0, drainingShards: draining } };
+  const moving = stoppedWithoutPods.filter((shard) => draining.includes(shard));
+  return {
+    name,
+    plan,
+    config: {
+      ...rest,
+      minWorkers: 0,
+      drainingShards: draining,
+      ...(moving.length === 0 ? {} : { movingShards: moving }),
+    },
+  };
 }

@@ -160,7 +160,7 @@ export class ShardDistributorReconciler {
     // Recommendations of pools taken out of the spec are of no more use.
     for (const name of history.keys())
       if (!states.some((s) => s.pool.name === name)) history.delete(name);
-    const retiring = this.retiringPools(sd, ini, load);
+    const retiring = await this.retiringPools(sd, ini, load);
 
     const host = await this.sidecarHost(sd, problems);
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
@@ -242,26 +242,31 @@ export class ShardDistributorReconciler {
   }
 
   /** Pools gone from spec.pools whose workers are still there or whose shards still drain. */
-  private retiringPools(
+  private async retiringPools(
     sd: ShardDistributor,
     ini: DistributorConfig | undefined,
     load: Load | undefined,
-  ): RetiringPool[] {
+  ): Promise<RetiringPool[]> {
     const inSpec = new Set(poolsOf(sd).map((p) => p.name));
     const names = new Set([
       ...(ini?.pools ?? []).map((p) => p.name),
       ...this.workerDeployments(sd).map((d) => poolOfLabels(d.metadata?.labels)),
     ]);
-    return [...names]
-      .filter((name) => name !== DEFAULT_POOL && !inSpec.has(name))
-      .map((name) =>
-        retiringPoolFor(
-          name,
-          ini?.pools.find((p) => p.name === name),
-          this.workerShards(sd, name),
-          load,
-        ),
+    const retiring: RetiringPool[] = [];
+    for (const name of names) {
+      if (name === DEFAULT_POOL || inSpec.has(name)) continue;
+      const previous = ini?.pools.find((p) => p.name === name);
+      const shards = this.workerShards(sd, name);
+      const first = retiringPoolFor(name, previous, shards, load);
+      // Shards stopped before the pool left the spec: nobody drains them but the distributor.
+      const stopped = first.config
+        ? await this.stoppedWithoutPods(sd, name, first.plan.drainingShards)
+        : [];
+      retiring.push(
+        stopped.length === 0 ? first : retiringPoolFor(name, previous, shards, load, stopped),
       );
+    }
+    return retiring;
   }
 
   /**
@@ -275,9 +280,22 @@ export class ShardDistributorReconciler {
     plan: ShardPlan,
   ): Promise<ShardPlan> {
     const stopped = plan.drainingShards;
-    const moving: number[] = [];
-    const deployments = this.workerDeployments(sd, pool.name);
-    for (const shard of stopped) {
+    const moving = await this.stoppedWithoutPods(sd, pool.name, stopped);
+    return { ...plan, stoppedShards: stopped, movingShards: moving };
+  }
+
+  /**
+   * Of `shards`, those whose worker is stopped (Deployment at 0 replicas, or none) and whose
+   * pods are all gone: the distributor may read their queues as the worker would.
+   */
+  private async stoppedWithoutPods(
+    sd: ShardDistributor,
+    pool: string,
+    shards: readonly number[],
+  ): Promise<number[]> {
+    const stopped: number[] = [];
+    const deployments = this.workerDeployments(sd, pool);
+    for (const shard of shards) {
       const deployment = deployments.find(
         (d) => Number(d.metadata?.labels?.[LABEL_SHARD]) === shard,
       );
@@ -286,13 +304,13 @@ export class ShardDistributorReconciler {
         scaledToZero &&
         (await this.o.kube.podCount(
           sd.metadata.namespace ?? 'default',
-          workerPodSelector(sd, shard, pool.name),
+          workerPodSelector(sd, shard, pool),
         )) === 0
       ) {
-        moving.push(shard);
+        stopped.push(shard);
       }
     }
-    return { ...plan, stoppedShards: stopped, movingShards: moving };
+    return stopped;
   }
 
   /** A pool's shard set in effect: the rendered INI's, plus worker Deployments it does not name. */
@@ -643,7 +661,7 @@ export class ShardDistributorReconciler {
       // pod labels (for the metrics Service), which a deletion has no use for.
       const desiredConfigMap = configMapFor(sd, main!.plan, {
         pools: poolPlans(named),
-        retiringPools: this.retiringPools(sd, ini, undefined).flatMap((r) =>
+        retiringPools: (await this.retiringPools(sd, ini, undefined)).flatMap((r) =>
           r.config ? [r.config] : [],
         ),
       });

@@ -576,4 +576,85 @@ describe('a ShardDistributor with two pools on a real control plane', () => {
     );
     expect(await poolWorkerNames(ns.name, 'shrinking', 'default')).toEqual(workers('shrinking', 1));
   }, 240_000);
+  it('moves the backlog of a shard stopped when its pool was taken out of the spec', async () => {
+    const retiringIni = async () => {
+      const cm = await core().readNamespacedConfigMap({
+        namespace: ns.name,
+        name: 'stranded-config',
+      });
+      return parseIni(cm.data?.[CONFIG_FILE_NAME] ?? '', { file: 'ConfigMap', env: {} }).pools;
+    };
+    await createSd(
+      ns.name,
+      sdManifest('stranded', {
+        minWorkers: 1,
+        strategy: 'RoundRobin',
+        pools: [largePool({ minWorkers: 2, strategy: 'RoundRobin' })],
+      }),
+    );
+    distributor = await LocalDistributor.start(ns.name, 'stranded', op.book);
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, 'stranded'), 'Ready')).toMatchObject({
+          status: 'True',
+        }),
+      { timeoutMs: 90_000 },
+    );
+    const produced = large(6);
+    await distributor.produce(produced);
+    await eventually(
+      async () => {
+        const pool = poolStatus(await getSd(ns.name, 'stranded'), 'large');
+        expect(pool.shards.map((s: any) => s.backlog)).toEqual([3, 3]);
+      },
+      { timeoutMs: 30_000 },
+    );
+
+    // The distributor is down (a restart, say) while the pool scales 2 → 1 and then leaves the
+    // spec: shard 1 is stopped before anything could move its backlog.
+    await distributor.pause();
+    await patchSpec(ns.name, 'stranded', { pools: [largePool({ minWorkers: 1 })] });
+    await eventually(
+      async () => expect((await retiringIni())[0]).toMatchObject({ movingShards: [1] }),
+      { timeoutMs: 60_000 },
+    );
+    await patchSpec(ns.name, 'stranded', { pools: null });
+    // Retiring: no live shard, both draining, shard 1 (no worker, no pods) for the distributor.
+    await eventually(
+      async () =>
+        expect(await retiringIni()).toEqual([
+          expect.objectContaining({
+            name: 'large',
+            minWorkers: 0,
+            drainingShards: [0, 1],
+            movingShards: [1],
+          }),
+        ]),
+      { timeoutMs: 30_000 },
+    );
+    await distributor.resume();
+
+    // Shard 0's worker drains its own 3; shard 1's 3 go to the default pool, where the pool's
+    // messages go now. Then the pool leaves the INI and its workers go.
+    const drainedByWorker = await distributor.takeShard(0, 'large');
+    expect(drainedByWorker).toHaveLength(3);
+    const moved: string[] = [];
+    await eventually(
+      async () => {
+        moved.push(...(await distributor!.takeShard(0)));
+        expect(moved).toHaveLength(3);
+      },
+      { timeoutMs: 60_000 },
+    );
+    // Every message once: the worker's three and the moved three are the six produced.
+    expect([...drainedByWorker, ...moved].sort()).toEqual([...produced].sort());
+    await eventually(
+      async () => {
+        expect(await poolWorkerNames(ns.name, 'stranded', 'large')).toEqual([]);
+        expect(await retiringIni()).toEqual([]);
+      },
+      { timeoutMs: 90_000 },
+    );
+    expect(await distributor.takeShard(0)).toEqual([]);
+  }, 300_000);
 });

@@ -153,16 +153,43 @@ export class LocalDistributor {
     await writer.flush();
     await writer.close();
     await backend.close();
-    local.proc = start(['distributor', '--config', local.iniFile, '--metrics-port', '0'], {});
-    const port = await loggedPort(local.proc, 'port');
-    await book.set(namespace, name, `http://127.0.0.1:${port}`);
-    local.timer = setInterval(() => {
-      void read()
-        .then((text) => (text ? local.sync(text) : undefined))
-        .catch(() => undefined);
-    }, 500);
+    await local.launch(namespace, name, book, read);
     return local;
   }
+
+  /** Starts the process, registers its /load address, and follows the ConfigMap. */
+  private async launch(
+    namespace: string,
+    name: string,
+    book: AddressBook,
+    read: () => Promise<string | undefined>,
+  ): Promise<void> {
+    const ini = await read();
+    if (ini) await this.sync(ini);
+    this.proc = start(['distributor', '--config', this.iniFile, '--metrics-port', '0'], {});
+    const port = await loggedPort(this.proc, 'port');
+    await book.set(namespace, name, `http://127.0.0.1:${port}`);
+    this.timer = setInterval(() => {
+      void read()
+        .then((text) => (text ? this.sync(text) : undefined))
+        .catch(() => undefined);
+    }, 500);
+    this.resume = () => this.launch(namespace, name, book, read);
+  }
+
+  /**
+   * Stops the process (SIGTERM) and the ConfigMap sync, keeping the queues: `resume` starts it
+   * again on the ConfigMap's INI of then, as a restarted distributor pod would.
+   */
+  async pause(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.proc?.stop();
+    this.proc = undefined;
+  }
+
+  /** Starts a paused distributor again. */
+  resume: () => Promise<void> = () => Promise.reject(new Error('not started'));
 
   get iniFile(): string {
     return join(this.dir, CONFIG_FILE_NAME);
@@ -198,6 +225,11 @@ export class LocalDistributor {
 
   /** Consumes a shard queue (of the default pool, or of `pool`) to the end, as its worker would. */
   async consumeShard(shard: number, pool?: string): Promise<number> {
+    return (await this.takeShard(shard, pool)).length;
+  }
+
+  /** The payloads `consumeShard` consumes, in order. */
+  async takeShard(shard: number, pool?: string): Promise<string[]> {
     const config = parseIni(await readFile(this.iniFile, 'utf8'), { file: this.iniFile, env: {} });
     const prefix =
       pool === undefined
@@ -209,16 +241,16 @@ export class LocalDistributor {
       `${prefix}-${shard}`,
       config.dispatcher.consumerName,
     );
-    let count = 0;
+    const taken: string[] = [];
     for (;;) {
       const batch = await consumer.read(1000);
       await consumer.commit(batch.next);
       if (batch.messages.length === 0) break;
-      count += batch.messages.length;
+      taken.push(...batch.messages.map((m) => m.data.toString()));
     }
     await consumer.close();
     await backend.close();
-    return count;
+    return taken;
   }
 
   async stop(): Promise<void> {

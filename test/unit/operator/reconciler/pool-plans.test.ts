@@ -103,6 +103,17 @@ describe('a pool taken out of the spec', () => {
     expect(retiring.config).not.toHaveProperty('movingShards');
   });
 
+  it('has the distributor move a stopped shard whose pods are gone, and only one still draining', () => {
+    const report = load([
+      ['old', 0, 3, 'draining'],
+      ['old', 1, 4, 'draining'],
+      ['old', 3, 0, 'drained'],
+    ]);
+    const retiring = retiringPoolFor('old', old, [0, 1, 3], report, [1, 3]);
+    expect(retiring.plan.drainingShards).toEqual([0, 1]);
+    expect(retiring.config).toMatchObject({ drainingShards: [0, 1], movingShards: [1] });
+  });
+
   it('lets each shard go once the distributor reports it drained', () => {
     const report = load([
       ['old', 0, 0, 'drained'],
