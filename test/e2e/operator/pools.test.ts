@@ -593,13 +593,7 @@ describe('a ShardDistributor with two pools on a real control plane', () => {
       }),
     );
     distributor = await LocalDistributor.start(ns.name, 'stranded', op.book);
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, 'stranded'), 'Ready')).toMatchObject({
-          status: 'True',
-        }),
-      { timeoutMs: 90_000 },
-    );
+    await sdWithCondition(ns.name, 'stranded', 'Ready', { status: 'True' }, 90_000);
     const produced = large(6);
     await distributor.produce(produced);
     await eventually(
