@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -209,7 +209,12 @@ export class LocalDistributor {
       dispatcher: { ...config.dispatcher, basePath: join(this.dir, 'queue'), metricsPort: 0 },
       worker: { ...config.worker, workerBasePath: join(this.dir, 'queue') },
     };
-    await writeFile(this.iniFile, renderIni(local));
+    // Replaced, not rewritten in place: the distributor's config watch and this class's own
+    // readers (produce, takeShard) must never read a half-written file, whose missing keys
+    // would take their defaults (the repository's ./data paths).
+    const temp = `${this.iniFile}.tmp`;
+    await writeFile(temp, renderIni(local));
+    await rename(temp, this.iniFile);
   }
 
   /** Appends messages to the main queue, as the producer would. */
