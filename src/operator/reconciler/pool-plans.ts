@@ -80,15 +80,17 @@ export function retiringPoolFor(
   const plan: ShardPlan = { liveShards: 0, drainingShards: draining };
   if (previous === undefined || draining.length === 0) return { name, plan };
   const { movingShards: _moving, ...rest } = previous;
-  const moving = stoppedWithoutPods.filter((shard) => draining.includes(shard));
-  return {
-    name,
-    plan,
-    config: {
-      ...rest,
-      minWorkers: 0,
-      drainingShards: draining,
-      ...(moving.length === 0 ? {} : { movingShards: moving }),
-    },
-  };
+  const retiring = { name, plan, config: { ...rest, minWorkers: 0, drainingShards: draining } };
+  return withMovingShards(retiring, stoppedWithoutPods);
+}
+
+/** The retiring pool with those of `stoppedWithoutPods` that still drain listed as moving. */
+export function withMovingShards(
+  retiring: RetiringPool,
+  stoppedWithoutPods: readonly number[],
+): RetiringPool {
+  const { config, plan } = retiring;
+  const moving = stoppedWithoutPods.filter((shard) => plan.drainingShards.includes(shard));
+  if (config === undefined || moving.length === 0) return retiring;
+  return { ...retiring, config: { ...config, movingShards: moving } };
 }

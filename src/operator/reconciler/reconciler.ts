@@ -62,6 +62,7 @@ import {
   liveBacklog,
   loadShardsOf,
   retiringPoolFor,
+  withMovingShards,
   samePlan,
   type RetiringPool,
 } from './pool-plans.ts';
@@ -241,11 +242,16 @@ export class ShardDistributorReconciler {
     return { pool, previous, plan, reason: decision.reason };
   }
 
-  /** Pools gone from spec.pools whose workers are still there or whose shards still drain. */
+  /**
+   * Pools gone from spec.pools whose workers are still there or whose shards still drain.
+   * `moves`: look up (one pod list per stopped shard) which stopped shards the distributor
+   * can move; a deletion drains every pool and has nowhere to move them.
+   */
   private async retiringPools(
     sd: ShardDistributor,
     ini: DistributorConfig | undefined,
     load: Load | undefined,
+    moves = true,
   ): Promise<RetiringPool[]> {
     const inSpec = new Set(poolsOf(sd).map((p) => p.name));
     const names = new Set([
@@ -255,16 +261,18 @@ export class ShardDistributorReconciler {
     const retiring: RetiringPool[] = [];
     for (const name of names) {
       if (name === DEFAULT_POOL || inSpec.has(name)) continue;
-      const previous = ini?.pools.find((p) => p.name === name);
-      const shards = this.workerShards(sd, name);
-      const first = retiringPoolFor(name, previous, shards, load);
-      // Shards stopped before the pool left the spec: nobody drains them but the distributor.
-      const stopped = first.config
-        ? await this.stoppedWithoutPods(sd, name, first.plan.drainingShards)
-        : [];
-      retiring.push(
-        stopped.length === 0 ? first : retiringPoolFor(name, previous, shards, load, stopped),
+      const pool = retiringPoolFor(
+        name,
+        ini?.pools.find((p) => p.name === name),
+        this.workerShards(sd, name),
+        load,
       );
+      // Shards stopped before the pool left the spec: nobody drains them but the distributor.
+      const stopped =
+        moves && pool.config
+          ? await this.stoppedWithoutPods(sd, name, pool.plan.drainingShards)
+          : [];
+      retiring.push(withMovingShards(pool, stopped));
     }
     return retiring;
   }
@@ -661,7 +669,7 @@ export class ShardDistributorReconciler {
       // pod labels (for the metrics Service), which a deletion has no use for.
       const desiredConfigMap = configMapFor(sd, main!.plan, {
         pools: poolPlans(named),
-        retiringPools: (await this.retiringPools(sd, ini, undefined)).flatMap((r) =>
+        retiringPools: (await this.retiringPools(sd, ini, undefined, false)).flatMap((r) =>
           r.config ? [r.config] : [],
         ),
       });

@@ -1,15 +1,13 @@
 import { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../../../src/observability/index.ts';
-import type { QueueBackend, QueueConsumer, QueueMessage } from '../../../src/queue/index.ts';
+import { QueueError, type QueueBackend } from '../../../src/queue/index.ts';
 import { createNatsBackend, type NatsBackendOptions } from '../../../src/queue/nats/index.ts';
 import type { NatsServer } from '../../harness/nats-server.ts';
 import type { ContractSubject } from '../contract-cases.ts';
+import type { LogLine } from '../helpers.ts';
 
-export interface LogLine {
-  readonly level: string;
-  readonly msg: string;
-  readonly [field: string]: unknown;
-}
+// The queue tests' own helpers, for the nats tests to import from one place.
+export { bodies, readAll, texts, type LogLine } from '../helpers.ts';
 
 export interface NatsHarness extends ContractSubject {
   readonly options: NatsBackendOptions;
@@ -62,22 +60,23 @@ export async function natsHarness(
   };
 }
 
-/** `<prefix>-<from>` … : message bodies whose order and count a test can read back. */
-export const texts = (prefix: string, count: number, from = 1): Buffer[] =>
-  Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${from + i}`));
-
-export const bodies = (messages: readonly QueueMessage[]): string[] =>
-  messages.map((m) => m.data.toString('utf8'));
-
 export const pause = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Reads batches until one comes back empty. */
-export async function readAll(consumer: QueueConsumer, batch = 10): Promise<QueueMessage[]> {
-  const out: QueueMessage[] = [];
-  for (;;) {
-    const { messages } = await consumer.read(batch);
-    if (messages.length === 0) return out;
-    out.push(...messages);
+/**
+ * What a caller does with a retryable queue error (a server restarting): try again, a
+ * bounded number of times, `pauseMs` apart.
+ */
+export async function retrying<T>(
+  step: () => Promise<T>,
+  { attempts = 50, pauseMs = 0 }: { attempts?: number; pauseMs?: number } = {},
+): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!(err instanceof QueueError && err.retryable) || i >= attempts) throw err;
+      if (pauseMs > 0) await pause(pauseMs);
+    }
   }
 }

@@ -1,10 +1,18 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { QueueError, QueueTimeoutError, type QueueMessage } from '../../../src/queue/index.ts';
+import { QueueTimeoutError, type QueueMessage } from '../../../src/queue/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
-import { bodies, natsHarness, pause, readAll, texts, type NatsHarness } from './helpers.ts';
+import {
+  bodies,
+  natsHarness,
+  pause,
+  readAll,
+  retrying,
+  texts,
+  type NatsHarness,
+} from './helpers.ts';
 
 // A read that fills its batch pulls the next one at once; pipelined commits confirm an
 // acknowledgement while the next batch moves. Either way a message is handed out in order and
@@ -23,17 +31,6 @@ afterAll(async () => {
   await raw?.close();
   await server?.dispose();
 });
-
-async function retrying<T>(step: () => Promise<T>, attempts = 50): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await step();
-    } catch (err) {
-      if (!(err instanceof QueueError && err.retryable) || i >= attempts) throw err;
-      await pause(100);
-    }
-  }
-}
 
 describe('nats pull ahead and pipelined commits', () => {
   let h: NatsHarness;
@@ -169,7 +166,7 @@ describe('nats pull ahead and pipelined commits', () => {
     const idle = await consumer.waitForNew(100).catch((e: unknown) => e);
     expect(idle).toBeInstanceOf(QueueTimeoutError);
     await server.restart();
-    await retrying(() => consumer.rewind());
+    await retrying(() => consumer.rewind(), { pauseMs: 100 });
     // Where the server's ack floor is now (the acknowledgement may have been sent on
     // reconnect, or not): reading on from there gives every later message, once, in order.
     // The test's own connection reconnects on its own schedule: ask until it answers.
@@ -177,7 +174,7 @@ describe('nats pull ahead and pipelined commits', () => {
       .stream_seq;
     expect([0, 10]).toContain(floor);
     expect(consumer.committed()).toEqual({ ...batch.next, seq: floor });
-    const rest = await retrying(() => readAll(consumer));
+    const rest = await retrying(() => readAll(consumer), { pauseMs: 100 });
     expect(bodies(rest)).toEqual(texts('m', 20 - floor, floor + 1).map(String));
     await consumer.commit(rest.at(-1)!.position);
     await consumer.close();

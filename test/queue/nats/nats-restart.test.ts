@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  QueueError,
   QueueTimeoutError,
   type QueueBackend,
   type QueueConsumer,
@@ -9,7 +8,7 @@ import {
 import { messageIdOf } from '../../../src/queue/nats/index.ts';
 import type { NatsWriter } from '../../../src/queue/nats/writer.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
-import { natsHarness, texts, type NatsHarness } from './helpers.ts';
+import { natsHarness, retrying, texts, type NatsHarness } from './helpers.ts';
 
 // A server of its own: these tests take it away.
 let server: NatsServer;
@@ -19,17 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.dispose();
 });
-
-/** What a caller does with a retryable queue error: try again, a bounded number of times. */
-async function retrying<T>(step: () => Promise<T>, attempts = 50): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await step();
-    } catch (err) {
-      if (!(err instanceof QueueError && err.retryable) || i >= attempts) throw err;
-    }
-  }
-}
 
 async function drain(consumer: QueueConsumer): Promise<QueueMessage[]> {
   const out: QueueMessage[] = [];
