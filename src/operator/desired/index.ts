@@ -123,7 +123,12 @@ export {
 } from './names.ts';
 export { defaultPoolOf, failureConfigOf, poolsOf } from './pools.ts';
 export type { WorkerPool } from './pools.ts';
-export { specProblems, REASON_FAILURE_ENV_OVERRIDDEN, REASON_INVALID_SPEC } from './problems.ts';
+export {
+  specProblems,
+  REASON_FAILURE_ENV_OVERRIDDEN,
+  REASON_INVALID_SPEC,
+  REASON_NOT_OWNED,
+} from './problems.ts';
 export type { Problem } from './problems.ts';
 export { withPodTemplateOverrides } from './pod-template-overrides.ts';
 export { nextShardPlan, shardsWithWorkers } from './shard-plan.ts';

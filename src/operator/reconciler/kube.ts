@@ -36,6 +36,46 @@ function terminating(error: unknown, namespace: string | undefined): never {
   throw error;
 }
 
+/**
+ * An object the operator would own already exists and is not its: another controller's (for
+ * instance a ShardDistributor `a` with pool `b` and one named `a-b` both want `a-b-worker-0`),
+ * or made by someone else. The operator leaves it alone and says so.
+ */
+export class NotOwnedError extends ShardDistributorError {
+  readonly kind: string;
+  readonly objectName: string;
+
+  constructor(desired: k8s.KubernetesObject, existing: k8s.KubernetesObject) {
+    const kind = desired.kind ?? 'object';
+    const name = desired.metadata?.name ?? '';
+    super(
+      'SD_ERR_NOT_OWNED',
+      `${kind} ${name} already exists and belongs to ${holderOf(existing)}; the operator does not take over objects it did not make: delete or rename that ${kind}, or rename this ShardDistributor (or its pool)`,
+    );
+    this.kind = kind;
+    this.objectName = name;
+  }
+}
+
+function controllerOf(obj: k8s.KubernetesObject): k8s.V1OwnerReference | undefined {
+  return obj.metadata?.ownerReferences?.find((r) => r.controller === true);
+}
+
+/** Who an existing object belongs to, for a person: its controller, else who wrote it. */
+function holderOf(obj: k8s.KubernetesObject): string {
+  const controller = controllerOf(obj);
+  if (controller) return `${controller.kind} ${controller.name}`;
+  const managers = [...new Set((obj.metadata?.managedFields ?? []).map((f) => f.manager))];
+  return managers.length > 0
+    ? `someone else (written by ${managers.join(', ')})`
+    : 'someone else (it has no controller)';
+}
+
+/** The API server refused an unforced apply: fields another manager owns, or a second controller. */
+function isOwnershipRefusal(error: unknown): boolean {
+  return error instanceof k8s.ApiException && (error.code === 409 || error.code === 422);
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof k8s.ApiException && error.code === 404;
 }
@@ -58,18 +98,54 @@ export class KubeWriter {
     this.writes = writes;
   }
 
-  /** Applies `desired` unless `live` already holds all of it; says what happened. */
+  /**
+   * Applies `desired` unless `live` already holds all of it; says what happened.
+   *
+   * An object `desired` names a controller for is only changed while that controller owns it
+   * (or nobody does and it carries our labels, so sits in `live`): a same-named object made
+   * by someone else is refused with NotOwnedError, never taken over. One missing from the
+   * caches is applied without force, so the API server refuses to take another manager's
+   * fields (409) or to add a second controller (422) instead of overwriting them.
+   */
   async apply<T extends k8s.KubernetesObject>(
     desired: T,
     live: k8s.KubernetesObject | undefined,
     fieldManager = FIELD_MANAGER,
   ): Promise<'unchanged' | 'created' | 'updated'> {
     if (live && isSemanticSubset(desired, live)) return 'unchanged';
+    const owner = controllerOf(desired);
+    const holder = live && controllerOf(live);
+    if (owner && holder && holder.uid !== owner.uid) throw new NotOwnedError(desired, live);
+    const unseen = owner !== undefined && live === undefined;
+    try {
+      await this.serverSideApply(desired, fieldManager, !unseen);
+    } catch (error) {
+      if (!unseen || !isOwnershipRefusal(error)) throw error;
+      const { apiVersion = '', kind = '', metadata = {} } = desired;
+      const existing = await this.read(
+        apiVersion,
+        kind,
+        metadata.namespace ?? '',
+        metadata.name ?? '',
+      );
+      if (!existing) throw error;
+      if (controllerOf(existing)?.uid !== owner.uid) throw new NotOwnedError(desired, existing);
+      // Ours, only not in the caches yet (they lag our own create): take our fields back.
+      await this.serverSideApply(desired, fieldManager, true);
+      return 'updated';
+    }
+    return live ? 'updated' : 'created';
+  }
+
+  private async serverSideApply(
+    desired: k8s.KubernetesObject,
+    fieldManager: string,
+    force: boolean,
+  ): Promise<void> {
     this.writes.inc({ verb: 'apply', kind: desired.kind ?? 'unknown' });
     await this.objects
-      .patch(desired, undefined, undefined, fieldManager, true, k8s.PatchStrategy.ServerSideApply)
+      .patch(desired, undefined, undefined, fieldManager, force, k8s.PatchStrategy.ServerSideApply)
       .catch((error: unknown) => terminating(error, desired.metadata?.namespace));
-    return live ? 'updated' : 'created';
   }
 
   async delete(obj: k8s.KubernetesObject): Promise<void> {

@@ -29,6 +29,7 @@ import {
   poolOfLabels,
   poolsOf,
   REASON_INVALID_SPEC,
+  REASON_NOT_OWNED,
   shardsWithWorkers,
   sidecarFieldManager,
   sidecarRemovalFor,
@@ -53,7 +54,7 @@ import {
   type WorkerObservation,
 } from '../status/index.ts';
 import type { EventRecorder } from './events.ts';
-import { NamespaceTerminatingError, type KubeWriter } from './kube.ts';
+import { NamespaceTerminatingError, NotOwnedError, type KubeWriter } from './kube.ts';
 import type { Load, LoadReader } from './load-reader.ts';
 import { forEachConcurrently } from './concurrently.ts';
 import {
@@ -196,7 +197,16 @@ export class ShardDistributorReconciler {
       retiringPools: retiring.flatMap((r) => (r.config ? [r.config] : [])),
       ...(host?.labels ? { hostPodLabels: host.labels } : {}),
     });
-    await this.applyOwned(sd, desired, states, log);
+    const notOwned = await this.applyOwned(sd, desired, states, log);
+    if (notOwned.length > 0) {
+      problems.push(...notOwned);
+      await this.o.events.record(
+        this.target(sd),
+        'Warning',
+        REASON_NOT_OWNED,
+        notOwned.map((p) => p.message).join('; '),
+      );
+    }
     await this.reconcilePlacement(sd, desired, host, log);
     await this.deleteRetiredWorkers(sd, states, retiring, log);
     for (const state of states) await this.recordScaling(sd, state);
@@ -414,18 +424,30 @@ export class ShardDistributorReconciler {
     return { target, labels: host.spec?.selector?.matchLabels ?? {} };
   }
 
+  /** Applies what this ShardDistributor owns; says which objects someone else holds instead. */
   private async applyOwned(
     sd: ShardDistributor,
     desired: DesiredState,
     states: readonly PoolState[],
     log: Logger,
-  ): Promise<void> {
+  ): Promise<Problem[]> {
+    const notOwned: Problem[] = [];
+    const refused = new Set<KubernetesObject>();
     const steady =
       sd.metadata.generation === sd.status?.observedGeneration &&
       states.every((s) => samePlan(s.previous, s.plan));
     const applyOne = async (object: KubernetesObject): Promise<void> => {
       const live = this.cached(object);
-      const outcome = await this.o.kube.apply(object, live);
+      let outcome;
+      try {
+        outcome = await this.o.kube.apply(object, live);
+      } catch (error) {
+        if (!(error instanceof NotOwnedError)) throw error;
+        notOwned.push({ reason: REASON_NOT_OWNED, message: error.message });
+        refused.add(object);
+        log.warn({ kind: error.kind, name: error.objectName }, 'not ours; left alone');
+        return;
+      }
       if (outcome === 'unchanged') return;
       log.info({ kind: object.kind, name: object.metadata?.name, outcome }, 'applied');
       const wasThere =
@@ -448,7 +470,9 @@ export class ShardDistributorReconciler {
     const reader = desired.distributorDeployment;
     const rest = desired.owned.filter((object) => object !== reader);
     await forEachConcurrently(rest, MAX_CONCURRENT_APPLIES, applyOne);
-    if (reader) await applyOne(reader);
+    // A distributor must never start on a ConfigMap someone else wrote.
+    if (reader && !refused.has(desired.configMap)) await applyOne(reader);
+    return notOwned;
   }
 
   /** Whether the object existed after the last successful reconcile (so a create restores it). */

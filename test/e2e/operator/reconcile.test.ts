@@ -4,6 +4,7 @@ import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
 import {
   condition,
   createSd,
+  expectEvent,
   getSd,
   LocalDistributor,
   operatorWrites,
@@ -201,6 +202,100 @@ describe('the operator on a real control plane', () => {
     ]);
     const reasons = (JSON.parse(events).items as any[]).map((e) => `${e.reason}: ${e.message}`);
     expect(reasons.some((r) => r.startsWith('Restored:'))).toBe(true);
+  });
+
+  it('leaves a same-named Deployment it did not make alone, says so, and takes the name once it is free', async () => {
+    const theirs = {
+      metadata: { name: 'taken-worker-1', labels: { app: 'theirs' } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'theirs' } },
+        template: {
+          metadata: { labels: { app: 'theirs' } },
+          spec: { containers: [{ name: 'main', image: 'registry.example/theirs:3' }] },
+        },
+      },
+    };
+    await apps().createNamespacedDeployment({ namespace: ns.name, body: theirs });
+    await createSd(ns.name, sdManifest('taken', { minWorkers: 2 }));
+
+    const sd = await sdWithCondition(
+      ns.name,
+      'taken',
+      'Degraded',
+      { status: 'True', reason: 'NameConflict' },
+      30_000,
+    );
+    expect(condition(sd, 'Degraded')?.message).toContain(
+      'Deployment taken-worker-1 already exists and belongs to someone else',
+    );
+    await expectEvent(ns.name, 'taken', 'NameConflict', /taken-worker-1/);
+    expect(await workerDeploymentNames(ns.name, 'taken')).toEqual(['taken-worker-0']);
+    const untouched = await apps().readNamespacedDeployment({
+      namespace: ns.name,
+      name: 'taken-worker-1',
+    });
+    expect(untouched.metadata?.ownerReferences ?? []).toEqual([]);
+    expect(untouched.metadata?.labels).toEqual({ app: 'theirs' });
+    expect(untouched.spec?.template.spec?.containers.map((c) => c.image)).toEqual([
+      'registry.example/theirs:3',
+    ]);
+
+    await apps().deleteNamespacedDeployment({ namespace: ns.name, name: 'taken-worker-1' });
+    await eventually(
+      async () => {
+        expect(await workerDeploymentNames(ns.name, 'taken')).toEqual(workers('taken', 2));
+        expect(condition(await getSd(ns.name, 'taken'), 'Degraded')).toMatchObject({
+          status: 'False',
+        });
+      },
+      { timeoutMs: 30_000 },
+    );
+  });
+
+  it("never takes another ShardDistributor's worker: a pool b of a and a ShardDistributor a-b both want a-b-worker-0", async () => {
+    await createSd(ns.name, sdManifest('pay-eu', { minWorkers: 1 }));
+    await eventually(
+      async () =>
+        expect(await workerDeploymentNames(ns.name, 'pay-eu')).toEqual(['pay-eu-worker-0']),
+      { timeoutMs: 30_000 },
+    );
+    const before = await apps().readNamespacedDeployment({
+      namespace: ns.name,
+      name: 'pay-eu-worker-0',
+    });
+    const eu = {
+      name: 'eu',
+      match: { minBytes: 1 },
+      minWorkers: 1,
+      worker: { image: 'registry.example/eu-worker:1', command: ['eu-worker'] },
+    };
+    await createSd(ns.name, sdManifest('pay', { minWorkers: 1, pools: [eu] }));
+
+    const sd = await sdWithCondition(
+      ns.name,
+      'pay',
+      'Degraded',
+      { status: 'True', reason: 'NameConflict' },
+      30_000,
+    );
+    expect(condition(sd, 'Degraded')?.message).toContain(
+      'Deployment pay-eu-worker-0 already exists and belongs to ShardDistributor pay-eu',
+    );
+    // The rest of pay is made; pay-eu's worker stays pay-eu's alone, as it was.
+    expect(await workerDeploymentNames(ns.name, 'pay')).toEqual(['pay-worker-0']);
+    const after = await apps().readNamespacedDeployment({
+      namespace: ns.name,
+      name: 'pay-eu-worker-0',
+    });
+    expect(after.metadata?.ownerReferences).toEqual(before.metadata?.ownerReferences);
+    expect(after.metadata?.labels).toEqual(before.metadata?.labels);
+    expect(after.spec?.template.spec?.containers.map((c) => c.image)).toEqual([
+      'registry.example/worker:1',
+    ]);
+    expect(condition(await getSd(ns.name, 'pay-eu'), 'Degraded')).not.toMatchObject({
+      reason: 'NameConflict',
+    });
   });
 
   it('reports a missing claim as Degraded with a message a person can act on', async () => {
