@@ -198,7 +198,7 @@ function matchLines(pool: PoolConfig): Line[] {
     ]);
   if (m.messageType !== undefined) {
     lines.push([
-      "Message type: the type header, a JSON payload's type field or a Veda individual's rdf:type.",
+      "Message type: the type header, a JSON payload's type field or a Veda individual's rdf:type (a change event's: of its new_state, else prev_state).",
       'match_type',
       m.messageType,
     ]);

@@ -11,8 +11,17 @@ const VEDA_INDIVIDUAL = 0x92;
 const JSON_OBJECT = 0x7b; // "{"
 const RDF_TYPE = 'rdf:type';
 
+/**
+ * A change event in Veda's main queue carries the changed individual, serialised, in one of
+ * these (a removal has only the state before it).
+ */
+const CARRIED_STATES = ['new_state', 'prev_state'] as const;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const msgpack = new Decoder();
+// Veda writes a carried state as a msgpack *string* of binary bytes: read as UTF-8 it would be
+// mangled, so the event is read a second time with every string value left as bytes.
+const msgpackRaw = new Decoder({ rawStrings: true });
 
 type Fields = Readonly<Record<string, unknown>>;
 
@@ -66,14 +75,20 @@ function headerMatches(
   return json !== undefined && scalarText(own(json, header.name)) === header.value;
 }
 
-/** The `type` header, else a JSON object's string `type`, else any of a Veda individual's rdf:type values. */
+/**
+ * The `type` header, else a JSON object's string `type`, else any rdf:type of a Veda
+ * individual or of the individual its change event carries.
+ */
 function typeMatches(type: string, message: Message, payload: Payload): boolean {
   const fromHeader = ownHeader(message, 'type');
   if (fromHeader !== undefined) return fromHeader === type;
   const json = payload.json();
   if (json !== undefined) return own(json, 'type') === type;
   const predicates = payload.vedaPredicates();
-  return predicates !== undefined && values(predicates, RDF_TYPE).includes(type);
+  if (predicates === undefined) return false;
+  if (values(predicates, RDF_TYPE).includes(type)) return true;
+  const carried = payload.carriedIndividual();
+  return carried !== undefined && values(carried, RDF_TYPE).includes(type);
 }
 
 /**
@@ -85,6 +100,8 @@ class Payload {
   #parsed = false;
   #json: Fields | undefined;
   #predicates: Fields | undefined;
+  #carriedRead = false;
+  #carried: Fields | undefined;
 
   constructor(data: Uint8Array) {
     this.#data = data;
@@ -100,6 +117,29 @@ class Payload {
   vedaPredicates(): Fields | undefined {
     this.#parse();
     return this.#predicates;
+  }
+
+  /**
+   * The predicates of the individual a Veda change event carries: its `new_state`, or the
+   * `prev_state` of a removal. Read on first need, at most once.
+   */
+  carriedIndividual(): Fields | undefined {
+    if (this.#carriedRead) return this.#carried;
+    this.#carriedRead = true;
+    const predicates = this.vedaPredicates();
+    const name = CARRIED_STATES.find((n) => predicates && own(predicates, n) !== undefined);
+    if (name === undefined) return undefined;
+    try {
+      const event = msgpackRaw.decode(this.#data);
+      const fields = Array.isArray(event) ? asFields((event as unknown[])[1]) : undefined;
+      const state = fields && own(fields, name);
+      const serialised = Array.isArray(state) ? (state as unknown[][])[0]?.[1] : undefined;
+      if (serialised instanceof Uint8Array && serialised[0] === VEDA_INDIVIDUAL)
+        this.#carried = individualPredicates(serialised);
+    } catch {
+      // A carried state that is not an individual: its types do not match.
+    }
+    return this.#carried;
   }
 
   #parse(): void {

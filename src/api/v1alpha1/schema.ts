@@ -322,7 +322,7 @@ export const MatchSchema = Type.Object(
         maxLength: 1024,
         pattern: TRIMMED,
         description:
-          "The message type: the `type` header (nats), else a JSON payload's top-level `type`, else a Veda individual's rdf:type.",
+          "The message type: the `type` header (nats), else a JSON payload's top-level `type`, else a Veda individual's rdf:type (for a change event, that of the individual in its new_state, or prev_state for a removal).",
       }),
     ),
     header: Type.Optional(

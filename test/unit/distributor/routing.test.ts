@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encode } from '@msgpack/msgpack';
+import { decode, encode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { MatchRule, PoolConfig } from '../../../src/config/index.ts';
 import { PoolRouter } from '../../../src/distributor/index.ts';
@@ -182,6 +182,20 @@ describe('PoolRouter: match_type', () => {
     expect(router.poolOf(individual('d:p', { 'rdf:type': [[1, 'v-s:Person']] }))).toBeUndefined();
     expect(router.poolOf(individual('d:none', {}))).toBeUndefined();
   });
+
+  it('then the rdf:type of the individual a change event carries: new_state, or prev_state of a removal', () => {
+    const event = (state: 'new_state' | 'prev_state', carried: Uint8Array) =>
+      individual('event-1', { cmd: [[4, 1]], [state]: [[128, carried]] });
+    expect(router.poolOf(event('new_state', DOCUMENT.data))).toBe('docs');
+    expect(router.poolOf(event('prev_state', DOCUMENT.data))).toBe('docs');
+    const person = individual('d:p', { 'rdf:type': [[1, 'v-s:Person']] }).data;
+    expect(router.poolOf(event('new_state', person))).toBeUndefined();
+    // A carried state that is not an individual matches no type, and throws nothing.
+    expect(router.poolOf(event('new_state', new Uint8Array([0x92, 0xff, 0x00])))).toBeUndefined();
+    expect(
+      router.poolOf(event('new_state', encode({ 'rdf:type': 'v-s:Document' }))),
+    ).toBeUndefined();
+  });
 });
 
 describe('PoolRouter: match_predicate', () => {
@@ -239,11 +253,19 @@ describe('PoolRouter on the real Veda queue (veda-queue-small)', () => {
     expect(small.every((m) => m.data.byteLength < 400)).toBe(true);
   });
 
-  it('reads rdf:type of the queued individual itself, not of the new_state it carries', () => {
-    // The queue's individuals are change events; the changed individual is nested msgpack
-    // in new_state, so a type rule on the event finds no rdf:type.
+  it('reads rdf:type of the individual a change event carries in new_state', () => {
+    // The queue's individuals are change events with no rdf:type of their own; the changed
+    // individual is in new_state, a msgpack string of binary msgpack.
     const router = new PoolRouter([pool('classes', { messageType: 'rdfs:Class' })]);
-    expect(messages.map((m) => router.poolOf(m)).filter((n) => n !== undefined)).toEqual([]);
+    const routed = messages.map((m) => router.poolOf(m));
+    const uri = (m: Message) =>
+      (decode(m.data) as [string, Record<string, unknown[][]>])[1]['uri']![0]![1];
+    const classes = messages.filter((_, i) => routed[i] === 'classes').map(uri);
+    // rdf:Property and rdfs:Class are declared rdfs:Class in this queue; rdf:type is an rdf:Property.
+    expect(classes).toContain('rdf:Property');
+    expect(classes).not.toContain('rdf:type');
+    expect(classes.length).toBeGreaterThan(0);
+    expect(classes.length).toBeLessThan(messages.length);
   });
 });
 
