@@ -51,3 +51,10 @@ export class FailureEnvError extends ConfigError {
     super('SD_ERR_FAILURE_ENV', message, location, options);
   }
 }
+
+/** A worker's NATS connection in its environment (`SD_NATS_URL`, …) is missing or wrong. */
+export class NatsEnvError extends ConfigError {
+  constructor(message: string, location: ConfigLocation, options?: ErrorOptions) {
+    super('SD_ERR_NATS_ENV', message, location, options);
+  }
+}

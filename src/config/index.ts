@@ -37,6 +37,7 @@ export {
   ConfigEnvError,
   ConfigFileError,
   FailureEnvError,
+  NatsEnvError,
 } from './errors.ts';
 export {
   DEFAULT_FAILURE,
@@ -49,6 +50,7 @@ export {
   failureFromEnv,
   retryDelayMs,
 } from './failure.ts';
+export { NATS_ENV, natsEnv, natsFromEnv, type NatsWorkerConnection } from './nats-env.ts';
 export type { ConfigLocation } from './errors.ts';
 export type {
   Backend,

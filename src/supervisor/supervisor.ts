@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import {
   DEFAULT_POOL_NAME,
   failureEnv,
+  natsEnv,
   failureFor,
   type DistributorConfig,
 } from '../config/index.ts';
@@ -263,12 +264,17 @@ export class Supervisor {
   }
 
   /**
-   * The environment plus the pool's failure policy as `SD_*` variables (the worker SDK reads
-   * them): read at each start, so a changed policy reaches a worker when it next starts.
+   * The environment plus the pool's failure policy and, on nats, the connection as `SD_*`
+   * variables (the worker SDK reads them): read at each start, so a changed policy reaches a
+   * worker when it next starts.
    */
   private workerEnv(pool: string): NodeJS.ProcessEnv {
     const failure = failureFor(this.config, pool === DEFAULT_POOL_NAME ? undefined : pool);
-    return { ...(this.env ?? process.env), ...failureEnv(failure, pool) };
+    return {
+      ...(this.env ?? process.env),
+      ...natsEnv(this.config),
+      ...failureEnv(failure, pool),
+    };
   }
 
   private onExit(slot: Slot, worker: WorkerProcess, exit: WorkerExit): void {

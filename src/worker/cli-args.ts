@@ -1,15 +1,24 @@
 import { parseArgs } from 'node:util';
-import { defaultConfig } from '../config/index.ts';
+import { defaultConfig, NATS_ENV, type Env } from '../config/index.ts';
 import { WorkerArgsError } from './errors.ts';
 import { DEFAULT_WORKER_BATCH_SIZE } from './sdk.ts';
 
 export type WorkerBackend = 'veda' | 'nats';
 
-/** `shard-distributor worker …`: the flags the original `worker_args_template` passes, and ours. */
-export interface WorkerArgs {
-  readonly backend: WorkerBackend;
-  /** `--base`: the directory of the shard queues (veda). */
-  readonly base: string;
+/**
+ * `shard-distributor worker …`: the flags the original `worker_args_template` passes, and
+ * ours. On nats the connection comes from the `SD_NATS_*` variables (`natsFromEnv`), and
+ * `--base` is only the move journal's directory, not needed there.
+ */
+export type WorkerArgs =
+  | (CommonWorkerArgs & {
+      readonly backend: 'veda';
+      /** `--base`: the directory of the shard queues. */
+      readonly base: string;
+    })
+  | (CommonWorkerArgs & { readonly backend: 'nats' });
+
+interface CommonWorkerArgs {
   /** `--sub`: the shard queue. */
   readonly sub: string;
   /** `--src`: the consumer name. */
@@ -23,7 +32,11 @@ export interface WorkerArgs {
   readonly rejectMatching?: RegExp;
 }
 
-export const WORKER_USAGE = `usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--reject-matching REGEX] [--backend veda]
+export const WORKER_USAGE = `usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--reject-matching REGEX] [--backend veda|nats]
+
+--backend defaults to nats when SD_NATS_URL is set (the operator and run mode set it, with
+SD_NATS_MAIN_STREAM, SD_NATS_SHARD_STREAM, SD_NATS_CREDENTIALS_FILE and SD_MAIN_QUEUE, for
+the workers of a nats ShardDistributor), else to veda, which needs --base.
 
 With SD_FAILURE_POLICY (DeadLetter, Drop or Block) in the environment, and optionally
 SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC, SD_RETRY_BACKOFF_MAX_SEC and SD_POOL, a rejected
@@ -50,8 +63,11 @@ function number(
   return n;
 }
 
-/** Parses the worker's flags (without the `worker` subcommand itself). Errors name the flag; show WORKER_USAGE with them. */
-export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
+/**
+ * Parses the worker's flags (without the `worker` subcommand itself); `env` only chooses the
+ * default backend. Errors name the flag; show WORKER_USAGE with them.
+ */
+export function parseWorkerArgs(argv: readonly string[], env: Env = {}): WorkerArgs {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -78,13 +94,8 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
     const value = values[key];
     return typeof value === 'string' ? value : undefined;
   };
-  const backend = text('backend') ?? 'veda';
-  if (backend === 'nats') {
-    throw new WorkerArgsError(
-      '--backend nats is not supported by the reference worker yet; use --backend veda',
-    );
-  }
-  if (backend !== 'veda') {
+  const backend = text('backend') ?? (env[NATS_ENV.url]?.trim() ? 'nats' : 'veda');
+  if (backend !== 'veda' && backend !== 'nats') {
     throw new WorkerArgsError(
       `--backend ${JSON.stringify(backend)} is not a known backend; use veda or nats`,
     );
@@ -102,9 +113,7 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
       );
     }
   }
-  return {
-    backend,
-    base: required(text('base'), '--base'),
+  const common: CommonWorkerArgs = {
     sub: required(text('sub'), '--sub'),
     src: required(text('src'), '--src'),
     sleepEmptySec: number(
@@ -124,4 +133,7 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
     ...(out === undefined ? {} : { out: required(out, '--out') }),
     ...(rejectMatching === undefined ? {} : { rejectMatching }),
   };
+  return backend === 'nats'
+    ? { ...common, backend }
+    : { ...common, backend, base: required(text('base'), '--base') };
 }

@@ -1,9 +1,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { failureFromEnv, POOL_ENV, type Env } from '../config/index.ts';
+import { failureFromEnv, natsFromEnv, POOL_ENV, type Env } from '../config/index.ts';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../observability/index.ts';
-import { createVedaBackend } from '../queue/index.ts';
-import { parseWorkerArgs } from './cli-args.ts';
+import { createNatsBackend, createVedaBackend, type QueueBackend } from '../queue/index.ts';
+import { parseWorkerArgs, type WorkerArgs } from './cli-args.ts';
 import { encodeOutputLine } from './output-line.ts';
 import { runWorker } from './sdk.ts';
 import type { MessageHandler, WorkerReport } from './types.ts';
@@ -55,13 +55,21 @@ function rejecting(pattern: RegExp, next: MessageHandler): MessageHandler {
   };
 }
 
+/** The shard queues: files under --base (veda), or the JetStream the `SD_NATS_*` variables name. */
+async function openBackend(args: WorkerArgs, env: Env, log: Logger): Promise<QueueBackend> {
+  if (args.backend === 'veda') return createVedaBackend({ basePath: args.base, logger: log });
+  return createNatsBackend({ ...natsFromEnv(env), name: `worker ${args.sub}`, logger: log });
+}
+
 /**
  * `shard-distributor worker --base DIR --sub QUEUE --src CONSUMER --sleep-empty SECONDS`:
- * consumes one shard queue until `signal` aborts. With `--out FILE` each message becomes a
+ * consumes one shard queue (veda files under DIR, or nats as the `SD_NATS_*` variables say)
+ * until `signal` aborts. With `--out FILE` each message becomes a
  * line of FILE (see `encodeOutputLine`), written before its batch is committed; otherwise
  * messages are only counted. With `SD_FAILURE_POLICY` set, rejects follow that policy
  * (`failureFromEnv`); `--reject-matching REGEX` rejects matching payloads. Throws
- * WorkerArgsError on bad flags, FailureEnvError on a bad `SD_*` variable.
+ * WorkerArgsError on bad flags, FailureEnvError on a bad `SD_*` variable, NatsEnvError
+ * on a missing `SD_NATS_URL` or `SD_MAIN_QUEUE`.
  */
 export async function main(
   argv: readonly string[],
@@ -69,14 +77,27 @@ export async function main(
   signal: AbortSignal,
   options: ReferenceWorkerOptions = {},
 ): Promise<WorkerReport> {
-  const args = parseWorkerArgs(argv);
+  const args = parseWorkerArgs(argv, env);
   const failure = failureFromEnv(env);
   const log = options.log ?? createLogger({ level: env['LOG_LEVEL'] ?? 'info' });
-  const backend = createVedaBackend({ basePath: args.base, logger: log });
-  const output = args.out === undefined ? undefined : await OutputFile.open(args.out);
+  const backend = await openBackend(args, env, log);
+  const output =
+    args.out === undefined
+      ? undefined
+      : await OutputFile.open(args.out).catch(async (error: unknown) => {
+          await backend.close();
+          throw error;
+        });
   try {
     log.info(
-      { base: args.base, queue: args.sub, consumer: args.src, out: args.out, failure },
+      {
+        backend: args.backend,
+        ...(args.backend === 'veda' ? { base: args.base } : {}),
+        queue: args.sub,
+        consumer: args.src,
+        out: args.out,
+        failure,
+      },
       'worker starting',
     );
     const handler = options.handler ?? output?.handler ?? (() => undefined);
@@ -86,7 +107,15 @@ export async function main(
       queue: args.sub,
       consumer: args.src,
       handler: args.rejectMatching ? rejecting(args.rejectMatching, handler) : handler,
-      ...(failure ? { failure: { ...failure, pool, journalDir: args.base } } : {}),
+      ...(failure
+        ? {
+            failure: {
+              ...failure,
+              pool,
+              ...(args.backend === 'veda' ? { journalDir: args.base } : {}),
+            },
+          }
+        : {}),
       ...(options.registry ? { registry: options.registry } : {}),
       beforeCommit: output ? () => output.flush() : undefined,
       sleepEmptySec: args.sleepEmptySec,

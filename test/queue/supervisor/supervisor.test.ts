@@ -150,6 +150,37 @@ describe('supervisor', () => {
     });
   });
 
+  it('starts the workers of a nats config with the connection in SD_NATS_* variables', async () => {
+    const c = capture();
+    const base = sleeperConfig(1, '--print-env');
+    const config = {
+      ...base,
+      dispatcher: { ...base.dispatcher, backend: 'nats' as const, mainQueueName: 'orders' },
+      nats: {
+        url: 'nats://a:4222,nats://b:4222',
+        mainStream: 'MAIN',
+        shardStream: 'SHARDS',
+        credentialsFile: '/etc/nats/w.creds',
+      },
+    };
+    supervise(c, { config, env: { PATH: process.env.PATH } });
+    const env = await eventually(() => {
+      const line = c.logs.find(
+        (l) => l.msg === 'worker output' && String(l.line).startsWith('env '),
+      );
+      expect(line).toBeDefined();
+      return JSON.parse(String(line!.line).slice(4)) as Record<string, string>;
+    });
+    expect(env).toMatchObject({
+      SD_NATS_URL: 'nats://a:4222,nats://b:4222',
+      SD_NATS_MAIN_STREAM: 'MAIN',
+      SD_NATS_SHARD_STREAM: 'SHARDS',
+      SD_NATS_CREDENTIALS_FILE: '/etc/nats/w.creds',
+      SD_MAIN_QUEUE: 'orders',
+      SD_POOL: 'default',
+    });
+  });
+
   it('reaps a worker killed with SIGKILL and starts it again, waiting longer after each failure', async () => {
     const c = capture();
     const supervisor = supervise(c, { config: sleeperConfig(1, '--sub {sub_queue_name}') });

@@ -35,6 +35,21 @@ describe('parseWorkerArgs', () => {
     ).toMatchObject({ base: '/q', batchSize: 7, out: '/tmp/o', sleepEmptySec: 0.5 });
   });
 
+  it('takes nats when SD_NATS_URL is set or --backend says so, and needs no --base then', () => {
+    const nats = { SD_NATS_URL: 'nats://127.0.0.1:4222' };
+    expect(parseWorkerArgs(['--sub', 's', '--src', 'c'], nats)).toMatchObject({
+      backend: 'nats',
+      sub: 's',
+    });
+    expect(parseWorkerArgs(['--backend', 'nats', '--sub', 's', '--src', 'c'])).not.toHaveProperty(
+      'base',
+    );
+    // The flag decides over the environment.
+    expect(
+      parseWorkerArgs(['--backend', 'veda', '--base', '/q', '--sub', 's', '--src', 'c'], nats),
+    ).toMatchObject({ backend: 'veda', base: '/q' });
+  });
+
   it.each([
     [['--base', '/q', '--sub', 's', '--src', 'c', '--bogus', 'x'], /Unknown option '--bogus'/],
     [['--base', '/q', '--sub', 's'], /missing --src/],
@@ -44,7 +59,7 @@ describe('parseWorkerArgs', () => {
     [['--base', '/q', '--sub', 's', '--src', 'c', 'extra'], /extra/],
     [['--base', '/q', '--sub', 's', '--src'], /--src/],
     [['--base', '/q', '--sub', 's', '--src', 'c', '--backend', 'kafka'], /--backend "kafka"/],
-    [['--base', '/q', '--sub', 's', '--src', 'c', '--backend', 'nats'], /--backend nats/],
+    [['--sub', 's', '--src', 'c'], /missing --base/],
   ])('refuses %j with an error naming the flag', (argv, message) => {
     expect(() => parseWorkerArgs(argv)).toThrow(WorkerArgsError);
     expect(() => parseWorkerArgs(argv)).toThrow(message);
