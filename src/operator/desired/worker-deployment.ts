@@ -3,19 +3,30 @@ import type { ShardDistributor } from '../../api/index.ts';
 import {
   DEFAULT_FAILURE,
   failureEnv,
+  natsEnv,
   quoteArgv,
   renderWorkerArgv,
   splitArgv,
 } from '../../config/index.ts';
-import { configFor } from './ini.ts';
+import { configFor, type ShardPlan } from './ini.ts';
 import { ownedMetadata, workerLabels, workerName, workerSelectorLabels } from './names.ts';
 import { withPodTemplateOverrides } from './pod-template-overrides.ts';
 import { defaultPoolOf, type WorkerPool } from './pools.ts';
 import { resourcesFor } from './resources.ts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts';
-import { queueMounts, queueVolume, tmpMount, tmpVolume } from './volumes.ts';
+import {
+  natsCredentialsMount,
+  natsCredentialsVolume,
+  queueMounts,
+  queueVolume,
+  tmpMount,
+  tmpVolume,
+} from './volumes.ts';
 
 export const WORKER_CONTAINER = 'worker';
+const NATS_CREDENTIALS_VOLUME = 'nats-credentials';
+/** For what a worker is given that does not depend on the shard set. */
+const ANY_PLAN: ShardPlan = { liveShards: 1, drainingShards: [] };
 
 /**
  * Shard i's worker argv, rendered by the same code as `run` mode renders it from the INI:
@@ -28,7 +39,7 @@ export function workerArgvFor(
   pool: WorkerPool = defaultPoolOf(sd),
 ): { command: string[]; args: string[] } {
   // The shard set does not enter the argv; any plan that is valid for this shard will do.
-  const base = configFor(sd, { liveShards: shard + 1, drainingShards: [] });
+  const base = configFor(sd, { ...ANY_PLAN, liveShards: shard + 1 });
   const config = pool.isDefault
     ? base
     : {
@@ -58,13 +69,19 @@ export function failureEnvFor(pool: WorkerPool): Record<string, string> {
 
 /**
  * The worker container's env: the failure policy's `SD_*` variables first, then the
- * template's env without the names they take (ours win; specProblems reports the clash).
+ * template's env without the names they take (ours win; specProblems reports the clash),
+ * then on nats the connection's `SD_NATS_*` variables the template does not set itself (so
+ * workers can be given, say, credentials of their own).
  */
-export function workerEnvFor(pool: WorkerPool): V1EnvVar[] {
-  const ours = Object.entries(failureEnvFor(pool)).map(([name, value]) => ({ name, value }));
-  const theirs = (pool.worker.env ?? []) as V1EnvVar[];
+export function workerEnvFor(sd: ShardDistributor, pool: WorkerPool): V1EnvVar[] {
+  const asEnv = (vars: Record<string, string>) =>
+    Object.entries(vars).map(([name, value]) => ({ name, value }));
+  const ours = asEnv(failureEnvFor(pool));
   const taken = new Set(ours.map((e) => e.name));
-  return [...ours, ...theirs.filter((e) => !taken.has(e.name))];
+  const theirs = ((pool.worker.env ?? []) as V1EnvVar[]).filter((e) => !taken.has(e.name));
+  const set = new Set(theirs.map((e) => e.name));
+  const connection = asEnv(natsEnv(configFor(sd, ANY_PLAN))).filter((e) => !set.has(e.name));
+  return [...ours, ...theirs, ...connection];
 }
 
 /**
@@ -83,7 +100,8 @@ export function workerDeploymentFor(
   const { command, args } = workerArgvFor(sd, shard, pool);
   const resources = resourcesFor(worker.resources);
   const queue = queueVolume(sd, 'queue');
-  const env = workerEnvFor(pool);
+  const natsCredentials = natsCredentialsVolume(sd, NATS_CREDENTIALS_VOLUME);
+  const env = workerEnvFor(sd, pool);
   const container: V1Container = {
     name: WORKER_CONTAINER,
     image: worker.image,
@@ -92,7 +110,11 @@ export function workerDeploymentFor(
     ...(env.length === 0 ? {} : { env }),
     ...(resources === undefined ? {} : { resources }),
     securityContext: restrictedContainerSecurityContext(),
-    volumeMounts: [...queueMounts(sd, 'queue', 'worker'), tmpMount('tmp')],
+    volumeMounts: [
+      ...queueMounts(sd, 'queue', 'worker'),
+      ...(natsCredentials ? [natsCredentialsMount(NATS_CREDENTIALS_VOLUME)] : []),
+      tmpMount('tmp'),
+    ],
   };
   const labels = workerLabels(sd, shard, pool.name);
   const template = withPodTemplateOverrides(
@@ -101,7 +123,11 @@ export function workerDeploymentFor(
       spec: {
         securityContext: restrictedPodSecurityContext(),
         containers: [container],
-        volumes: [...(queue === undefined ? [] : [queue]), tmpVolume('tmp')],
+        volumes: [
+          ...(queue === undefined ? [] : [queue]),
+          ...(natsCredentials ? [natsCredentials] : []),
+          tmpVolume('tmp'),
+        ],
       },
     },
     worker.podTemplate,

@@ -119,9 +119,48 @@ describe('workerDeploymentFor', () => {
     });
   });
 
-  it('mounts no queue volume for nats', () => {
+  it('mounts no queue volume for nats: the credentials Secret instead, its one key, read-only', () => {
     const pod = podOf(workerDeploymentFor(sample('nats'), 0));
-    expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: {} }]);
+    expect(pod.volumes).toEqual([
+      {
+        name: 'nats-credentials',
+        secret: { secretName: 'nats-creds', items: [{ key: 'user.creds', path: 'user.creds' }] },
+      },
+      { name: 'tmp', emptyDir: {} },
+    ]);
+    expect(pod.containers[0]!.volumeMounts).toEqual([
+      {
+        name: 'nats-credentials',
+        mountPath: '/var/run/secrets/shard-distributor/nats',
+        readOnly: true,
+      },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    expectRestricted(pod);
+  });
+
+  it('tells a nats worker where its shard queue is, as SD_NATS_* variables after the failure policy', () => {
+    const env = podOf(workerDeploymentFor(sample('nats'), 0)).containers[0]!.env ?? [];
+    expect(env.slice(5)).toEqual([
+      { name: 'SD_NATS_URL', value: 'nats://nats.messaging.svc:4222' },
+      { name: 'SD_NATS_MAIN_STREAM', value: 'SD_MAIN' },
+      { name: 'SD_NATS_SHARD_STREAM', value: 'SD_SHARDS' },
+      {
+        name: 'SD_NATS_CREDENTIALS_FILE',
+        value: '/var/run/secrets/shard-distributor/nats/user.creds',
+      },
+      { name: 'SD_MAIN_QUEUE', value: 'orders' },
+    ]);
+    // worker.env may give workers a connection of their own (say, narrower credentials).
+    const own = withSpec(sample('nats'), (spec) => {
+      spec.worker.env = [{ name: 'SD_NATS_CREDENTIALS_FILE', value: '/creds/worker.creds' }];
+    });
+    const ownEnv = podOf(workerDeploymentFor(own, 0)).containers[0]!.env ?? [];
+    expect(ownEnv.filter((e) => e.name === 'SD_NATS_CREDENTIALS_FILE')).toEqual([
+      { name: 'SD_NATS_CREDENTIALS_FILE', value: '/creds/worker.creds' },
+    ]);
+    // Veda workers get none.
+    expect(container.env?.some((e) => e.name.startsWith('SD_NATS_'))).toBe(false);
   });
 
   it('applies the pod template overrides', () => {
