@@ -10,9 +10,10 @@ import {
   type DistributorConfig,
   type PoolConfig,
 } from '../../src/config/index.ts';
-import { createVedaBackend } from '../../src/queue/index.ts';
+import { createNatsBackend, createVedaBackend } from '../../src/queue/index.ts';
 import { decodeOutputLine } from '../../src/worker/index.ts';
 import { eventually } from '../harness/eventually.ts';
+import { NatsServer } from '../harness/nats-server.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
 import { countDeliveries, ids } from './helpers.ts';
 import { loggedPort } from './process-helpers.ts';
@@ -174,6 +175,54 @@ async function startRun(file: string): Promise<RunProcess> {
 }
 
 describe('run mode', () => {
+  it('runs the reference workers on nats: they find their shard streams from the SD_NATS_* variables it sets', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sd-run-nats-'));
+    const server = await NatsServer.start();
+    try {
+      const base = runConfig(2);
+      const config: DistributorConfig = {
+        ...base,
+        dispatcher: { ...base.dispatcher, backend: 'nats' },
+        worker: {
+          ...base.worker,
+          workerModule: REFERENCE_WORKER,
+          // The template written for veda, --base included: the worker goes nats by itself.
+          workerArgsTemplate: REFERENCE_ARGS,
+        },
+        nats: { url: server.url, mainStream: 'RUN_MAIN', shardStream: 'RUN_SHARDS' },
+      };
+      const file = join(dir, 'veda-queue-shard-distributor.ini');
+      await writeFile(file, renderIni(config));
+      const messages = ids(60, 'N');
+      const main = await createNatsBackend({ ...config.nats!, mainQueue: 'individuals-flow' });
+      const writer = await main.openWriter('individuals-flow');
+      await writer.append(messages.map((m) => Buffer.from(m)));
+      await writer.flush();
+      await writer.close();
+      await main.close();
+
+      const run = await startRun(file);
+      try {
+        await eventually(
+          async () =>
+            expect(countDeliveries(await handled('individuals-flow-shard', 2), messages)).toEqual({
+              delivered: messages.length,
+              lost: [],
+              duplicated: [],
+              unexpected: [],
+            }),
+          { timeoutMs: 30_000 },
+        );
+        for (const list of (await handled('individuals-flow-shard', 2)).values())
+          expect(list.length).toBeGreaterThan(0);
+      } finally {
+        expect(await run.stop()).toBe(0);
+      }
+    } finally {
+      await server.dispose();
+    }
+  });
+
   it('stops the worker of a shard removed from the INI and moves its backlog to the live shards', async () => {
     dir = await mkdtemp(join(tmpdir(), 'sd-run-'));
     const file = join(dir, 'veda-queue-shard-distributor.ini');
