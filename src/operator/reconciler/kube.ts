@@ -89,12 +89,14 @@ export class KubeWriter {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly custom: k8s.CustomObjectsApi;
   private readonly core: k8s.CoreV1Api;
+  private readonly apps: k8s.AppsV1Api;
   private readonly writes: Counter<'verb' | 'kind'>;
 
   constructor(kc: k8s.KubeConfig, writes: Counter<'verb' | 'kind'>) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.writes = writes;
   }
 
@@ -155,6 +157,25 @@ export class KubeWriter {
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
+  }
+
+  /**
+   * Merge-patches a Deployment's replicas: the one field, whatever else the Deployment holds
+   * (for a worker whose pool the spec no longer describes). The Deployment itself, not its
+   * scale subresource, so the operator needs no permission beyond patching Deployments.
+   */
+  async setReplicas(deployment: k8s.V1Deployment, replicas: number): Promise<void> {
+    this.writes.inc({ verb: 'patch', kind: 'Deployment' });
+    await this.ignoreGone(
+      this.apps.patchNamespacedDeployment(
+        {
+          name: deployment.metadata?.name ?? '',
+          namespace: deployment.metadata?.namespace ?? 'default',
+          body: { spec: { replicas } },
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      ),
+    );
   }
 
   async read<T extends k8s.KubernetesObject>(
@@ -226,7 +247,7 @@ export class KubeWriter {
     );
   }
 
-  /** The ShardDistributor was deleted meanwhile: its informer brings the news; nothing to do. */
+  /** The object was deleted meanwhile: its informer brings the news; nothing to do. */
   private async ignoreGone(request: Promise<unknown>): Promise<void> {
     try {
       await request;

@@ -700,6 +700,7 @@ export class ShardDistributorReconciler {
       const configMap = this.cached(desiredConfigMap);
       // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
       if (configMap) await this.o.kube.apply(desiredConfigMap, configMap);
+      await this.restartStoppedWorkers(sd, log);
       const { load, loadError } = await this.readLoad(sd);
       const pending = load
         ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0)
@@ -740,6 +741,26 @@ export class ShardDistributorReconciler {
       { policy: sd.spec.deletionPolicy },
       'finalizer removed; owned objects go with the ShardDistributor',
     );
+  }
+
+  /**
+   * A scale-down stops a shard's worker and the distributor moves its backlog to the live
+   * shards; a deletion leaves none, so each stopped worker runs again to drain its own shard.
+   */
+  private async restartStoppedWorkers(sd: ShardDistributor, log: Logger): Promise<void> {
+    for (const deployment of this.workerDeployments(sd)) {
+      if (deployment.spec?.replicas !== 0) continue;
+      const labels = deployment.metadata?.labels;
+      const shard = `shard ${labels?.[LABEL_SHARD]}${ofPool(poolOfLabels(labels))}`;
+      await this.o.kube.setReplicas(deployment, 1);
+      log.info({ name: deployment.metadata?.name }, 'stopped worker restarted to drain its shard');
+      await this.o.events.record(
+        this.target(sd),
+        'Normal',
+        'WorkerRestarted',
+        `the worker of ${shard} runs again to drain it: being deleted, the ShardDistributor has no live shard to move its backlog to`,
+      );
+    }
   }
 
   /** Whether anything still runs this ShardDistributor's distributor. */

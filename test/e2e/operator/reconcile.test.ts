@@ -385,6 +385,52 @@ describe('the operator on a real control plane', () => {
     );
   }, 180_000);
 
+  it('gives a shard stopped by a scale-down its worker back when deleted (Drain): no live shard is left to move its backlog to', async () => {
+    await createSd(ns.name, sdManifest('late', { minWorkers: 2, strategy: 'RoundRobin' }));
+    distributor = await LocalDistributor.start(ns.name, 'late', op.book);
+    await sdWithCondition(ns.name, 'late', 'Ready', { status: 'True' }, 60_000);
+    const produced = ['late-1', 'late-2', 'late-3', 'late-4'];
+    await distributor.produce(produced);
+    await eventually(
+      async () =>
+        expect((await getSd(ns.name, 'late')).status?.shards?.map((s: any) => s.backlog)).toEqual([
+          2, 2,
+        ]),
+      { timeoutMs: 30_000 },
+    );
+    const replicas = async (name: string) =>
+      (await apps().readNamespacedDeployment({ namespace: ns.name, name })).spec?.replicas;
+
+    // The distributor is down while shard 1 is stopped: nothing moves its backlog.
+    await distributor.pause();
+    await patchSpec(ns.name, 'late', { minWorkers: 1 });
+    await eventually(async () => expect(await replicas('late-worker-1')).toBe(0), {
+      timeoutMs: 30_000,
+    });
+    kubectlOk(['delete', 'sd', 'late', '-n', ns.name, '--wait=false']);
+    await eventually(async () => expect(await replicas('late-worker-1')).toBe(1), {
+      timeoutMs: 30_000,
+    });
+    await expectEvent(ns.name, 'late', 'WorkerRestarted', /shard 1/);
+    await distributor.resume();
+
+    // Each worker drains its own shard (kwok runs no containers: the test reads for them).
+    const taken = await distributor.takeShard(0);
+    const rest: string[] = [];
+    await eventually(
+      async () => {
+        rest.push(...(await distributor!.takeShard(1)));
+        expect(rest).toHaveLength(2);
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect([...taken, ...rest].sort()).toEqual(produced);
+    await eventually(
+      async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
+      { timeoutMs: 60_000 },
+    );
+  });
+
   it('deletes everything when the ShardDistributor is deleted, after draining', async () => {
     await createSd(ns.name, sdManifest('gone', { minWorkers: 2 }));
     distributor = await LocalDistributor.start(ns.name, 'gone', op.book);
