@@ -17,6 +17,8 @@ export interface Load {
     dispatched: number;
     live: boolean;
     state: 'live' | 'draining' | 'drained';
+    /** The distributor is moving its backlog to live shards (its worker must not run). */
+    moving?: boolean;
     stuck?: boolean;
   }[];
   mainLag: number;

@@ -35,8 +35,45 @@ export function iniPlanOf(
     : { liveShards: section.minWorkers, drainingShards: [...section.drainingShards] };
 }
 
+/** The shards the rendered INI has the distributor move for `pool` (its moving_shards). */
+export function iniMovingOf(
+  config: DistributorConfig | undefined,
+  pool: Pick<WorkerPool, 'name' | 'isDefault'>,
+): number[] {
+  const section = pool.isDefault
+    ? config?.dispatcher
+    : config?.pools.find((p) => p.name === pool.name);
+  return [...(section?.movingShards ?? [])];
+}
+
+/**
+ * Of the live shards of `plan`, those whose worker must stay stopped for now: the rendered
+ * INI has the distributor move them, or /load says it still does. A scale-up can bring back a
+ * shard whose backlog is being moved, and the distributor reads a changed INI late (a
+ * ConfigMap reaches its file in up to a minute); its worker starts once the distributor has
+ * stopped, so a worker and the mover never read one queue at once.
+ */
+export function stillMoving(
+  plan: ShardPlan,
+  iniMoving: readonly number[],
+  shards: readonly LoadShard[] | undefined,
+): number[] {
+  const moving = new Set([
+    ...iniMoving,
+    ...(shards ?? []).filter((s) => s.moving === true).map((s) => s.index),
+  ]);
+  return Array.from({ length: plan.liveShards }, (_, i) => i).filter((i) => moving.has(i));
+}
+
+/** Whether two plans announce the same INI: live, draining and moving shards alike. */
 export function samePlan(a: ShardPlan, b: ShardPlan): boolean {
-  return a.liveShards === b.liveShards && a.drainingShards.join(',') === b.drainingShards.join(',');
+  const moving = (plan: ShardPlan) =>
+    [...(plan.movingShards ?? [])].sort((x, y) => x - y).join(',');
+  return (
+    a.liveShards === b.liveShards &&
+    a.drainingShards.join(',') === b.drainingShards.join(',') &&
+    moving(a) === moving(b)
+  );
 }
 
 /**

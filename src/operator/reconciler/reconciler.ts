@@ -25,6 +25,7 @@ import {
   configMapName,
   desiredObjects,
   distributorName,
+  workerName,
   nextShardPlan,
   poolOfLabels,
   poolsOf,
@@ -59,12 +60,14 @@ import type { Load, LoadReader } from './load-reader.ts';
 import { forEachConcurrently } from './concurrently.ts';
 import {
   drainedShards,
+  iniMovingOf,
   iniPlanOf,
   liveBacklog,
   loadShardsOf,
   retiringPoolFor,
   withMovingShards,
   samePlan,
+  stillMoving,
   type RetiringPool,
 } from './pool-plans.ts';
 
@@ -81,6 +84,8 @@ interface PoolState {
   readonly plan: ShardPlan;
   /** decideWorkers' sentence. */
   readonly reason: string;
+  /** Live shards whose worker waits for the distributor to stop moving their backlog. */
+  readonly held?: readonly number[];
 }
 
 export interface ReconcilerOptions {
@@ -114,6 +119,11 @@ export class ShardDistributorReconciler {
   private readonly now: () => number;
   /** Autoscaling recommendations per ShardDistributor key, then per pool. */
   private readonly history = new Map<string, Map<string, Recommendation[]>>();
+  /**
+   * Worker Deployments held stopped (stillMoving) in the last reconcile, per ShardDistributor
+   * key: starting one once released is the plan, not a restore of a hand edit.
+   */
+  private readonly held = new Map<string, Set<string>>();
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -124,6 +134,7 @@ export class ShardDistributorReconciler {
     const sd = this.o.sds.getByKey(key);
     if (!sd) {
       this.history.delete(key);
+      this.held.delete(key);
       return;
     }
     try {
@@ -197,7 +208,12 @@ export class ShardDistributorReconciler {
       retiringPools: retiring.flatMap((r) => (r.config ? [r.config] : [])),
       ...(host?.labels ? { hostPodLabels: host.labels } : {}),
     });
-    const notOwned = await this.applyOwned(sd, desired, states, log);
+    const heldNow = new Set(
+      states.flatMap((s) => (s.held ?? []).map((shard) => workerName(sd, shard, s.pool.name))),
+    );
+    const released = [...(this.held.get(key) ?? [])].filter((name) => !heldNow.has(name));
+    this.held.set(key, heldNow);
+    const notOwned = await this.applyOwned(sd, desired, states, new Set(released), log);
     if (notOwned.length > 0) {
       problems.push(...notOwned);
       await this.o.events.record(
@@ -216,7 +232,10 @@ export class ShardDistributorReconciler {
       loadError !== undefined ||
       retiring.length > 0 ||
       states.some(
-        (s) => s.plan.drainingShards.length > 0 || s.plan.liveShards !== s.previous.liveShards,
+        (s) =>
+          s.plan.drainingShards.length > 0 ||
+          s.plan.liveShards !== s.previous.liveShards ||
+          (s.held ?? []).length > 0,
       );
     return {
       requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000),
@@ -248,8 +267,13 @@ export class ShardDistributorReconciler {
     });
     history.set(pool.name, decision.history);
     const next = nextShardPlan(previous, decision.workers, shards ? drainedShards(shards) : []);
-    const plan = await this.withMoves(sd, pool, next);
-    return { pool, previous, plan, reason: decision.reason };
+    const moves = await this.withMoves(sd, pool, next);
+    const held = stillMoving(moves, iniMovingOf(ini, pool), shards);
+    const plan =
+      held.length === 0
+        ? moves
+        : { ...moves, stoppedShards: [...(moves.stoppedShards ?? []), ...held] };
+    return { pool, previous, plan, reason: decision.reason, held };
   }
 
   /**
@@ -344,7 +368,11 @@ export class ShardDistributorReconciler {
     // A worker Deployment beyond the live set that the INI does not list (a crash between
     // writes, a hand-made one) still drains before it goes.
     for (const shard of existing) if (shard >= live) draining.add(shard);
-    return { liveShards: live, drainingShards: [...draining].sort((a, b) => a - b) };
+    return {
+      liveShards: live,
+      drainingShards: [...draining].sort((a, b) => a - b),
+      movingShards: iniMovingOf(ini, pool),
+    };
   }
 
   /** The INI last rendered into the ConfigMap: where every pool's shard set is kept. */
@@ -429,6 +457,7 @@ export class ShardDistributorReconciler {
     sd: ShardDistributor,
     desired: DesiredState,
     states: readonly PoolState[],
+    released: ReadonlySet<string>,
     log: Logger,
   ): Promise<Problem[]> {
     const notOwned: Problem[] = [];
@@ -453,7 +482,7 @@ export class ShardDistributorReconciler {
       const wasThere =
         outcome === 'updated' ||
         (sd.status?.observedGeneration !== undefined && this.knownBefore(object, states));
-      if (steady && wasThere) {
+      if (steady && wasThere && !released.has(object.metadata?.name ?? '')) {
         const what = `${object.kind} ${object.metadata?.name}`;
         const how = outcome === 'created' ? 'was deleted' : 'was changed by hand';
         await this.o.events.record(
@@ -602,8 +631,15 @@ export class ShardDistributorReconciler {
   }
 
   private async recordScaling(sd: ShardDistributor, state: PoolState): Promise<void> {
-    const { previous, plan, reason } = state;
+    const { previous, plan, reason, held = [] } = state;
     const which = state.pool.isDefault ? '' : `pool ${state.pool.name} `;
+    if (held.length > 0)
+      await this.o.events.record(
+        this.target(sd),
+        'Normal',
+        'WorkerHeld',
+        `the worker of ${which}shard ${held.join(', ')} starts once the distributor has stopped moving its backlog`,
+      );
     if (plan.liveShards > previous.liveShards) {
       await this.o.events.record(
         this.target(sd),
@@ -700,8 +736,8 @@ export class ShardDistributorReconciler {
       const configMap = this.cached(desiredConfigMap);
       // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
       if (configMap) await this.o.kube.apply(desiredConfigMap, configMap);
-      await this.restartStoppedWorkers(sd, log);
       const { load, loadError } = await this.readLoad(sd);
+      if (load) await this.restartStoppedWorkers(sd, load, log);
       const pending = load
         ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0)
         : undefined;
@@ -745,12 +781,23 @@ export class ShardDistributorReconciler {
 
   /**
    * A scale-down stops a shard's worker and the distributor moves its backlog to the live
-   * shards; a deletion leaves none, so each stopped worker runs again to drain its own shard.
+   * shards; a deletion leaves none, so each stopped worker runs again to drain its own shard,
+   * once /load says the distributor has stopped moving it (it reads the deletion's INI late).
    */
-  private async restartStoppedWorkers(sd: ShardDistributor, log: Logger): Promise<void> {
+  private async restartStoppedWorkers(
+    sd: ShardDistributor,
+    load: Load,
+    log: Logger,
+  ): Promise<void> {
     for (const deployment of this.workerDeployments(sd)) {
       if (deployment.spec?.replicas !== 0) continue;
       const labels = deployment.metadata?.labels;
+      const reported = loadShardsOf(load, poolOfLabels(labels)).find(
+        (s) => s.index === Number(labels?.[LABEL_SHARD]),
+      );
+      // Unknown to the distributor, drained already, or still being moved: not now.
+      if (reported === undefined || reported.state === 'drained' || reported.moving === true)
+        continue;
       const shard = `shard ${labels?.[LABEL_SHARD]}${ofPool(poolOfLabels(labels))}`;
       await this.o.kube.setReplicas(deployment, 1);
       log.info({ name: deployment.metadata?.name }, 'stopped worker restarted to drain its shard');

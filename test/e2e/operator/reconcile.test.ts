@@ -1,11 +1,13 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CONFIG_FILE_NAME, parseIni } from '../../../src/config/index.ts';
 import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
 import {
   condition,
   createSd,
   expectEvent,
   getSd,
+  sdEvents,
   LocalDistributor,
   operatorWrites,
   patchSpec,
@@ -408,11 +410,12 @@ describe('the operator on a real control plane', () => {
       timeoutMs: 30_000,
     });
     kubectlOk(['delete', 'sd', 'late', '-n', ns.name, '--wait=false']);
+    // Back up, the distributor reads the deletion's INI (nothing moves); then the worker runs.
+    await distributor.resume();
     await eventually(async () => expect(await replicas('late-worker-1')).toBe(1), {
       timeoutMs: 30_000,
     });
     await expectEvent(ns.name, 'late', 'WorkerRestarted', /shard 1/);
-    await distributor.resume();
 
     // Each worker drains its own shard (kwok runs no containers: the test reads for them).
     const taken = await distributor.takeShard(0);
@@ -429,6 +432,47 @@ describe('the operator on a real control plane', () => {
       async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
       { timeoutMs: 60_000 },
     );
+  });
+
+  it('brings a stopped shard back on a scale-up only once nothing moves it, and loses or repeats nothing', async () => {
+    await createSd(ns.name, sdManifest('back', { minWorkers: 2, strategy: 'RoundRobin' }));
+    distributor = await LocalDistributor.start(ns.name, 'back', op.book);
+    await sdWithCondition(ns.name, 'back', 'Ready', { status: 'True' }, 60_000);
+    const produced = ['back-1', 'back-2', 'back-3', 'back-4'];
+    await distributor.produce(produced);
+    await eventually(
+      async () =>
+        expect((await getSd(ns.name, 'back')).status?.shards?.map((s: any) => s.backlog)).toEqual([
+          2, 2,
+        ]),
+      { timeoutMs: 30_000 },
+    );
+    const replicas = async (name: string) =>
+      (await apps().readNamespacedDeployment({ namespace: ns.name, name })).spec?.replicas;
+    const movingShards = async () => {
+      const cm = await core().readNamespacedConfigMap({ namespace: ns.name, name: 'back-config' });
+      return parseIni(cm.data?.[CONFIG_FILE_NAME] ?? '', { file: 'ConfigMap', env: {} }).dispatcher
+        .movingShards;
+    };
+
+    await distributor.pause();
+    await patchSpec(ns.name, 'back', { minWorkers: 1 });
+    await eventually(async () => expect(await movingShards()).toEqual([1]), { timeoutMs: 30_000 });
+    await patchSpec(ns.name, 'back', { minWorkers: 2 });
+    // The INI it had rendered has shard 1 moved: its worker waits for a reconcile after that.
+    await expectEvent(ns.name, 'back', 'WorkerHeld', /shard 1 starts once/);
+    await eventually(async () => expect(await replicas('back-worker-1')).toBe(1), {
+      timeoutMs: 30_000,
+    });
+    expect(await movingShards()).toBeUndefined();
+    expect(
+      (await sdEvents(ns.name, 'back')).filter((e) => e.reason === 'Restored'),
+    ).toEqual([]);
+
+    // Nothing was moved: each shard's worker has its own two.
+    await distributor.resume();
+    const taken = [...(await distributor.takeShard(0)), ...(await distributor.takeShard(1))];
+    expect(taken.sort()).toEqual(produced);
   });
 
   it('deletes everything when the ShardDistributor is deleted, after draining', async () => {

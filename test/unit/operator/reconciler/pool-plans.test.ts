@@ -3,10 +3,13 @@ import type { PoolConfig } from '../../../../src/config/index.ts';
 import { configFor } from '../../../../src/operator/desired/index.ts';
 import type { Load } from '../../../../src/operator/reconciler/load-reader.ts';
 import {
+  iniMovingOf,
   iniPlanOf,
   liveBacklog,
   loadShardsOf,
   retiringPoolFor,
+  samePlan,
+  stillMoving,
 } from '../../../../src/operator/reconciler/pool-plans.ts';
 import { sample } from '../desired/samples.ts';
 
@@ -87,6 +90,58 @@ describe('iniPlanOf', () => {
   it('knows no plan for a pool the INI does not have yet', () => {
     expect(iniPlanOf(config, { name: 'new', isDefault: false })).toBeUndefined();
     expect(iniPlanOf(undefined, { name: 'default', isDefault: true })).toBeUndefined();
+  });
+});
+
+describe('a worker brought back while its shard may still be moving', () => {
+  const sd = sample('pools');
+  // Shard 3 of the default pool was stopped by a scale-down, its backlog moving.
+  const moving = configFor(
+    sd,
+    { liveShards: 3, drainingShards: [3], movingShards: [3] },
+    { pools: { large: { liveShards: 2, drainingShards: [2], movingShards: [2] } } },
+  );
+  const scaledUp = { liveShards: 4, drainingShards: [] };
+  const reported = (moving: boolean) =>
+    loadShardsOf(load([[undefined, 3, 9, moving ? 'draining' : 'live']]), 'default').map((s) => ({
+      ...s,
+      moving,
+    }));
+
+  it("reads each pool's moving shards from its own section of the rendered INI", () => {
+    expect(iniMovingOf(moving, { name: 'default', isDefault: true })).toEqual([3]);
+    expect(iniMovingOf(moving, { name: 'large', isDefault: false })).toEqual([2]);
+    expect(iniMovingOf(undefined, { name: 'default', isDefault: true })).toEqual([]);
+  });
+
+  it('holds the worker while the rendered INI has the shard moved, whatever /load says', () => {
+    expect(stillMoving(scaledUp, [3], undefined)).toEqual([3]);
+    expect(stillMoving(scaledUp, [3], reported(false))).toEqual([3]);
+  });
+
+  it('holds it while /load says the distributor still moves it (it reads a new INI late)', () => {
+    expect(stillMoving(scaledUp, [], reported(true))).toEqual([3]);
+  });
+
+  it('lets it start once neither does', () => {
+    expect(stillMoving(scaledUp, [], reported(false))).toEqual([]);
+    expect(stillMoving(scaledUp, [], undefined)).toEqual([]);
+  });
+
+  it('concerns live shards only: a draining one is stopped anyway', () => {
+    expect(stillMoving({ liveShards: 3, drainingShards: [3] }, [3], reported(true))).toEqual([]);
+  });
+});
+
+describe('samePlan', () => {
+  it('tells a plan whose moving shards changed (a stopped worker’s pods went) from the same', () => {
+    const stopped = { liveShards: 1, drainingShards: [1] };
+    expect(samePlan(stopped, { ...stopped, movingShards: [] })).toBe(true);
+    expect(samePlan(stopped, { ...stopped, movingShards: [1] })).toBe(false);
+    expect(
+      samePlan({ ...stopped, movingShards: [2, 1] }, { ...stopped, movingShards: [1, 2] }),
+    ).toBe(true);
+    expect(samePlan(stopped, { liveShards: 2, drainingShards: [] })).toBe(false);
   });
 });
 
