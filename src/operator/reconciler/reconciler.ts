@@ -208,12 +208,8 @@ export class ShardDistributorReconciler {
       retiringPools: retiring.flatMap((r) => (r.config ? [r.config] : [])),
       ...(host?.labels ? { hostPodLabels: host.labels } : {}),
     });
-    const heldNow = new Set(
-      states.flatMap((s) => (s.held ?? []).map((shard) => workerName(sd, shard, s.pool.name))),
-    );
-    const released = [...(this.held.get(key) ?? [])].filter((name) => !heldNow.has(name));
-    this.held.set(key, heldNow);
-    const notOwned = await this.applyOwned(sd, desired, states, new Set(released), log);
+    const released = this.releasedFromHold(sd, key, states);
+    const notOwned = await this.applyOwned(sd, desired, states, released, log);
     if (notOwned.length > 0) {
       problems.push(...notOwned);
       await this.o.events.record(
@@ -240,6 +236,20 @@ export class ShardDistributorReconciler {
     return {
       requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000),
     };
+  }
+
+  /** Worker Deployments held in the last reconcile and not in this one (and remembers these). */
+  private releasedFromHold(
+    sd: ShardDistributor,
+    key: string,
+    states: readonly PoolState[],
+  ): ReadonlySet<string> {
+    const now = new Set(
+      states.flatMap((s) => (s.held ?? []).map((shard) => workerName(sd, shard, s.pool.name))),
+    );
+    const before = this.held.get(key) ?? new Set<string>();
+    this.held.set(key, now);
+    return new Set([...before].filter((name) => !now.has(name)));
   }
 
   /**
