@@ -93,6 +93,18 @@ export function bodies(messages: readonly QueueMessage[]): string[] {
   return messages.map((m) => m.data.toString('utf8'));
 }
 
+/** Appends `messages` to `queue` and makes them visible, as a producer would. */
+export async function writeTo(
+  backend: QueueBackend,
+  queue: string,
+  messages: readonly Buffer[],
+): Promise<void> {
+  const writer = await backend.openWriter(queue);
+  await writer.append(messages);
+  await writer.flush();
+  await writer.close();
+}
+
 export function texts(prefix: string, count: number, from = 1): Buffer[] {
   return Array.from({ length: count }, (_, i) => Buffer.from(`${prefix}-${from + i}`));
 }

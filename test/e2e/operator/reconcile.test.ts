@@ -387,42 +387,52 @@ describe('the operator on a real control plane', () => {
     );
   }, 180_000);
 
-  it('gives a shard stopped by a scale-down its worker back when deleted (Drain): no live shard is left to move its backlog to', async () => {
-    await createSd(ns.name, sdManifest('late', { minWorkers: 2, strategy: 'RoundRobin' }));
-    distributor = await LocalDistributor.start(ns.name, 'late', op.book);
-    await sdWithCondition(ns.name, 'late', 'Ready', { status: 'True' }, 60_000);
-    const produced = ['late-1', 'late-2', 'late-3', 'late-4'];
-    await distributor.produce(produced);
+  /** `name` with two live RoundRobin shards, its distributor running, two messages on each. */
+  async function twoShardsOfTwo(
+    name: string,
+  ): Promise<{ produced: string[]; local: LocalDistributor }> {
+    await createSd(ns.name, sdManifest(name, { minWorkers: 2, strategy: 'RoundRobin' }));
+    const local = await LocalDistributor.start(ns.name, name, op.book);
+    distributor = local;
+    await sdWithCondition(ns.name, name, 'Ready', { status: 'True' }, 60_000);
+    const produced = [1, 2, 3, 4].map((i) => `${name}-${i}`);
+    await local.produce(produced);
     await eventually(
       async () =>
-        expect((await getSd(ns.name, 'late')).status?.shards?.map((s: any) => s.backlog)).toEqual([
+        expect((await getSd(ns.name, name)).status?.shards?.map((s: any) => s.backlog)).toEqual([
           2, 2,
         ]),
       { timeoutMs: 30_000 },
     );
-    const replicas = async (name: string) =>
-      (await apps().readNamespacedDeployment({ namespace: ns.name, name })).spec?.replicas;
+    return { produced, local };
+  }
+
+  const replicas = async (name: string) =>
+    (await apps().readNamespacedDeployment({ namespace: ns.name, name })).spec?.replicas;
+
+  it('gives a shard stopped by a scale-down its worker back when deleted (Drain): no live shard is left to move its backlog to', async () => {
+    const { produced, local } = await twoShardsOfTwo('late');
 
     // The distributor is down while shard 1 is stopped: nothing moves its backlog.
-    await distributor.pause();
+    await local.pause();
     await patchSpec(ns.name, 'late', { minWorkers: 1 });
     await eventually(async () => expect(await replicas('late-worker-1')).toBe(0), {
       timeoutMs: 30_000,
     });
     kubectlOk(['delete', 'sd', 'late', '-n', ns.name, '--wait=false']);
     // Back up, the distributor reads the deletion's INI (nothing moves); then the worker runs.
-    await distributor.resume();
+    await local.resume();
     await eventually(async () => expect(await replicas('late-worker-1')).toBe(1), {
       timeoutMs: 30_000,
     });
     await expectEvent(ns.name, 'late', 'WorkerRestarted', /shard 1/);
 
     // Each worker drains its own shard (kwok runs no containers: the test reads for them).
-    const taken = await distributor.takeShard(0);
+    const taken = await local.takeShard(0);
     const rest: string[] = [];
     await eventually(
       async () => {
-        rest.push(...(await distributor!.takeShard(1)));
+        rest.push(...(await local.takeShard(1)));
         expect(rest).toHaveLength(2);
       },
       { timeoutMs: 30_000 },
@@ -435,27 +445,14 @@ describe('the operator on a real control plane', () => {
   });
 
   it('brings a stopped shard back on a scale-up only once nothing moves it, and loses or repeats nothing', async () => {
-    await createSd(ns.name, sdManifest('back', { minWorkers: 2, strategy: 'RoundRobin' }));
-    distributor = await LocalDistributor.start(ns.name, 'back', op.book);
-    await sdWithCondition(ns.name, 'back', 'Ready', { status: 'True' }, 60_000);
-    const produced = ['back-1', 'back-2', 'back-3', 'back-4'];
-    await distributor.produce(produced);
-    await eventually(
-      async () =>
-        expect((await getSd(ns.name, 'back')).status?.shards?.map((s: any) => s.backlog)).toEqual([
-          2, 2,
-        ]),
-      { timeoutMs: 30_000 },
-    );
-    const replicas = async (name: string) =>
-      (await apps().readNamespacedDeployment({ namespace: ns.name, name })).spec?.replicas;
+    const { produced, local } = await twoShardsOfTwo('back');
     const movingShards = async () => {
       const cm = await core().readNamespacedConfigMap({ namespace: ns.name, name: 'back-config' });
       return parseIni(cm.data?.[CONFIG_FILE_NAME] ?? '', { file: 'ConfigMap', env: {} }).dispatcher
         .movingShards;
     };
 
-    await distributor.pause();
+    await local.pause();
     await patchSpec(ns.name, 'back', { minWorkers: 1 });
     await eventually(async () => expect(await movingShards()).toEqual([1]), { timeoutMs: 30_000 });
     await patchSpec(ns.name, 'back', { minWorkers: 2 });
@@ -465,13 +462,11 @@ describe('the operator on a real control plane', () => {
       timeoutMs: 30_000,
     });
     expect(await movingShards()).toBeUndefined();
-    expect(
-      (await sdEvents(ns.name, 'back')).filter((e) => e.reason === 'Restored'),
-    ).toEqual([]);
+    expect((await sdEvents(ns.name, 'back')).filter((e) => e.reason === 'Restored')).toEqual([]);
 
     // Nothing was moved: each shard's worker has its own two.
-    await distributor.resume();
-    const taken = [...(await distributor.takeShard(0)), ...(await distributor.takeShard(1))];
+    await local.resume();
+    const taken = [...(await local.takeShard(0)), ...(await local.takeShard(1))];
     expect(taken.sort()).toEqual(produced);
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import type { QueueBackend } from '../../../src/queue/index.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
-import { harness } from '../helpers.ts';
+import { harness, writeTo } from '../helpers.ts';
 import { natsHarness, type NatsHarness } from '../nats/helpers.ts';
 
 /** One backend under test: a fresh place for queues, and a way to read one whole. */
@@ -25,13 +25,6 @@ async function contentsOf(backend: QueueBackend, queue: string): Promise<Buffer[
     if ((err as { code?: string }).code === 'SD_ERR_QUEUE_NOT_FOUND') return [];
     throw err;
   }
-}
-
-async function writeTo(backend: QueueBackend, queue: string, messages: readonly Buffer[]) {
-  const writer = await backend.openWriter(queue);
-  await writer.append(messages);
-  await writer.flush();
-  await writer.close();
 }
 
 /** Runs `cases` against veda (a temp dir) and nats (the test nats-server), as BullMQ does per queue. */

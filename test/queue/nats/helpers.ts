@@ -7,7 +7,7 @@ import type { ContractSubject } from '../contract-cases.ts';
 import type { LogLine } from '../helpers.ts';
 
 // The queue tests' own helpers, for the nats tests to import from one place.
-export { bodies, readAll, texts, type LogLine } from '../helpers.ts';
+export { bodies, readAll, texts, writeTo, type LogLine } from '../helpers.ts';
 
 export interface NatsHarness extends ContractSubject {
   readonly options: NatsBackendOptions;

@@ -7,7 +7,7 @@ import { decodeEnvelope } from '../../../src/queue/index.ts';
 import { decodeOutputLine, workerMain } from '../../../src/worker/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
-import { natsHarness, texts, type NatsHarness } from '../nats/helpers.ts';
+import { natsHarness, texts, writeTo, type NatsHarness } from '../nats/helpers.ts';
 
 // The reference worker on the nats backend, told where its shard queue is only by the
 // SD_NATS_* variables run mode and the operator give it (natsEnv of the distributor's config).
@@ -42,12 +42,7 @@ describe('reference worker on nats', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function write(queue: string, messages: Buffer[]): Promise<void> {
-    const writer = await h.backend.openWriter(queue);
-    await writer.append(messages);
-    await writer.flush();
-    await writer.close();
-  }
+  const write = (queue: string, messages: Buffer[]) => writeTo(h.backend, queue, messages);
 
   async function lines(path: string): Promise<string[]> {
     const text = await readFile(path, 'utf8').catch(() => '');

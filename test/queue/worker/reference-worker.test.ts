@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeOutputLine, workerMain, WorkerArgsError } from '../../../src/worker/index.ts';
 import { eventually } from '../../harness/eventually.ts';
-import { harness, type Harness } from '../helpers.ts';
+import { harness, writeTo, type Harness } from '../helpers.ts';
 
 describe('reference worker', () => {
   let h: Harness;
@@ -16,12 +16,7 @@ describe('reference worker', () => {
 
   const payloads = [Buffer.from('id-1'), Buffer.from([0x92, 0x00, 0xff]), Buffer.from('id-3\n')];
 
-  async function write(queue: string, messages: Buffer[]): Promise<void> {
-    const writer = await h.backend.openWriter(queue);
-    await writer.append(messages);
-    await writer.flush();
-    await writer.close();
-  }
+  const write = (queue: string, messages: Buffer[]) => writeTo(h.backend, queue, messages);
 
   async function lines(path: string): Promise<Buffer[]> {
     const text = await readFile(path, 'utf8').catch(() => '');

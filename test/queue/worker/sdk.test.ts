@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runWorker, WorkerHandlerError, type MessageHandler } from '../../../src/worker/index.ts';
 import { eventually } from '../../harness/eventually.ts';
-import { bodies, harness, readAll, texts, type Harness } from '../helpers.ts';
+import { bodies, harness, readAll, texts, writeTo, type Harness } from '../helpers.ts';
 
 describe('runWorker', () => {
   let h: Harness;
@@ -12,12 +12,7 @@ describe('runWorker', () => {
     await h.cleanup();
   });
 
-  async function write(queue: string, messages: Buffer[]): Promise<void> {
-    const writer = await h.backend.openWriter(queue);
-    await writer.append(messages);
-    await writer.flush();
-    await writer.close();
-  }
+  const write = (queue: string, messages: Buffer[]) => writeTo(h.backend, queue, messages);
 
   function run(queue: string, handler: MessageHandler, controller: AbortController, batchSize = 4) {
     return runWorker({
