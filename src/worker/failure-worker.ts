@@ -226,7 +226,11 @@ class FailureWorker {
     if (!envelope) {
       // Only this worker writes its retry queue: bytes that are no envelope are damage. Keep
       // them where a person looks, with what was wrong.
-      const header = this.#header(`unreadable retry envelope: ${head.problem ?? ''}`, 0);
+      const header = this.#header(
+        `unreadable retry envelope: ${head.problem ?? ''}`,
+        0,
+        this.#now(),
+      );
       await moveBatch(this.#move, this.#retry, one, [
         { queue: this.#dlqQueue, items: [{ index: 0, header }] },
       ]);
@@ -338,16 +342,23 @@ class FailureWorker {
   #decide(reason: string, attempts: number, firstFailedAt: string | undefined): Decision {
     const { failure } = this.#options;
     if (failure.policy === 'Block') return { to: 'block' };
-    const header = this.#header(reason, attempts, firstFailedAt);
+    // One reading of the clock: notBefore is exactly the backoff after lastFailedAt.
+    const now = this.#now();
+    const header = this.#header(reason, attempts, now, firstFailedAt);
     if (attempts < failure.maxAttempts) {
-      const notBefore = new Date(this.#now() + retryDelayMs(attempts, failure)).toISOString();
+      const notBefore = new Date(now + retryDelayMs(attempts, failure)).toISOString();
       return { to: 'retry', header: { ...header, notBefore } };
     }
     return failure.policy === 'Drop' ? { to: 'dropped' } : { to: 'dead_letter', header };
   }
 
-  #header(reason: string, attempts: number, firstFailedAt?: string): EnvelopeHeader {
-    const now = new Date(this.#now()).toISOString();
+  #header(
+    reason: string,
+    attempts: number,
+    failedAtMs: number,
+    firstFailedAt?: string,
+  ): EnvelopeHeader {
+    const now = new Date(failedAtMs).toISOString();
     return {
       reason,
       attempts,
