@@ -179,12 +179,7 @@ export class ShardDistributorReconciler {
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
       // Nothing valid can be built: say why, and look again with backoff (no hot loop).
       await this.writeStatus(sd, states, load, loadError, problems, log);
-      await this.o.events.record(
-        this.target(sd),
-        'Warning',
-        'InvalidSpec',
-        problems.map((p) => p.message).join('; '),
-      );
+      await this.warn(sd, REASON_INVALID_SPEC, problems);
       return { requeue: true };
     }
     if (host && !host.labels) {
@@ -192,12 +187,7 @@ export class ShardDistributorReconciler {
       // the metrics Service to select. Say so, and look again (workloads are not watched).
       await this.writeStatus(sd, states, load, loadError, problems, log);
       const missing = problems.filter((p) => p.reason === 'SidecarHostNotFound');
-      await this.o.events.record(
-        this.target(sd),
-        'Warning',
-        'SidecarHostNotFound',
-        missing.map((p) => p.message).join('; '),
-      );
+      await this.warn(sd, 'SidecarHostNotFound', missing);
       return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
     }
     const [main, ...named] = states;
@@ -212,12 +202,7 @@ export class ShardDistributorReconciler {
     const notOwned = await this.applyOwned(sd, desired, states, released, log);
     if (notOwned.length > 0) {
       problems.push(...notOwned);
-      await this.o.events.record(
-        this.target(sd),
-        'Warning',
-        REASON_NOT_OWNED,
-        notOwned.map((p) => p.message).join('; '),
-      );
+      await this.warn(sd, REASON_NOT_OWNED, notOwned);
     }
     await this.reconcilePlacement(sd, desired, host, log);
     await this.deleteRetiredWorkers(sd, states, retiring, log);
@@ -236,6 +221,16 @@ export class ShardDistributorReconciler {
     return {
       requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000),
     };
+  }
+
+  /** One Warning Event saying what `problems` say. */
+  private async warn(
+    sd: ShardDistributor,
+    reason: string,
+    problems: readonly Problem[],
+  ): Promise<void> {
+    const message = problems.map((p) => p.message).join('; ');
+    await this.o.events.record(this.target(sd), 'Warning', reason, message);
   }
 
   /** Worker Deployments held in the last reconcile and not in this one (and remembers these). */
