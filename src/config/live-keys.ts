@@ -37,6 +37,7 @@ export const LIVE_POOL_KEYS = [
 export const POOL_LAUNCH_KEYS = [
   'workerModule',
   'workerArgsTemplate',
+  'sleepEmptySec',
   'failure',
 ] as const satisfies readonly (keyof PoolConfig)[];
 

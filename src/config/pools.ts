@@ -36,6 +36,7 @@ const POOL_KEYS = [
   'sub_queue_prefix',
   'worker_module',
   'worker_args_template',
+  'sleep_empty_sec',
   ...BACKPRESSURE_KEYS,
   ...FAILURE_KEYS,
 ] as const;
@@ -71,6 +72,10 @@ export function readPool(
   const pool = new SectionReader(file, section.name, section, env, POOL_KEYS);
   const movingShards = pool.integerList('moving_shards');
   const keyField = pool.optionalString('key_field');
+  const sleepEmptySec =
+    pool.raw('sleep_empty_sec') === undefined
+      ? undefined
+      : pool.seconds('sleep_empty_sec', 0, LIMITS.sleep_empty_sec);
   const failure = readFailure(pool, defaults.failure ?? DEFAULT_FAILURE);
   return {
     name,
@@ -86,6 +91,7 @@ export function readPool(
     ),
     workerModule: pool.string('worker_module', defaults.workerModule),
     workerArgsTemplate: pool.string('worker_args_template', defaults.workerArgsTemplate),
+    ...(sleepEmptySec === undefined ? {} : { sleepEmptySec }),
     backpressure: readBackpressure(pool) ?? { maxBacklogPerShard: 0, maxDiskBytes: 0 },
     ...(failure === undefined ? {} : { failure }),
   };

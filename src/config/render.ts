@@ -259,6 +259,15 @@ function poolSection(pool: PoolConfig): string {
       'worker_args_template',
       pool.workerArgsTemplate,
     ],
+    ...(pool.sleepEmptySec === undefined
+      ? []
+      : [
+          [
+            "Seconds this pool's workers pause when their queue is empty ({sleep_empty_sec}).",
+            'sleep_empty_sec',
+            String(pool.sleepEmptySec),
+          ] as const,
+        ]),
     ...backpressureLines(pool.backpressure),
     ...(pool.failure === undefined ? [] : failureLines(pool.failure)),
   ]);

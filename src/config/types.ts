@@ -124,6 +124,8 @@ export interface PoolConfig {
   /** Default: the `[worker]` ones. */
   readonly workerModule: string;
   readonly workerArgsTemplate: string;
+  /** `{sleep_empty_sec}` for this pool's workers; absent = `[worker]`'s. */
+  readonly sleepEmptySec?: number;
   readonly backpressure: BackpressureConfig;
   /** The pool's failure keys; absent = the `[dispatcher]` ones (see `failureFor`). */
   readonly failure?: FailureConfig;

@@ -2,6 +2,7 @@ import { STRATEGIES } from '../api/index.ts';
 import {
   checkBackpressure,
   checkCommand,
+  checkSeconds,
   checkDraining,
   checkInteger,
   checkKeyField,
@@ -51,6 +52,8 @@ export function checkPools(config: DistributorConfig, locate: Locate): void {
     checkOwnPrefix(at('sub_queue_prefix'), pool, prefixOwners);
     checkCommand(at('worker_module'), pool.workerModule, true);
     checkCommand(at('worker_args_template'), pool.workerArgsTemplate, false);
+    if (pool.sleepEmptySec !== undefined)
+      checkSeconds(at('sleep_empty_sec'), pool.sleepEmptySec, LIMITS.sleep_empty_sec);
     checkBackpressure(at, pool.backpressure);
     if (pool.failure !== undefined) checkFailure(at, pool.failure);
   }

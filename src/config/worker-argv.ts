@@ -21,8 +21,9 @@ export function placeholderValues(
 
 /**
  * The placeholders of shard i of `[pool.NAME]`: as `placeholderValues`, but `{sub_queue_name}`
- * is the pool's shard queue. The pool shares `[worker]`'s base path and sleep and the
- * distributor's consumer name: its queues sit beside the default pool's.
+ * is the pool's shard queue and `{sleep_empty_sec}` its own when it has one. The pool shares
+ * `[worker]`'s base path and the distributor's consumer name: its queues sit beside the
+ * default pool's.
  */
 export function poolPlaceholderValues(
   config: DistributorConfig,
@@ -32,6 +33,7 @@ export function poolPlaceholderValues(
   return {
     ...placeholderValues(config, shardIndex),
     sub_queue_name: poolSubQueueName(pool, shardIndex),
+    ...(pool.sleepEmptySec === undefined ? {} : { sleep_empty_sec: String(pool.sleepEmptySec) }),
   };
 }
 

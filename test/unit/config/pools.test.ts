@@ -8,6 +8,7 @@ import {
   poolShardSet,
   poolSubQueueName,
   renderIni,
+  renderPoolWorkerArgv,
   restartKeys,
   withLiveKeys,
   type DistributorConfig,
@@ -216,6 +217,44 @@ describe('parseIni [pool.NAME]', () => {
       maxBacklogPerShard: 0,
       maxDiskBytes: 1_073_741_824,
     });
+  });
+});
+
+describe("a pool's own sleep_empty_sec", () => {
+  const ini = (pool: string) =>
+    '[worker]\nsleep_empty_sec = 0.5\nworker_module = w\n' +
+    'worker_args_template = --sub {sub_queue_name} --sleep-empty {sleep_empty_sec}\n' +
+    `[pool.slow]\nmatch_type = x\n${pool}`;
+
+  it("fills the pool's {sleep_empty_sec}, and [worker]'s when the pool has none", () => {
+    const own = parseIni(ini('sleep_empty_sec = 5\n'), { env });
+    expect(own.pools[0]?.sleepEmptySec).toBe(5);
+    expect(renderPoolWorkerArgv(own, own.pools[0]!, 1)).toEqual([
+      'w',
+      ...['--sub', 'individuals-flow-shard-slow-1', '--sleep-empty', '5'],
+    ]);
+    const inherited = parseIni(ini(''), { env });
+    expect(inherited.pools[0]).not.toHaveProperty('sleepEmptySec');
+    expect(renderPoolWorkerArgv(inherited, inherited.pools[0]!, 1).at(-1)).toBe('0.5');
+  });
+
+  it('round-trips through renderIni', () => {
+    const config = parseIni(ini('sleep_empty_sec = 2.5\n'), { env });
+    expect(parseIni(renderIni(config), { env })).toStrictEqual(config);
+  });
+
+  it('names the key and the fix for a bad value', () => {
+    expect(() => parseIni(ini('sleep_empty_sec = soon\n'), { env, file: FILE })).toThrow(
+      /sd\.ini:\d+: \[pool\.slow\] sleep_empty_sec = "soon" is not a number/,
+    );
+    expect(() => parseIni(ini('sleep_empty_sec = 4000\n'), { env, file: FILE })).toThrow(
+      /\[pool\.slow\] sleep_empty_sec/,
+    );
+  });
+
+  it("is the workers' to apply: a change restarts no distributor", () => {
+    const current = parseIni(ini('sleep_empty_sec = 5\n'), { env });
+    expect(restartKeys(current, parseIni(ini('sleep_empty_sec = 1\n'), { env }))).toEqual([]);
   });
 });
 
