@@ -46,23 +46,64 @@ export function iniMovingOf(
   return [...(section?.movingShards ?? [])];
 }
 
+/** The shard set the rendered INI announces for `pool`, its moving shards included. */
+export function renderedPlanOf(
+  config: DistributorConfig | undefined,
+  pool: Pick<WorkerPool, 'name' | 'isDefault'>,
+): ShardPlan | undefined {
+  const plan = iniPlanOf(config, pool);
+  return plan && { ...plan, movingShards: iniMovingOf(config, pool) };
+}
+
+/** What stillMoving weighs for one pool. */
+export interface HoldInputs {
+  /** The plan about to be rendered. */
+  readonly plan: ShardPlan;
+  /** The INI rendered before (the ConfigMap as cached), its moving shards included. */
+  readonly rendered: ShardPlan | undefined;
+  /** Shards whose worker Deployment is at 0 replicas now. */
+  readonly stopped: readonly number[];
+  /** What /load reports for the pool; undefined when it cannot be read. */
+  readonly shards: readonly LoadShard[] | undefined;
+}
+
 /**
- * Of the live shards of `plan`, those whose worker must stay stopped for now: the rendered
- * INI has the distributor move them, or /load says it still does. A scale-up can bring back a
- * shard whose backlog is being moved, and the distributor reads a changed INI late (a
- * ConfigMap reaches its file in up to a minute); its worker starts once the distributor has
- * stopped, so a worker and the mover never read one queue at once.
+ * Of the live shards of `plan` whose worker is stopped now, those whose worker must stay
+ * stopped: the rendered INI has the distributor move them, /load says it still does, or
+ * /load shows the distributor on another INI than the rendered one (it reads a changed
+ * ConfigMap late, up to a minute, and may yet read a version that moved them). A scale-up
+ * can bring back a shard whose backlog is being moved; its worker starts once the
+ * distributor is done with it, so a worker and the mover never read one queue at once.
  */
-export function stillMoving(
-  plan: ShardPlan,
-  iniMoving: readonly number[],
-  shards: readonly LoadShard[] | undefined,
-): number[] {
-  const moving = new Set([
-    ...iniMoving,
-    ...(shards ?? []).filter((s) => s.moving === true).map((s) => s.index),
-  ]);
-  return Array.from({ length: plan.liveShards }, (_, i) => i).filter((i) => moving.has(i));
+export function stillMoving({ plan, rendered, stopped, shards }: HoldInputs): number[] {
+  const movedByIni = new Set(rendered?.movingShards ?? []);
+  const movedNow = new Set((shards ?? []).filter((s) => s.moving === true).map((s) => s.index));
+  const lagging = shards !== undefined && rendered !== undefined && !runsPlan(shards, rendered);
+  const isStopped = new Set(stopped);
+  return Array.from({ length: plan.liveShards }, (_, i) => i).filter(
+    (i) => isStopped.has(i) && (lagging || movedByIni.has(i) || movedNow.has(i)),
+  );
+}
+
+/**
+ * Whether /load shows the distributor running `plan`: the same live shards, the same
+ * draining ones (a drained one still counts until the INI drops it) and the same moving ones.
+ */
+export function runsPlan(shards: readonly LoadShard[], plan: ShardPlan): boolean {
+  const indices = (keep: (s: LoadShard) => boolean) =>
+    shards
+      .filter(keep)
+      .map((s) => s.index)
+      .sort((a, b) => a - b)
+      .join(',');
+  const sorted = (list: readonly number[] | undefined) =>
+    [...(list ?? [])].sort((a, b) => a - b).join(',');
+  const live = Array.from({ length: plan.liveShards }, (_, i) => i).join(',');
+  return (
+    indices((s) => s.state === 'live') === live &&
+    indices((s) => s.state !== 'live') === sorted(plan.drainingShards) &&
+    indices((s) => s.moving === true) === sorted(plan.movingShards)
+  );
 }
 
 /** Whether two plans announce the same INI: live, draining and moving shards alike. */

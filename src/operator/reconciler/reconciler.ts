@@ -66,6 +66,7 @@ import {
   loadShardsOf,
   retiringPoolFor,
   withMovingShards,
+  renderedPlanOf,
   samePlan,
   stillMoving,
   type RetiringPool,
@@ -273,7 +274,12 @@ export class ShardDistributorReconciler {
     history.set(pool.name, decision.history);
     const next = nextShardPlan(previous, decision.workers, shards ? drainedShards(shards) : []);
     const moves = await this.withMoves(sd, pool, next);
-    const held = stillMoving(moves, iniMovingOf(ini, pool), shards);
+    const held = stillMoving({
+      plan: moves,
+      rendered: renderedPlanOf(ini, pool),
+      stopped: this.workerShards(sd, pool.name, (d) => d.spec?.replicas === 0),
+      shards,
+    });
     const plan =
       held.length === 0
         ? moves
@@ -405,8 +411,13 @@ export class ShardDistributorReconciler {
       );
   }
 
-  private workerShards(sd: ShardDistributor, pool: string): number[] {
+  private workerShards(
+    sd: ShardDistributor,
+    pool: string,
+    which: (d: V1Deployment) => boolean = () => true,
+  ): number[] {
     return this.workerDeployments(sd, pool)
+      .filter(which)
       .map((d) => Number(d.metadata?.labels?.[LABEL_SHARD]))
       .filter((n) => Number.isInteger(n) && n >= 0)
       .sort((a, b) => a - b);
@@ -797,12 +808,12 @@ export class ShardDistributorReconciler {
     for (const deployment of this.workerDeployments(sd)) {
       if (deployment.spec?.replicas !== 0) continue;
       const labels = deployment.metadata?.labels;
-      const reported = loadShardsOf(load, poolOfLabels(labels)).find(
-        (s) => s.index === Number(labels?.[LABEL_SHARD]),
-      );
-      // Unknown to the distributor, drained already, or still being moved: not now.
-      if (reported === undefined || reported.state === 'drained' || reported.moving === true)
-        continue;
+      const shards = loadShardsOf(load, poolOfLabels(labels));
+      const reported = shards.find((s) => s.index === Number(labels?.[LABEL_SHARD]));
+      // Not before the distributor runs the deletion's INI (no live shard, nothing moved),
+      // and not for a shard it does not know or has drained.
+      const lagging = shards.some((s) => s.state === 'live' || s.moving === true);
+      if (lagging || reported === undefined || reported.state === 'drained') continue;
       const shard = `shard ${labels?.[LABEL_SHARD]}${ofPool(poolOfLabels(labels))}`;
       await this.o.kube.setReplicas(deployment, 1);
       log.info({ name: deployment.metadata?.name }, 'stopped worker restarted to drain its shard');

@@ -7,7 +7,9 @@ import {
   iniPlanOf,
   liveBacklog,
   loadShardsOf,
+  renderedPlanOf,
   retiringPoolFor,
+  runsPlan,
   samePlan,
   stillMoving,
 } from '../../../../src/operator/reconciler/pool-plans.ts';
@@ -101,35 +103,67 @@ describe('a worker brought back while its shard may still be moving', () => {
     { liveShards: 3, drainingShards: [3], movingShards: [3] },
     { pools: { large: { liveShards: 2, drainingShards: [2], movingShards: [2] } } },
   );
+  const rendered = renderedPlanOf(moving, { name: 'default', isDefault: true })!;
   const scaledUp = { liveShards: 4, drainingShards: [] };
-  const reported = (moving: boolean) =>
-    loadShardsOf(load([[undefined, 3, 9, moving ? 'draining' : 'live']]), 'default').map((s) => ({
-      ...s,
-      moving,
-    }));
+  /** /load of the default pool: shards 0–2 live, shard 3 as given. */
+  const reported = (three: 'live' | 'draining' | 'moving') =>
+    load([
+      [undefined, 0, 0, 'live'],
+      [undefined, 1, 0, 'live'],
+      [undefined, 2, 0, 'live'],
+      [undefined, 3, 9, three === 'live' ? 'live' : 'draining'],
+    ]).shards.map((s) => ({ ...s, moving: s.index === 3 && three === 'moving' }));
+  const afterScaleUp = { liveShards: 4, drainingShards: [], movingShards: [] };
 
   it("reads each pool's moving shards from its own section of the rendered INI", () => {
     expect(iniMovingOf(moving, { name: 'default', isDefault: true })).toEqual([3]);
     expect(iniMovingOf(moving, { name: 'large', isDefault: false })).toEqual([2]);
     expect(iniMovingOf(undefined, { name: 'default', isDefault: true })).toEqual([]);
+    expect(rendered).toEqual({ liveShards: 3, drainingShards: [3], movingShards: [3] });
   });
 
-  it('holds the worker while the rendered INI has the shard moved, whatever /load says', () => {
-    expect(stillMoving(scaledUp, [3], undefined)).toEqual([3]);
-    expect(stillMoving(scaledUp, [3], reported(false))).toEqual([3]);
+  it('holds the stopped worker while the rendered INI has the shard moved, whatever /load says', () => {
+    for (const shards of [undefined, reported('moving'), reported('live')])
+      expect(stillMoving({ plan: scaledUp, rendered, stopped: [3], shards })).toEqual([3]);
   });
 
-  it('holds it while /load says the distributor still moves it (it reads a new INI late)', () => {
-    expect(stillMoving(scaledUp, [], reported(true))).toEqual([3]);
+  it('holds it while /load says the distributor still moves it, or runs another INI', () => {
+    // The new INI (shard 3 live) is rendered; the distributor has not read it yet.
+    const held = (shards: ReturnType<typeof reported>) =>
+      stillMoving({ plan: scaledUp, rendered: afterScaleUp, stopped: [3], shards });
+    expect(held(reported('moving'))).toEqual([3]);
+    // Not moving, but still on an INI with shard 3 draining: it may yet read one that moves it.
+    expect(held(reported('draining'))).toEqual([3]);
   });
 
-  it('lets it start once neither does', () => {
-    expect(stillMoving(scaledUp, [], reported(false))).toEqual([]);
-    expect(stillMoving(scaledUp, [], undefined)).toEqual([]);
+  it('lets it start once the distributor runs the rendered INI, or cannot be asked', () => {
+    const plan = { plan: scaledUp, rendered: afterScaleUp, stopped: [3] };
+    expect(stillMoving({ ...plan, shards: reported('live') })).toEqual([]);
+    expect(stillMoving({ ...plan, shards: undefined })).toEqual([]);
   });
 
-  it('concerns live shards only: a draining one is stopped anyway', () => {
-    expect(stillMoving({ liveShards: 3, drainingShards: [3] }, [3], reported(true))).toEqual([]);
+  it('never holds a running worker, a new shard or a draining one', () => {
+    expect(
+      stillMoving({ plan: scaledUp, rendered, stopped: [], shards: reported('moving') }),
+    ).toEqual([]);
+    expect(
+      stillMoving({
+        plan: { liveShards: 3, drainingShards: [3] },
+        rendered,
+        stopped: [3],
+        shards: reported('moving'),
+      }),
+    ).toEqual([]);
+  });
+
+  it('tells the shard set /load shows from another (a drained shard still counts as draining)', () => {
+    expect(runsPlan(reported('live'), afterScaleUp)).toBe(true);
+    expect(runsPlan(reported('moving'), rendered)).toBe(true);
+    expect(runsPlan(reported('draining'), rendered)).toBe(false);
+    const drained = reported('draining').map((s) =>
+      s.index === 3 ? { ...s, state: 'drained' as const, backlog: 0 } : s,
+    );
+    expect(runsPlan(drained, { liveShards: 3, drainingShards: [3] })).toBe(true);
   });
 });
 
