@@ -21,35 +21,43 @@ export function drainedShards(shards: readonly LoadShard[]): number[] {
   return shards.filter((s) => s.state === 'drained').map((s) => s.index);
 }
 
+type PoolRef = Pick<WorkerPool, 'name' | 'isDefault'>;
+
+/** `pool`'s section of the rendered INI: [dispatcher] for the default pool, else its [pool.NAME]. */
+function sectionOf(config: DistributorConfig | undefined, pool: PoolRef) {
+  return pool.isDefault ? config?.dispatcher : config?.pools.find((p) => p.name === pool.name);
+}
+
+/** Shard indices in order, as one comparable text. */
+function listed(shards: readonly number[] | undefined): string {
+  return [...(shards ?? [])].sort((a, b) => a - b).join(',');
+}
+
+/** 0 … plan.liveShards-1. */
+function liveOf(plan: ShardPlan): number[] {
+  return Array.from({ length: plan.liveShards }, (_, i) => i);
+}
+
 /** The shard set the rendered INI announces for `pool`: its section's min_workers and draining_shards. */
 export function iniPlanOf(
   config: DistributorConfig | undefined,
-  pool: Pick<WorkerPool, 'name' | 'isDefault'>,
+  pool: PoolRef,
 ): ShardPlan | undefined {
-  if (config === undefined) return undefined;
-  const section = pool.isDefault
-    ? config.dispatcher
-    : config.pools.find((p) => p.name === pool.name);
+  const section = sectionOf(config, pool);
   return section === undefined
     ? undefined
     : { liveShards: section.minWorkers, drainingShards: [...section.drainingShards] };
 }
 
 /** The shards the rendered INI has the distributor move for `pool` (its moving_shards). */
-export function iniMovingOf(
-  config: DistributorConfig | undefined,
-  pool: Pick<WorkerPool, 'name' | 'isDefault'>,
-): number[] {
-  const section = pool.isDefault
-    ? config?.dispatcher
-    : config?.pools.find((p) => p.name === pool.name);
-  return [...(section?.movingShards ?? [])];
+export function iniMovingOf(config: DistributorConfig | undefined, pool: PoolRef): number[] {
+  return [...(sectionOf(config, pool)?.movingShards ?? [])];
 }
 
 /** The shard set the rendered INI announces for `pool`, its moving shards included. */
 export function renderedPlanOf(
   config: DistributorConfig | undefined,
-  pool: Pick<WorkerPool, 'name' | 'isDefault'>,
+  pool: PoolRef,
 ): ShardPlan | undefined {
   const plan = iniPlanOf(config, pool);
   return plan && { ...plan, movingShards: iniMovingOf(config, pool) };
@@ -80,7 +88,7 @@ export function stillMoving({ plan, rendered, stopped, shards }: HoldInputs): nu
   const movedNow = new Set((shards ?? []).filter((s) => s.moving === true).map((s) => s.index));
   const lagging = shards !== undefined && rendered !== undefined && !runsPlan(shards, rendered);
   const isStopped = new Set(stopped);
-  return Array.from({ length: plan.liveShards }, (_, i) => i).filter(
+  return liveOf(plan).filter(
     (i) => isStopped.has(i) && (lagging || movedByIni.has(i) || movedNow.has(i)),
   );
 }
@@ -91,29 +99,20 @@ export function stillMoving({ plan, rendered, stopped, shards }: HoldInputs): nu
  */
 export function runsPlan(shards: readonly LoadShard[], plan: ShardPlan): boolean {
   const indices = (keep: (s: LoadShard) => boolean) =>
-    shards
-      .filter(keep)
-      .map((s) => s.index)
-      .sort((a, b) => a - b)
-      .join(',');
-  const sorted = (list: readonly number[] | undefined) =>
-    [...(list ?? [])].sort((a, b) => a - b).join(',');
-  const live = Array.from({ length: plan.liveShards }, (_, i) => i).join(',');
+    listed(shards.filter(keep).map((s) => s.index));
   return (
-    indices((s) => s.state === 'live') === live &&
-    indices((s) => s.state !== 'live') === sorted(plan.drainingShards) &&
-    indices((s) => s.moving === true) === sorted(plan.movingShards)
+    indices((s) => s.state === 'live') === listed(liveOf(plan)) &&
+    indices((s) => s.state !== 'live') === listed(plan.drainingShards) &&
+    indices((s) => s.moving === true) === listed(plan.movingShards)
   );
 }
 
 /** Whether two plans announce the same INI: live, draining and moving shards alike. */
 export function samePlan(a: ShardPlan, b: ShardPlan): boolean {
-  const moving = (plan: ShardPlan) =>
-    [...(plan.movingShards ?? [])].sort((x, y) => x - y).join(',');
   return (
     a.liveShards === b.liveShards &&
     a.drainingShards.join(',') === b.drainingShards.join(',') &&
-    moving(a) === moving(b)
+    listed(a.movingShards) === listed(b.movingShards)
   );
 }
 
