@@ -4,11 +4,13 @@
 //   up (4 → 8):   all 8 worker Deployments exist with spec.replicas 1;
 //   down (8 → 4): the removed shards' Deployments are at spec.replicas 0 (a scale-down stops
 //                 those workers at once and deletes them only once the distributor reports
-//                 the shards drained; no distributor runs here, so they stay at 0).
+//                 the shards drained; the stub distributor here never does, so they stay at 0).
+// No real distributor runs (kwok pods run no containers): a stub answers /load as a distributor
+// that reads each new INI at once would, from the ConfigMap as the API server has it now.
 // Peer, interleaved in the same run (up, peer, down, peer, …): kube-controller-manager's time
 // from a Deployment's creation (the POST) to its ReplicaSet, seen on a watch of ReplicaSets.
 // Target: p50(up) <= 1.5 × p50(peer).
-//   node bench/reconcile-latency.ts [--edits N] [--settle-ms N] [--load-direct] [--cpu-prof] [--operator-log]
+//   node bench/reconcile-latency.ts [--edits N] [--settle-ms N] [--cpu-prof] [--operator-log]
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { LABEL_COMPONENT, LABEL_DISTRIBUTOR, LABEL_SHARD } from '../src/api/index.ts';
+import { CONFIG_FILE_NAME, parseIni } from '../src/config/index.ts';
 import {
   addFakeNode,
   arg,
@@ -40,12 +43,34 @@ import {
 const EDITS = arg('edits', 50);
 const SETTLE_MS = arg('settle-ms', 1_500);
 const cpuProf = process.argv.includes('--cpu-prof');
-const loadDirect = process.argv.includes('--load-direct');
 const NS = 'bench';
 const PEER_NS = 'bench-peer';
 const NAME = 'latency';
 const LOW = 4;
 const HIGH = 8;
+
+/** What a distributor running `ini` (one pool) reports on /load. */
+function loadOfIni(ini: string) {
+  const { dispatcher } = parseIni(ini, { file: 'ConfigMap', env: {} });
+  const moving = new Set(dispatcher.movingShards ?? []);
+  const shard = (index: number, live: boolean) => ({
+    index,
+    queue: `individuals-flow-shard-${index}`,
+    backlog: live ? 0 : 1,
+    dispatched: 0,
+    live,
+    state: live ? 'live' : 'draining',
+    ...(moving.has(index) ? { moving: true } : {}),
+  });
+  return {
+    shards: [
+      ...Array.from({ length: dispatcher.minWorkers }, (_, i) => shard(i, true)),
+      ...dispatcher.drainingShards.map((i) => shard(i, false)),
+    ],
+    mainLag: 0,
+    updatedAt: new Date().toISOString(),
+  };
+}
 
 const cp = await startControlPlane();
 const dir = await mkdtemp(join(tmpdir(), 'sd-bench-latency-'));
@@ -60,19 +85,31 @@ try {
   // Room for the peer's pods next to the harness's 110-pod node.
   await addFakeNode(kc, 'kwok-node-bench', 1_000);
 
-  // No distributor runs. By default the operator reads `/load` through the API server's service
-  // proxy, which answers 503 (the Service has no endpoints): one more API round trip per
-  // reconcile, as for an operator outside the cluster. --load-direct points it at a loopback
-  // server answering 503 at once instead, as a distributor's Service in the cluster would fail.
+  // The operator holds a stopped shard's worker until the distributor shows it no longer moves
+  // the shard's backlog, and the distributor's (kwok) pod exists: /load must answer. The stub
+  // reports the INI the ConfigMap holds when asked: its live shards live and empty, its draining
+  // ones never drained (backlog 1), moving as it says. Read directly from loopback, not through
+  // the API server's service proxy, which cannot reach this process; the stub's own GET of the
+  // ConfigMap stands in for that round trip.
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const stub = createServer((_req, res) => {
+    core
+      .readNamespacedConfigMap({ namespace: NS, name: `${NAME}-config` })
+      .then((cm) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(loadOfIni(cm.data?.[CONFIG_FILE_NAME] ?? '')));
+      })
+      .catch((error: unknown) => res.writeHead(503).end(String(error)));
+  });
+  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+  stub.unref();
   const book = join(dir, 'load-addresses.json');
-  await writeFile(book, '{}');
-  if (loadDirect) {
-    const noDistributor = createServer((_req, res) => res.writeHead(503).end('no distributor'));
-    await new Promise<void>((resolve) => noDistributor.listen(0, '127.0.0.1', resolve));
-    noDistributor.unref();
-    const { port } = noDistributor.address() as AddressInfo;
-    await writeFile(book, JSON.stringify({ [`${NS}/${NAME}`]: `http://127.0.0.1:${port}` }));
-  }
+  await writeFile(
+    book,
+    JSON.stringify({
+      [`${NS}/${NAME}`]: `http://127.0.0.1:${(stub.address() as AddressInfo).port}`,
+    }),
+  );
   operator = operatorProcess({
     kubeconfig: cp.kubeconfigPath,
     overrideFile: book,

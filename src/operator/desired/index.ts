@@ -110,6 +110,7 @@ export {
   configMapName,
   distributorName,
   distributorSelectorLabels,
+  labelSelector,
   labelsFor,
   metricsServiceName,
   ownerReferenceFor,

@@ -103,17 +103,21 @@ export function workerLabels(
   return { ...labelsFor(sd, COMPONENT_WORKER), [LABEL_SHARD]: String(shard), ...poolLabel(pool) };
 }
 
+/** A label selector string matching every one of `labels` (`key=value,…`). */
+export function labelSelector(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
+}
+
 /** A label selector string for exactly the pods of one pool's shard i (`!pool` for the default pool). */
 export function workerPodSelector(
   sd: ShardDistributor,
   shard: number,
   pool = DEFAULT_POOL,
 ): string {
-  const terms = Object.entries(workerSelectorLabels(sd, shard, pool)).map(
-    ([key, value]) => `${key}=${value}`,
-  );
-  if (pool === DEFAULT_POOL) terms.push(`!${LABEL_POOL}`);
-  return terms.join(',');
+  const selector = labelSelector(workerSelectorLabels(sd, shard, pool));
+  return pool === DEFAULT_POOL ? `${selector},!${LABEL_POOL}` : selector;
 }
 
 /**

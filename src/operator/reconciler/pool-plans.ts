@@ -73,24 +73,43 @@ export interface HoldInputs {
   readonly stopped: readonly number[];
   /** What /load reports for the pool; undefined when it cannot be read. */
   readonly shards: readonly LoadShard[] | undefined;
+  /**
+   * /load cannot be read, yet pods that run the distributor exist: it may be alive and moving
+   * any stopped shard by an INI the operator cannot see.
+   */
+  readonly distributorUnseen?: boolean;
 }
 
 /**
  * Of the live shards of `plan` whose worker is stopped now, those whose worker must stay
- * stopped: the rendered INI has the distributor move them, /load says it still does, or
- * /load shows the distributor on another INI than the rendered one (it reads a changed
- * ConfigMap late, up to a minute, and may yet read a version that moved them). A scale-up
- * can bring back a shard whose backlog is being moved; its worker starts once the
- * distributor is done with it, so a worker and the mover never read one queue at once.
+ * stopped: the rendered INI has the distributor move them, /load says it still does, /load
+ * shows the distributor on another INI than the rendered one (it reads a changed ConfigMap
+ * late, up to a minute, and may yet read a version that moved them), or a distributor runs
+ * whose /load cannot be read (nothing shows which INI it moves by). A scale-up can bring back
+ * a shard whose backlog is being moved; its worker starts once the distributor is done with
+ * it, so a worker and the mover never read one queue at once. With no distributor pod at
+ * all, nothing can be moving: the rendered INI alone decides.
  */
-export function stillMoving({ plan, rendered, stopped, shards }: HoldInputs): number[] {
+export function stillMoving({
+  plan,
+  rendered,
+  stopped,
+  shards,
+  distributorUnseen = false,
+}: HoldInputs): number[] {
   const movedByIni = new Set(rendered?.movingShards ?? []);
   const movedNow = new Set((shards ?? []).filter((s) => s.moving === true).map((s) => s.index));
-  const lagging = shards !== undefined && rendered !== undefined && !runsPlan(shards, rendered);
+  const lagging =
+    shards === undefined
+      ? distributorUnseen
+      : rendered !== undefined && !runsPlan(shards, rendered);
+  return returning(plan, stopped).filter((i) => lagging || movedByIni.has(i) || movedNow.has(i));
+}
+
+/** The live shards of `plan` whose worker is stopped now: those a worker restart brings back. */
+export function returning(plan: ShardPlan, stopped: readonly number[]): number[] {
   const isStopped = new Set(stopped);
-  return liveOf(plan).filter(
-    (i) => isStopped.has(i) && (lagging || movedByIni.has(i) || movedNow.has(i)),
-  );
+  return liveOf(plan).filter((i) => isStopped.has(i));
 }
 
 /**

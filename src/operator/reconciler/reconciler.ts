@@ -25,6 +25,8 @@ import {
   configMapName,
   desiredObjects,
   distributorName,
+  distributorSelectorLabels,
+  labelSelector,
   workerName,
   nextShardPlan,
   poolOfLabels,
@@ -68,6 +70,7 @@ import {
   withMovingShards,
   renderedPlanOf,
   samePlan,
+  returning,
   stillMoving,
   type RetiringPool,
 } from './pool-plans.ts';
@@ -87,6 +90,19 @@ interface PoolState {
   readonly reason: string;
   /** Live shards whose worker waits for the distributor to stop moving their backlog. */
   readonly held?: readonly number[];
+  /** /load could not be read while pods that run the distributor exist. */
+  readonly distributorUnseen?: boolean;
+}
+
+/** What planning each pool of one reconcile shares. */
+interface PlanInputs {
+  /** The INI as last rendered (the cached ConfigMap). */
+  readonly ini: DistributorConfig | undefined;
+  readonly load: Load | undefined;
+  /** Autoscaling recommendations per pool, kept across reconciles. */
+  readonly history: Map<string, Recommendation[]>;
+  /** Whether any pod that runs the distributor exists (listed once, on first use). */
+  readonly distributorRuns: () => Promise<boolean>;
 }
 
 export interface ReconcilerOptions {
@@ -169,14 +185,17 @@ export class ShardDistributorReconciler {
     const ini = this.renderedConfig(sd);
     const history = this.history.get(key) ?? new Map<string, Recommendation[]>();
     this.history.set(key, history);
+    const host = await this.sidecarHost(sd, problems);
+    let runs: Promise<boolean> | undefined;
+    const distributorRuns = () => (runs ??= this.distributorPodsExist(sd, host));
     const states: PoolState[] = [];
-    for (const pool of poolsOf(sd)) states.push(await this.planPool(sd, pool, ini, load, history));
+    for (const pool of poolsOf(sd))
+      states.push(await this.planPool(sd, pool, { ini, load, history, distributorRuns }));
     // Recommendations of pools taken out of the spec are of no more use.
     for (const name of history.keys())
       if (!states.some((s) => s.pool.name === name)) history.delete(name);
     const retiring = await this.retiringPools(sd, ini, load);
 
-    const host = await this.sidecarHost(sd, problems);
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
       // Nothing valid can be built: say why, and look again with backoff (no hot loop).
       await this.writeStatus(sd, states, load, loadError, problems, log);
@@ -255,9 +274,7 @@ export class ShardDistributorReconciler {
   private async planPool(
     sd: ShardDistributor,
     pool: WorkerPool,
-    ini: DistributorConfig | undefined,
-    load: Load | undefined,
-    history: Map<string, Recommendation[]>,
+    { ini, load, history, distributorRuns }: PlanInputs,
   ): Promise<PoolState> {
     const previous = this.previousPlan(sd, pool, ini);
     const shards = load ? loadShardsOf(load, pool.name) : undefined;
@@ -274,17 +291,24 @@ export class ShardDistributorReconciler {
     history.set(pool.name, decision.history);
     const next = nextShardPlan(previous, decision.workers, shards ? drainedShards(shards) : []);
     const moves = await this.withMoves(sd, pool, next);
+    const stopped = this.workerShards(sd, pool.name, (d) => d.spec?.replicas === 0);
+    const distributorUnseen =
+      shards === undefined &&
+      returning(moves, stopped).length > 0 &&
+      // Pods are listed only when a stopped worker would come back with /load unread.
+      (await distributorRuns());
     const held = stillMoving({
       plan: moves,
       rendered: renderedPlanOf(ini, pool),
-      stopped: this.workerShards(sd, pool.name, (d) => d.spec?.replicas === 0),
+      stopped,
       shards,
+      distributorUnseen,
     });
     const plan =
       held.length === 0
         ? moves
         : { ...moves, stoppedShards: [...(moves.stoppedShards ?? []), ...held] };
-    return { pool, previous, plan, reason: decision.reason, held };
+    return { pool, previous, plan, reason: decision.reason, held, distributorUnseen };
   }
 
   /**
@@ -654,7 +678,10 @@ export class ShardDistributorReconciler {
         this.target(sd),
         'Normal',
         'WorkerHeld',
-        `the worker of ${which}shard ${held.join(', ')} starts once the distributor has stopped moving its backlog`,
+        `the worker of ${which}shard ${held.join(', ')} starts once the distributor has stopped moving its backlog` +
+          (state.distributorUnseen
+            ? ": the distributor's pods run but its /load cannot be read, so what it moves is unknown"
+            : ''),
       );
     if (plan.liveShards > previous.liveShards) {
       await this.o.events.record(
@@ -824,6 +851,26 @@ export class ShardDistributorReconciler {
         `the worker of ${shard} runs again to drain it: being deleted, the ShardDistributor has no live shard to move its backlog to`,
       );
     }
+  }
+
+  /**
+   * Whether a pod that may run the distributor exists: the standalone Deployment's pods, or the
+   * sidecar host's (terminating ones included: one still running moves as it did before).
+   */
+  private async distributorPodsExist(
+    sd: ShardDistributor,
+    host: { labels?: Record<string, string> } | undefined,
+  ): Promise<boolean> {
+    const labels = host ? host.labels : distributorSelectorLabels(sd);
+    // A sidecar host that does not exist runs nothing; one selecting by expressions alone
+    // cannot be looked up by labels here, so it counts as running.
+    if (labels === undefined) return false;
+    if (Object.keys(labels).length === 0) return true;
+    const pods = await this.o.kube.podCount(
+      sd.metadata.namespace ?? 'default',
+      labelSelector(labels),
+    );
+    return pods > 0;
   }
 
   /** Whether anything still runs this ShardDistributor's distributor. */

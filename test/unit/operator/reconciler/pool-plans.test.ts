@@ -11,6 +11,7 @@ import {
   retiringPoolFor,
   runsPlan,
   samePlan,
+  returning,
   stillMoving,
 } from '../../../../src/operator/reconciler/pool-plans.ts';
 import { sample } from '../desired/samples.ts';
@@ -136,10 +137,35 @@ describe('a worker brought back while its shard may still be moving', () => {
     expect(held(reported('draining'))).toEqual([3]);
   });
 
-  it('lets it start once the distributor runs the rendered INI, or cannot be asked', () => {
+  it('lets it start once the distributor runs the rendered INI, or once no distributor pod exists', () => {
     const plan = { plan: scaledUp, rendered: afterScaleUp, stopped: [3] };
     expect(stillMoving({ ...plan, shards: reported('live') })).toEqual([]);
     expect(stillMoving({ ...plan, shards: undefined })).toEqual([]);
+    expect(stillMoving({ ...plan, shards: undefined, distributorUnseen: false })).toEqual([]);
+  });
+
+  it('holds it while a distributor runs whose /load cannot be read: it may move by an older INI', () => {
+    const plan = { plan: scaledUp, rendered: afterScaleUp, shards: undefined };
+    expect(stillMoving({ ...plan, stopped: [3], distributorUnseen: true })).toEqual([3]);
+    // Only a stopped worker is held: running ones and new shards are not the mover's.
+    expect(stillMoving({ ...plan, stopped: [], distributorUnseen: true })).toEqual([]);
+    expect(
+      stillMoving({
+        ...plan,
+        plan: { liveShards: 6, drainingShards: [] },
+        stopped: [3],
+        distributorUnseen: true,
+      }),
+    ).toEqual([3]);
+    // Whether /load answered is what counts: when it does, it alone says what moves.
+    expect(
+      stillMoving({ ...plan, stopped: [3], shards: reported('live'), distributorUnseen: true }),
+    ).toEqual([]);
+  });
+
+  it('brings back the live shards whose worker is stopped, and no others', () => {
+    expect(returning({ liveShards: 4, drainingShards: [4] }, [1, 3, 4, 6])).toEqual([1, 3]);
+    expect(returning(scaledUp, [])).toEqual([]);
   });
 
   it('never holds a running worker, a new shard or a draining one', () => {
