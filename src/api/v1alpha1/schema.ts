@@ -87,6 +87,11 @@ export const NatsQueueSchema = Type.Object(
       description: 'JetStream stream holding the shard subjects.',
     }),
     credentialsSecret: Type.Optional(secretKeyRef('NATS credentials (.creds) file.')),
+    workerCredentialsSecret: Type.Optional(
+      secretKeyRef(
+        "The workers' own NATS credentials (.creds) file, so they can be given only what a worker does (read and acknowledge its shard subjects) rather than the distributor's rights; without it the workers get credentialsSecret.",
+      ),
+    ),
   },
   { description: 'NATS JetStream backend, for workers on more than one machine.' },
 );

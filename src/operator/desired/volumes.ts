@@ -80,10 +80,28 @@ export function tmpMount(name: string): V1VolumeMount {
   return { name, mountPath: TMP_DIR };
 }
 
-/** The NATS credentials Secret, when the spec names one: only its one key, read-only. */
-export function natsCredentialsVolume(sd: ShardDistributor, name: string): V1Volume | undefined {
-  const secret =
-    sd.spec.queue.backend === 'nats' ? sd.spec.queue.nats?.credentialsSecret : undefined;
+/** Who mounts NATS credentials: the distributor, or the workers. */
+export type NatsRole = 'distributor' | 'worker';
+
+/**
+ * The Secret key holding `role`'s NATS credentials, when the spec names one: the workers'
+ * own (queue.nats.workerCredentialsSecret), else the distributor's (credentialsSecret).
+ */
+export function natsCredentialsSecret(
+  sd: ShardDistributor,
+  role: NatsRole,
+): { name: string; key: string } | undefined {
+  const nats = sd.spec.queue.backend === 'nats' ? sd.spec.queue.nats : undefined;
+  return (role === 'worker' ? nats?.workerCredentialsSecret : undefined) ?? nats?.credentialsSecret;
+}
+
+/** `role`'s NATS credentials Secret, when the spec names one: only its one key, read-only. */
+export function natsCredentialsVolume(
+  sd: ShardDistributor,
+  name: string,
+  role: NatsRole = 'distributor',
+): V1Volume | undefined {
+  const secret = natsCredentialsSecret(sd, role);
   if (secret === undefined) return undefined;
   return {
     name,

@@ -3,6 +3,7 @@ import type { ShardDistributor } from '../../api/index.ts';
 import {
   DEFAULT_FAILURE,
   failureEnv,
+  NATS_ENV,
   natsEnv,
   quoteArgv,
   renderWorkerArgv,
@@ -15,7 +16,9 @@ import { defaultPoolOf, type WorkerPool } from './pools.ts';
 import { resourcesFor } from './resources.ts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security.ts';
 import {
+  natsCredentialsFile,
   natsCredentialsMount,
+  natsCredentialsSecret,
   natsCredentialsVolume,
   queueMounts,
   queueVolume,
@@ -70,8 +73,8 @@ export function failureEnvFor(pool: WorkerPool): Record<string, string> {
 /**
  * The worker container's env: the failure policy's `SD_*` variables first, then the
  * template's env without the names they take (ours win; specProblems reports the clash),
- * then on nats the connection's `SD_NATS_*` variables the template does not set itself (so
- * workers can be given, say, credentials of their own).
+ * then on nats the connection's `SD_NATS_*` variables the template does not set itself, the
+ * credentials file being the workers' own Secret when the spec names one.
  */
 export function workerEnvFor(sd: ShardDistributor, pool: WorkerPool): V1EnvVar[] {
   const asEnv = (vars: Record<string, string>) =>
@@ -80,7 +83,12 @@ export function workerEnvFor(sd: ShardDistributor, pool: WorkerPool): V1EnvVar[]
   const taken = new Set(ours.map((e) => e.name));
   const theirs = ((pool.worker.env ?? []) as V1EnvVar[]).filter((e) => !taken.has(e.name));
   const set = new Set(theirs.map((e) => e.name));
-  const connection = asEnv(natsEnv(configFor(sd, ANY_PLAN))).filter((e) => !set.has(e.name));
+  const credentials = natsCredentialsSecret(sd, 'worker');
+  const connection = asEnv({
+    ...natsEnv(configFor(sd, ANY_PLAN)),
+    // The distributor's file unless the workers have credentials of their own.
+    ...(credentials ? { [NATS_ENV.credentialsFile]: natsCredentialsFile(credentials.key) } : {}),
+  }).filter((e) => !set.has(e.name));
   return [...ours, ...theirs, ...connection];
 }
 
@@ -100,7 +108,7 @@ export function workerDeploymentFor(
   const { command, args } = workerArgvFor(sd, shard, pool);
   const resources = resourcesFor(worker.resources);
   const queue = queueVolume(sd, 'queue');
-  const natsCredentials = natsCredentialsVolume(sd, NATS_CREDENTIALS_VOLUME);
+  const natsCredentials = natsCredentialsVolume(sd, NATS_CREDENTIALS_VOLUME, 'worker');
   const env = workerEnvFor(sd, pool);
   const container: V1Container = {
     name: WORKER_CONTAINER,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LABEL_DISTRIBUTOR, LABEL_SHARD } from '../../../../src/api/index.ts';
 import {
+  configFor,
+  distributorDeploymentFor,
   workerArgvFor,
   workerDeploymentFor,
   workerSelectorLabels,
@@ -161,6 +163,31 @@ describe('workerDeploymentFor', () => {
     ]);
     // Veda workers get none.
     expect(container.env?.some((e) => e.name.startsWith('SD_NATS_'))).toBe(false);
+  });
+
+  it('gives nats workers credentials of their own when the spec names them, and the distributor keeps its', () => {
+    const sd = withSpec(sample('nats'), (spec) => {
+      spec.queue.nats!.workerCredentialsSecret = { name: 'nats-worker', key: 'worker.creds' };
+    });
+    const pod = podOf(workerDeploymentFor(sd, 0));
+    expect(pod.volumes).toContainEqual({
+      name: 'nats-credentials',
+      secret: { secretName: 'nats-worker', items: [{ key: 'worker.creds', path: 'worker.creds' }] },
+    });
+    expect(JSON.stringify(pod.volumes)).not.toContain('nats-creds');
+    expect(pod.containers[0]!.env).toContainEqual({
+      name: 'SD_NATS_CREDENTIALS_FILE',
+      value: '/var/run/secrets/shard-distributor/nats/worker.creds',
+    });
+    const distributor = distributorDeploymentFor(sd, { defaultImage: 'sd:1', configHash: 'h' })
+      .spec!.template.spec!;
+    expect(distributor.volumes).toContainEqual({
+      name: 'nats-credentials',
+      secret: { secretName: 'nats-creds', items: [{ key: 'user.creds', path: 'user.creds' }] },
+    });
+    expect(configFor(sd, { liveShards: 1, drainingShards: [] }).nats?.credentialsFile).toBe(
+      '/var/run/secrets/shard-distributor/nats/user.creds',
+    );
   });
 
   it('applies the pod template overrides', () => {
