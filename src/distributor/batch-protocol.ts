@@ -6,6 +6,7 @@ import {
   samePosition,
   type QueueConsumer,
   type QueueMessage,
+  type QueuePosition,
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
@@ -42,6 +43,13 @@ export interface BatchProtocolOptions {
   log: Logger;
   /** The batch journal (veda); a backend that drops replayed writes itself (nats) needs none. */
   journal?: BatchJournal;
+  /**
+   * The ids of a source's messages after a position that the shard queues already hold
+   * (nats: read back from the shard stream, see QueueBackend.copiedAfter). Asked once per
+   * source, at its first batch: those a crash left stored but uncommitted are not written
+   * again, however long the distributor was down.
+   */
+  alreadyCopied?: (after: QueuePosition) => Promise<ReadonlySet<string>>;
   failpoint: Failpoint;
   /** A batch read from any other queue is the backlog of a shard being moved. */
   mainQueue: string;
@@ -57,6 +65,8 @@ export interface BatchProtocolOptions {
  */
 export class BatchProtocol {
   private readonly options: BatchProtocolOptions;
+  /** Per source queue: ids of its messages an earlier run stored (alreadyCopied). */
+  private readonly copiedBefore = new Map<string, ReadonlySet<string>>();
 
   constructor(options: BatchProtocolOptions) {
     this.options = options;
@@ -69,12 +79,18 @@ export class BatchProtocol {
    */
   async move(
     source: QueueConsumer,
-    batch: ReadBatch,
+    read: ReadBatch,
     route: Route,
     signal: AbortSignal,
   ): Promise<boolean> {
     const { journal, failpoint, metrics } = this.options;
     const started = performance.now();
+    const batch = await this.withoutCopied(source, read);
+    if (batch.messages.length === 0) {
+      // All of it was stored before a restart: only the commit was missing.
+      await source.commit(batch.next);
+      return true;
+    }
     const data = batch.messages.map((m) => m.data);
     const targets = route(
       batch.messages.map((m) =>
@@ -173,6 +189,25 @@ export class BatchProtocol {
       { source: source.queue, messages: entry.count, shards: entry.shards.map((s) => s.queue) },
       'finished a batch interrupted by a crash',
     );
+  }
+
+  /** `batch` without the messages an earlier run already stored in a shard queue. */
+  private async withoutCopied(source: QueueConsumer, batch: ReadBatch): Promise<ReadBatch> {
+    const { alreadyCopied, log } = this.options;
+    if (alreadyCopied === undefined) return batch;
+    let copied = this.copiedBefore.get(source.queue);
+    if (copied === undefined) {
+      copied = await alreadyCopied(batch.from);
+      this.copiedBefore.set(source.queue, copied);
+    }
+    if (copied.size === 0) return batch;
+    const messages = batch.messages.filter((m) => !copied.has(messageIdOf(m.position)));
+    if (messages.length < batch.messages.length)
+      log.warn(
+        { source: source.queue, skipped: batch.messages.length - messages.length },
+        'messages stored in shard queues before a restart, but not committed, are not copied again',
+      );
+    return { ...batch, messages };
   }
 
   /** Counts a committed batch at once, so the next batch's strategy sees it. */

@@ -110,6 +110,9 @@ export class Distributor {
       metrics: this.metrics,
       log: options.log,
       ...(options.journal ? { journal: options.journal } : {}),
+      ...(options.shardBackend.copiedAfter
+        ? { alreadyCopied: options.shardBackend.copiedAfter.bind(options.shardBackend) }
+        : {}),
       failpoint: options.failpoint ?? noFailpoint,
       mainQueue: mainQueueName,
       retryMinMs: options.retryMinMs ?? 100,

@@ -181,5 +181,11 @@ export interface QueueBackend {
    * moving nothing and registering nothing.
    */
   peek(queue: string, count: number, consumer?: string): Promise<Buffer[]>;
+  /**
+   * The ids (`messageIdOf`) of the messages after `position` in its queue that writers of this
+   * backend already stored, whenever they did: what a distributor restarted before committing
+   * them must not write again. Absent where the distributor's journal does that (veda).
+   */
+  copiedAfter?(position: QueuePosition): Promise<ReadonlySet<string>>;
   close(): Promise<void>;
 }

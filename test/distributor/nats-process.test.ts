@@ -88,4 +88,50 @@ describe('the distributor process on the nats backend', () => {
       await backend.close();
     }
   });
+
+  it('stores nothing twice when it comes back after the duplicate window', async () => {
+    const config = natsConfig();
+    const file = join(dir, 'late.ini');
+    await writeFile(file, renderIni(config));
+    // Streams whose duplicate window (1 s) is over before the distributor is back.
+    const backend = await createNatsBackend({
+      ...config.nats!,
+      mainQueue: config.dispatcher.mainQueueName,
+      duplicateWindowMs: 1_000,
+    });
+    try {
+      const messages = ids(64, 'late');
+      const producer = await backend.openWriter(config.dispatcher.mainQueueName);
+      await producer.append(messages.map((m) => Buffer.from(m)));
+      await producer.flush();
+      // Killed in its first batch, after some shards stored their copies, before the commit.
+      const crashing = distributorProcess(file, { SD_FAILPOINT: 'after-flush:3' });
+      expect((await crashing.exited).signal).toBe('SIGKILL');
+      let stored = 0;
+      for (let i = 0; i < config.dispatcher.minWorkers; i++)
+        stored += await backend.backlog(`${config.worker.subQueuePrefix}-${i}`, 'not-yet');
+      expect(stored).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+
+      const survivor = distributorProcess(file);
+      await eventually(
+        async () =>
+          expect(
+            await backend.backlog(config.dispatcher.mainQueueName, config.dispatcher.consumerName),
+          ).toBe(0),
+        { timeoutMs: 30_000 },
+      );
+      survivor.child.kill('SIGTERM');
+      expect((await survivor.exited).code).toBe(0);
+      expect(countDeliveries(await shardContents(backend, config), messages)).toEqual({
+        delivered: 64,
+        lost: [],
+        duplicated: [],
+        unexpected: [],
+      });
+      expect(survivor.output()).toMatch(/not copied again/);
+    } finally {
+      await backend.close();
+    }
+  });
 });

@@ -6,11 +6,13 @@ import type {
   ConsumerOptions,
   QueueBackend,
   QueueConsumer,
+  QueuePosition,
   QueueWriter,
   StartAt,
 } from '../types.ts';
 import { openConnection } from './connection.ts';
 import { NatsConsumer } from './consumer.ts';
+import { copiedAfter } from './copied.ts';
 import type { NatsContext, QueueAddress } from './context.ts';
 import { fromNatsError, isNotFound } from './errors.ts';
 import { checkName, durableOf, subjectOf } from './names.ts';
@@ -130,6 +132,11 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
         consumer === undefined ? undefined : durableOf(queue, consumer),
         count,
       );
+    },
+
+    async copiedAfter(position: QueuePosition) {
+      assertOpen();
+      return copiedAfter(ctx, resolved.shardStream, position);
     },
 
     async close() {

@@ -12,3 +12,11 @@ export function messageIdOf(position: QueuePosition): string {
   }
   return JSON.stringify(position);
 }
+
+/** The source sequence a `messageIdOf` msgID names, if it is of `queue` in `stream`. */
+export function sourceSeqOf(id: string, queue: string, stream: string): number | undefined {
+  const prefix = `${queue}:${stream}:`;
+  if (!id.startsWith(prefix)) return undefined;
+  const seq = Number(id.slice(prefix.length));
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}

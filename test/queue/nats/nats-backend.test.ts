@@ -1,13 +1,18 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { QueueFullError, QueueNotFoundError, type QueueMessage } from '../../../src/queue/index.ts';
+import {
+  QueueFullError,
+  QueueNotFoundError,
+  type QueueBackend,
+  type QueueMessage,
+} from '../../../src/queue/index.ts';
 import { QueueConflictError, messageIdOf } from '../../../src/queue/nats/index.ts';
 import type { NatsWriter } from '../../../src/queue/nats/writer.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
 import { queueContract } from '../contract-cases.ts';
-import { bodies, natsHarness, readAll, texts, type NatsHarness } from './helpers.ts';
+import { bodies, natsHarness, readAll, texts, writeTo, type NatsHarness } from './helpers.ts';
 
 let server: NatsServer;
 let raw: NatsConnection;
@@ -135,6 +140,66 @@ describe('nats backend', () => {
     const w1 = await restarted.openConsumer('main-shard-1', 'worker');
     expect(bodies(await readAll(w0))).toEqual(['m-1', 'm-2', 'm-3']);
     expect(bodies(await readAll(w1))).toEqual(['m-4']);
+  });
+
+  describe('copies stored before a restart, found after any downtime', () => {
+    /**
+     * Six main messages, the first two committed. Before a crash the distributor had stored
+     * copies of batch 1–2 (committed) and of batch 3–5 (not; its shards stored 3, 5 and 4 in
+     * that order), between a copy of another source's message and messages without an id.
+     */
+    async function crashedRun(backend: QueueBackend) {
+      await writeTo(backend, 'main', texts('m', 6));
+      const main = await backend.openConsumer('main', 'distributor');
+      const { messages } = await main.read(6);
+      await main.commit(messages[1]!.position);
+      const idOf = (i: number) => messageIdOf(messages[i - 1]!.position);
+      const copy = async (queue: string, ...which: number[]) => {
+        const writer = await backend.openWriter(queue);
+        await writer.append(
+          which.map((i) => messages[i - 1]!.data),
+          { ids: which.map(idOf) },
+        );
+        await writer.flush();
+      };
+      await copy('main-shard-0', 1, 2);
+      await writeTo(backend, 'main-shard-1', texts('worker-retry', 2));
+      await copy('main-shard-1', 3, 5);
+      const other = await backend.openWriter('main-shard-2');
+      await other.append(texts('moved', 1), { ids: ['main-shard-7:SD_SHARDS:99'] });
+      await other.flush();
+      await copy('main-shard-0', 4);
+      return { idOf, committed: messages[1]!.position, fifth: messages[4]!.position };
+    }
+
+    it('names the copies of messages after the committed position, and stops at a committed one', async () => {
+      const { idOf, committed, fifth } = await crashedRun(h.backend);
+      expect(await h.backend.copiedAfter!(committed)).toEqual(new Set([idOf(3), idOf(4), idOf(5)]));
+      // Had batch 3–5 been committed too, nothing would be left to skip.
+      expect(await h.backend.copiedAfter!(fifth)).toEqual(new Set());
+    });
+
+    it('finds none in an empty shard stream', async () => {
+      await writeTo(h.backend, 'main', texts('m', 1));
+      const main = await h.backend.openConsumer('main', 'distributor');
+      expect(await h.backend.copiedAfter!(main.committed())).toEqual(new Set());
+    });
+
+    it('reads them one by one from a shard stream without direct gets', async () => {
+      const shardStream = `${h.options.shardStream}_NODIRECT`;
+      const jsm = await jetstreamManager(raw);
+      await jsm.streams.add({
+        name: shardStream,
+        subjects: [`${h.options.shardSubjectPrefix}x.>`],
+        allow_direct: false,
+      });
+      const backend = await h.backendWith({
+        shardStream,
+        shardSubjectPrefix: `${h.options.shardSubjectPrefix}x`,
+      });
+      const { idOf, committed } = await crashedRun(backend);
+      expect(await backend.copiedAfter!(committed)).toEqual(new Set([idOf(3), idOf(4), idOf(5)]));
+    });
   });
 
   it('reports backlog as pending plus read-but-unacknowledged, without creating consumers', async () => {

@@ -1,0 +1,97 @@
+import type { StoredMsg } from '@nats-io/jetstream';
+import { QueuePositionError } from '../errors.ts';
+import type { QueuePosition } from '../types.ts';
+import type { NatsContext } from './context.ts';
+import { fromNatsError } from './errors.ts';
+import { sourceSeqOf } from './message-id.ts';
+import { isNoMessage } from './streams.ts';
+
+/** How many of the shard stream's newest messages a look-back reads at most. */
+export const COPIED_LOOK_BACK = 10_000;
+
+/**
+ * The ids of the copies `shardStream` holds of the messages after `after` in its source
+ * queue: what a distributor restarted before committing them must not store again. JetStream
+ * drops a replayed `Nats-Msg-Id` only within the stream's duplicate window; this works after
+ * any downtime. The stream is read newest first down to the first copy of a message at or
+ * before `after`, a committed position: a distributor commits only at the end of a batch,
+ * once all its copies are stored (in any order), and stores nothing of the next batch
+ * before that, so every copy older than a committed one is committed too.
+ * Copies of other sources in between are passed over. When `lookBack` messages go by first,
+ * the older ones are left to the duplicate window, with a warning.
+ */
+export async function copiedAfter(
+  ctx: NatsContext,
+  shardStream: string,
+  after: QueuePosition,
+  lookBack = COPIED_LOOK_BACK,
+): Promise<Set<string>> {
+  const { queue, stream, seq: committed } = after;
+  if (after.backend !== 'nats' || typeof stream !== 'string' || typeof committed !== 'number')
+    throw new QueuePositionError(
+      `position ${JSON.stringify(after)} is not a nats position: only copies of nats messages are looked up`,
+    );
+  const copied = new Set<string>();
+  try {
+    const info = await ctx.jsm.streams.info(shardStream);
+    const { first_seq: first, last_seq: last, messages } = info.state;
+    if (messages === 0) return copied;
+    const oldest = Math.max(first, 1, last - lookBack + 1);
+    for (let end = last; end >= oldest; end -= WINDOW) {
+      const start = Math.max(oldest, end - WINDOW + 1);
+      const ids = await msgIdsBetween(ctx, shardStream, start, end, info.config.allow_direct);
+      for (const id of ids.reverse()) {
+        const source = sourceSeqOf(id, queue, stream);
+        if (source === undefined) continue;
+        if (source <= committed) return copied;
+        copied.add(id);
+      }
+    }
+    if (oldest > first)
+      ctx.log.info(
+        { queue, shardStream, lookBack, found: copied.size },
+        'looked back for copies stored before a restart as far as the look-back goes; older ones rely on the duplicate window',
+      );
+    return copied;
+  } catch (err) {
+    throw fromNatsError(err, `reading back the copies of ${queue} in stream ${shardStream}`);
+  }
+}
+
+/** Messages read back per request. */
+const WINDOW = 256;
+
+/**
+ * The `Nats-Msg-Id`s of the stream's messages `start` … `end`, oldest first (deleted messages
+ * and those without one left out): one direct batch get when the stream allows direct gets,
+ * else one get per message.
+ */
+async function msgIdsBetween(
+  ctx: NatsContext,
+  stream: string,
+  start: number,
+  end: number,
+  direct: boolean | undefined,
+): Promise<string[]> {
+  const ids: string[] = [];
+  const keep = (msg: StoredMsg | null | undefined) => {
+    const id = msg?.header?.get('Nats-Msg-Id');
+    if (msg && id && msg.seq <= end) ids.push(id);
+  };
+  if (direct) {
+    for await (const msg of await ctx.jsm.direct.getBatch(stream, {
+      seq: start,
+      batch: end - start + 1,
+    }))
+      keep(msg);
+    return ids;
+  }
+  for (let seq = start; seq <= end; seq++) {
+    try {
+      keep(await ctx.jsm.streams.getMessage(stream, { seq }));
+    } catch (err) {
+      if (!isNoMessage(err)) throw err;
+    }
+  }
+  return ids;
+}
