@@ -113,9 +113,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const services = informersOf<k8s.V1Service>({ apiVersion: 'v1', plural: 'services', ...owned });
   // Claims are not ours to label: every claim of the watched namespaces, read from this cache
   // instead of a GET per reconcile (controller-runtime's client reads from its cache likewise).
-  const claims = informersOf<k8s.V1PersistentVolumeClaim>({
+  // Whether a claim exists is all the operator asks, so only their metadata is kept.
+  const claims = informersOf<k8s.KubernetesObject>({
     apiVersion: 'v1',
     plural: 'persistentvolumeclaims',
+    metadataOnly: true,
   });
 
   const writes = new Counter({
@@ -124,9 +126,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     labelNames: ['verb', 'kind'],
     registers: [registry],
   });
+  const events = new EventRecorder(kc, log);
   const reconciler = new ShardDistributorReconciler({
     kube: new KubeWriter(kc, writes),
-    events: new EventRecorder(kc, log),
+    events,
     load: new LoadReader({
       kc,
       route: options.loadRoute,
@@ -222,6 +225,8 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     done: manager.done(),
     async stop() {
       await manager.stop();
+      // What the last reconciles recorded, before the connection closes.
+      await events.flush();
       await metrics.close();
       await health.close();
       await kc.close();

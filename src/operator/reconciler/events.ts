@@ -10,10 +10,15 @@ export interface EventTarget {
 
 export type EventType = 'Normal' | 'Warning';
 
+/** Events waiting to be written at most; past it new ones are dropped, with a warning. */
+const MAX_QUEUED = 1_000;
+
 /**
  * Kubernetes Events for what the operator did and why (`kubectl describe sd` shows them).
  * The same reason and message for one object is recorded once per `repeatAfterMs`, so a
- * requeue loop never floods the API server.
+ * requeue loop never floods the API server. Recording does not wait for the API server: as
+ * client-go's broadcaster does, events are written one after another in the background, so
+ * a reconcile's own writes (and the next reconcile of the object) never queue behind them.
  */
 export class EventRecorder {
   private readonly core: k8s.CoreV1Api;
@@ -21,6 +26,9 @@ export class EventRecorder {
   private readonly now: () => number;
   private readonly repeatAfterMs: number;
   private readonly recent = new Map<string, number>();
+  /** The write of the last event queued: each waits for the one before. */
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
 
   constructor(
     kc: k8s.KubeConfig,
@@ -33,20 +41,42 @@ export class EventRecorder {
     this.repeatAfterMs = options.repeatAfterMs ?? 10 * 60_000;
   }
 
-  async record(
-    target: EventTarget,
-    type: EventType,
-    reason: string,
-    message: string,
-  ): Promise<void> {
+  /** Queues an event for `target`; returns at once. */
+  record(target: EventTarget, type: EventType, reason: string, message: string): void {
     const namespace = target.metadata.namespace ?? 'default';
     const dedupeKey = `${namespace}/${target.metadata.name}/${target.metadata.uid}/${reason}/${message}`;
     const now = this.now();
     const last = this.recent.get(dedupeKey);
     if (last !== undefined && now - last < this.repeatAfterMs) return;
+    if (this.queued >= MAX_QUEUED) {
+      this.log.warn(
+        { reason, queued: this.queued },
+        'event dropped: too many waiting to be written',
+      );
+      return;
+    }
     this.recent.set(dedupeKey, now);
     if (this.recent.size > 10_000) this.recent.clear();
-    const time = new Date(now);
+    this.queued++;
+    this.tail = this.tail.then(async () => {
+      await this.write(target, namespace, type, reason, message, new Date(now));
+      this.queued--;
+    });
+  }
+
+  /** Resolves once every event queued so far is written (or failed). */
+  async flush(): Promise<void> {
+    await this.tail;
+  }
+
+  private async write(
+    target: EventTarget,
+    namespace: string,
+    type: EventType,
+    reason: string,
+    message: string,
+    time: Date,
+  ): Promise<void> {
     try {
       await this.core.createNamespacedEvent({
         namespace,

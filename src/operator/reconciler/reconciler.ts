@@ -2,7 +2,6 @@ import type {
   KubernetesObject,
   V1ConfigMap,
   V1Deployment,
-  V1PersistentVolumeClaim,
   V1Service,
 } from '@kubernetes/client-node';
 import {
@@ -113,8 +112,11 @@ export interface ReconcilerOptions {
   deployments: Cache<V1Deployment>;
   configMaps: Cache<V1ConfigMap>;
   services: Cache<V1Service>;
-  /** Every claim of the watched namespaces: the veda queue's claim is looked up here. */
-  claims: Cache<V1PersistentVolumeClaim>;
+  /**
+   * Every claim of the watched namespaces, metadata only (PartialObjectMetadata): the veda
+   * queue's claim is looked up here.
+   */
+  claims: Cache<KubernetesObject>;
   defaultImage: string;
   now?: () => number;
   /** How often a steady ShardDistributor is looked at again (load, backlog, autoscaling). */
@@ -199,7 +201,7 @@ export class ShardDistributorReconciler {
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
       // Nothing valid can be built: say why, and look again with backoff (no hot loop).
       await this.writeStatus(sd, states, load, loadError, problems, log);
-      await this.warn(sd, REASON_INVALID_SPEC, problems);
+      this.warn(sd, REASON_INVALID_SPEC, problems);
       return { requeue: true };
     }
     if (host && !host.labels) {
@@ -207,7 +209,7 @@ export class ShardDistributorReconciler {
       // the metrics Service to select. Say so, and look again (workloads are not watched).
       await this.writeStatus(sd, states, load, loadError, problems, log);
       const missing = problems.filter((p) => p.reason === 'SidecarHostNotFound');
-      await this.warn(sd, 'SidecarHostNotFound', missing);
+      this.warn(sd, 'SidecarHostNotFound', missing);
       return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
     }
     const [main, ...named] = states;
@@ -222,11 +224,11 @@ export class ShardDistributorReconciler {
     const notOwned = await this.applyOwned(sd, desired, states, released, log);
     if (notOwned.length > 0) {
       problems.push(...notOwned);
-      await this.warn(sd, REASON_NOT_OWNED, notOwned);
+      this.warn(sd, REASON_NOT_OWNED, notOwned);
     }
     await this.reconcilePlacement(sd, desired, host, log);
     await this.deleteRetiredWorkers(sd, states, retiring, log);
-    for (const state of states) await this.recordScaling(sd, state);
+    for (const state of states) this.recordScaling(sd, state);
     await this.writeStatus(sd, states, load, loadError, problems, log);
 
     const busy =
@@ -244,13 +246,9 @@ export class ShardDistributorReconciler {
   }
 
   /** One Warning Event saying what `problems` say. */
-  private async warn(
-    sd: ShardDistributor,
-    reason: string,
-    problems: readonly Problem[],
-  ): Promise<void> {
+  private warn(sd: ShardDistributor, reason: string, problems: readonly Problem[]): void {
     const message = problems.map((p) => p.message).join('; ');
-    await this.o.events.record(this.target(sd), 'Warning', reason, message);
+    this.o.events.record(this.target(sd), 'Warning', reason, message);
   }
 
   /** Worker Deployments held in the last reconcile and not in this one (and remembers these). */
@@ -525,12 +523,7 @@ export class ShardDistributorReconciler {
       if (steady && wasThere && !released.has(object.metadata?.name ?? '')) {
         const what = `${object.kind} ${object.metadata?.name}`;
         const how = outcome === 'created' ? 'was deleted' : 'was changed by hand';
-        await this.o.events.record(
-          this.target(sd),
-          'Normal',
-          'Restored',
-          `${what} ${how}; restored it`,
-        );
+        this.o.events.record(this.target(sd), 'Normal', 'Restored', `${what} ${how}; restored it`);
       }
     };
     // Only the distributor mounts the ConfigMap: it waits for it, so that a new distributor pod
@@ -599,7 +592,7 @@ export class ShardDistributorReconciler {
       );
       if (outcome !== 'unchanged') {
         log.info({ host: `${current.kind}/${current.name}` }, 'distributor sidecar applied');
-        await this.o.events.record(
+        this.o.events.record(
           this.target(sd),
           'Normal',
           'SidecarApplied',
@@ -633,7 +626,7 @@ export class ShardDistributorReconciler {
       // field manager owned, and nothing else of the workload's.
       await this.o.kube.apply(sidecarRemovalFor(sd, target), undefined, sidecarFieldManager(sd));
       log.info({ host: `${target.kind}/${target.name}` }, 'distributor sidecar removed');
-      await this.o.events.record(
+      this.o.events.record(
         this.target(sd),
         'Normal',
         'SidecarRemoved',
@@ -661,7 +654,7 @@ export class ShardDistributorReconciler {
       if (keep.get(pool)?.has(shard)) continue;
       await this.o.kube.delete(deployment);
       log.info({ pool, shard, deployment: deployment.metadata?.name }, 'drained worker deleted');
-      await this.o.events.record(
+      this.o.events.record(
         this.target(sd),
         'Normal',
         'ShardDrained',
@@ -670,11 +663,11 @@ export class ShardDistributorReconciler {
     }
   }
 
-  private async recordScaling(sd: ShardDistributor, state: PoolState): Promise<void> {
+  private recordScaling(sd: ShardDistributor, state: PoolState): void {
     const { previous, plan, reason, held = [] } = state;
     const which = state.pool.isDefault ? '' : `pool ${state.pool.name} `;
     if (held.length > 0)
-      await this.o.events.record(
+      this.o.events.record(
         this.target(sd),
         'Normal',
         'WorkerHeld',
@@ -684,14 +677,14 @@ export class ShardDistributorReconciler {
             : ''),
       );
     if (plan.liveShards > previous.liveShards) {
-      await this.o.events.record(
+      this.o.events.record(
         this.target(sd),
         'Normal',
         'ScaledUp',
         `${which}scaled up from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}`,
       );
     } else if (plan.liveShards < previous.liveShards) {
-      await this.o.events.record(
+      this.o.events.record(
         this.target(sd),
         'Normal',
         'ScalingDown',
@@ -744,7 +737,7 @@ export class ShardDistributorReconciler {
       findCondition(sd.status?.conditions, CONDITION_BACKPRESSURE)?.status !== 'True'
     ) {
       log.warn({ reason: pressure.reason }, 'backpressure: the distributor holds the main queue');
-      await this.o.events.record(this.target(sd), 'Warning', 'Backpressure', pressure.message);
+      this.o.events.record(this.target(sd), 'Warning', 'Backpressure', pressure.message);
     }
   }
 
@@ -788,7 +781,7 @@ export class ShardDistributorReconciler {
       if (!load && distributorGone) {
         // Deleted with its namespace (the distributor went first), or a sidecar whose host is
         // gone or never existed: nothing can drain now, and waiting would block for ever.
-        await this.o.events.record(
+        this.o.events.record(
           this.target(sd),
           'Warning',
           'DrainImpossible',
@@ -801,12 +794,7 @@ export class ShardDistributorReconciler {
           ? `waiting for shards ${pending!.map((s) => `${s.index}${ofPool(s.pool ?? DEFAULT_POOL)} (${s.backlog} left)`).join(', ')} to drain`
           : `cannot read the distributor's load (${loadError}); it must report every shard drained, or set spec.deletionPolicy: Abandon to delete without draining`;
         log.info({ why }, 'deletion waits for the drain');
-        await this.o.events.record(
-          this.target(sd),
-          load ? 'Normal' : 'Warning',
-          'DeletionDraining',
-          why,
-        );
+        this.o.events.record(this.target(sd), load ? 'Normal' : 'Warning', 'DeletionDraining', why);
         await this.writeStatus(sd, states, load, loadError, [], log);
         return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
       }
@@ -844,7 +832,7 @@ export class ShardDistributorReconciler {
       const shard = `shard ${labels?.[LABEL_SHARD]}${ofPool(poolOfLabels(labels))}`;
       await this.o.kube.setReplicas(deployment, 1);
       log.info({ name: deployment.metadata?.name }, 'stopped worker restarted to drain its shard');
-      await this.o.events.record(
+      this.o.events.record(
         this.target(sd),
         'Normal',
         'WorkerRestarted',

@@ -13,7 +13,20 @@ export interface ResourceDescriptor {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * Only each object's metadata (PartialObjectMetadata, as controller-runtime's metadata-only
+   * watches): for a resource of which the operator reads no more, the cache holds no spec or
+   * status.
+   */
+  metadataOnly?: boolean;
 }
+
+// What the API server is asked to send: whole objects, or their metadata alone.
+const ACCEPT_OBJECTS = 'application/json';
+const ACCEPT_METADATA_LIST =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const ACCEPT_METADATA =
+  'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
 export interface ObjectList {
   items: KubernetesObject[];
@@ -91,6 +104,7 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
         kc,
         url({ limit, continue: token }),
         AbortSignal.timeout(LIST_TIMEOUT_MS),
+        resource.metadataOnly ? ACCEPT_METADATA_LIST : ACCEPT_OBJECTS,
       );
       const body = await readBody(res);
       if (res.statusCode === 410)
@@ -131,7 +145,7 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
         allowWatchBookmarks: true,
         timeoutSeconds,
       });
-      get(kc, target, abort.signal).then(
+      get(kc, target, abort.signal, resource.metadataOnly ? ACCEPT_METADATA : ACCEPT_OBJECTS).then(
         (res) => {
           if (res.statusCode !== 200) {
             void readBody(res).then(
@@ -208,6 +222,7 @@ async function get(
   kc: KubeConfig,
   target: URL,
   signal: AbortSignal,
+  accept: string,
 ): Promise<http.IncomingMessage> {
   const options: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(options);
@@ -216,7 +231,7 @@ async function get(
     const req = client.request(target, {
       ...options,
       method: 'GET',
-      headers: { ...options.headers, accept: 'application/json' },
+      headers: { ...options.headers, accept },
       signal,
     });
     req.once('response', resolve);

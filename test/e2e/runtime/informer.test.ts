@@ -2,9 +2,9 @@ import type * as k8s from '@kubernetes/client-node';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { ResourceExpiredError } from '../../../src/operator/runtime/errors.ts';
 import type { Informer } from '../../../src/operator/runtime/informer.ts';
-import type { ListerWatcher } from '../../../src/operator/runtime/list-watch.ts';
+import { kubeListerWatcher, type ListerWatcher } from '../../../src/operator/runtime/list-watch.ts';
 import { compactEtcd, restartApiServer } from '../../harness/control-endpoint.ts';
-import { eventually, useNamespace } from '../support.ts';
+import { eventually, kubeConfig, useNamespace } from '../support.ts';
 import { configMapInformer, configMapSource, core, createConfigMap } from './helpers.ts';
 
 describe('Informer against a real API server', () => {
@@ -29,6 +29,33 @@ describe('Informer against a real API server', () => {
     informers.push(informer);
     return events;
   }
+
+  it('holds only metadata when asked to, listed and watched alike', async () => {
+    await createConfigMap(ns.name, 'listed', { app: 'meta' }, { big: 'x'.repeat(1_000) });
+    const informer = configMapInformer(
+      kubeListerWatcher(kubeConfig(), {
+        apiVersion: 'v1',
+        plural: 'configmaps',
+        namespace: ns.name,
+        labelSelector: 'app=meta',
+        metadataOnly: true,
+      }),
+    );
+    const events = record(informer);
+    informer.start();
+    expect(await informer.waitForSync()).toBe(true);
+    await createConfigMap(ns.name, 'watched', { app: 'meta' }, { big: 'y'.repeat(1_000) });
+    await eventually(() => expect(events).toEqual(['add listed', 'add watched']));
+    for (const name of ['listed', 'watched']) {
+      const cached = informer.get(ns.name, name) as k8s.KubernetesObject & { data?: unknown };
+      expect(cached).toMatchObject({ kind: 'PartialObjectMetadata', metadata: { name } });
+      expect(cached.data).toBeUndefined();
+      expect(cached.metadata).not.toHaveProperty('managedFields');
+    }
+    expect(informer.get(ns.name, 'watched')?.metadata?.labels).toEqual({ app: 'meta' });
+    await core().deleteNamespacedConfigMap({ name: 'listed', namespace: ns.name });
+    await eventually(() => expect(events).toContain('delete listed'));
+  });
 
   it('sees adds, updates and deletes of the ConfigMaps its label selector matches', async () => {
     await createConfigMap(ns.name, 'before', { app: 'rt' });
