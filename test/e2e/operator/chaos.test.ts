@@ -11,6 +11,7 @@ import {
   LocalDistributor,
   patchSpec,
   sdManifest,
+  sdWithCondition,
   workerDeploymentNames,
   workers,
   useOperator,
@@ -47,13 +48,7 @@ describe('the operator when the API server goes away', () => {
   it('converges to exactly 6 workers when the API server restarts in the middle of a scale-up from 2', async () => {
     await createSd(ns.name, sdManifest('bounce', { minWorkers: 2 }));
     distributor = await LocalDistributor.start(ns.name, 'bounce', op.book);
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, 'bounce'), 'Ready')).toMatchObject({
-          status: 'True',
-        }),
-      { timeoutMs: 60_000 },
-    );
+    await sdWithCondition(ns.name, 'bounce', 'Ready', { status: 'True' }, 60_000);
 
     await patchSpec(ns.name, 'bounce', { minWorkers: 6 });
     // In the middle: some of the new workers exist, not all of them.

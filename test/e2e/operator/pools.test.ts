@@ -220,13 +220,7 @@ describe('a ShardDistributor with two pools on a real control plane', () => {
   it('makes no API writes in a steady state with pools', async () => {
     await createSd(ns.name, sdManifest('calm', { minWorkers: 1, pools: [largePool()] }));
     distributor = await LocalDistributor.start(ns.name, 'calm', op.book);
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, 'calm'), 'Ready')).toMatchObject({
-          status: 'True',
-        }),
-      { timeoutMs: 90_000 },
-    );
+    await sdWithCondition(ns.name, 'calm', 'Ready', { status: 'True' }, 90_000);
     await eventually(
       () =>
         expect(kubectlOk(['get', 'sd', '-A', '-o', 'name']).trim()).toBe(
@@ -265,13 +259,7 @@ describe('a ShardDistributor with two pools on a real control plane', () => {
       { timeoutMs: 30_000 },
     );
     distributor = await LocalDistributor.start(ns.name, 'split', op.book);
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, 'split'), 'Ready')).toMatchObject({
-          status: 'True',
-        }),
-      { timeoutMs: 90_000 },
-    );
+    await sdWithCondition(ns.name, 'split', 'Ready', { status: 'True' }, 90_000);
     const untouched = await fingerprint(ns.name, 'split', 'default');
     expect(Object.keys(untouched)).toEqual(workers('split', 2));
 
@@ -517,13 +505,7 @@ describe('a ShardDistributor with two pools on a real control plane', () => {
       sdManifest('shrinking', { minWorkers: 1, pools: [largePool({ minWorkers: 2 })] }),
     );
     distributor = await LocalDistributor.start(ns.name, 'shrinking', op.book);
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, 'shrinking'), 'Ready')).toMatchObject({
-          status: 'True',
-        }),
-      { timeoutMs: 90_000 },
-    );
+    await sdWithCondition(ns.name, 'shrinking', 'Ready', { status: 'True' }, 90_000);
     await distributor.produce(large(4));
     await eventually(
       async () => expect(poolStatus(await getSd(ns.name, 'shrinking'), 'large')?.backlog).toBe(4),

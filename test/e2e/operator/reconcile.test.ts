@@ -334,13 +334,7 @@ describe('the operator on a real control plane', () => {
   it('makes no API writes in a steady state, through a quiet minute of requeues and resyncs', async () => {
     await createSd(ns.name, sdManifest('quiet', { minWorkers: 2 }));
     distributor = await LocalDistributor.start(ns.name, 'quiet', op.book);
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, 'quiet'), 'Ready')).toMatchObject({ status: 'True' }),
-      {
-        timeoutMs: 60_000,
-      },
-    );
+    await sdWithCondition(ns.name, 'quiet', 'Ready', { status: 'True' }, 60_000);
     // Only this ShardDistributor is left (earlier tests' namespaces are gone), and the
     // last status write and its echo have settled.
     await eventually(
@@ -481,13 +475,7 @@ describe('the operator on a real control plane', () => {
   it('deletes everything when the ShardDistributor is deleted, after draining', async () => {
     await createSd(ns.name, sdManifest('gone', { minWorkers: 2 }));
     distributor = await LocalDistributor.start(ns.name, 'gone', op.book);
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, 'gone'), 'Ready')).toMatchObject({ status: 'True' }),
-      {
-        timeoutMs: 60_000,
-      },
-    );
+    await sdWithCondition(ns.name, 'gone', 'Ready', { status: 'True' }, 60_000);
     kubectlOk(['delete', 'sd', 'gone', '-n', ns.name, '--wait=false']);
     await eventually(
       async () => {
