@@ -55,35 +55,60 @@ function shardContents(
   return readShards(backend, config.worker.subQueuePrefix, config.dispatcher.minWorkers);
 }
 
+/**
+ * Produces `messages`, runs a distributor that kills itself at `failpoint`, leaves it down for
+ * `downMs`, then runs one until the main queue is empty. Says how many copies the shards held
+ * when it crashed and what the second one logged.
+ */
+async function crashThenRecover(
+  config: DistributorConfig,
+  backend: QueueBackend,
+  messages: readonly string[],
+  failpoint: string,
+  downMs = 0,
+): Promise<{ storedAtCrash: number; output: string }> {
+  const file = join(dir, `${config.dispatcher.mainQueueName}.ini`);
+  await writeFile(file, renderIni(config));
+  const producer = await backend.openWriter(config.dispatcher.mainQueueName);
+  await producer.append(messages.map((m) => Buffer.from(m)));
+  await producer.flush();
+  const crashing = distributorProcess(file, { SD_FAILPOINT: failpoint });
+  expect((await crashing.exited).signal).toBe('SIGKILL');
+  let storedAtCrash = 0;
+  for (let i = 0; i < config.dispatcher.minWorkers; i++)
+    storedAtCrash += await backend.backlog(`${config.worker.subQueuePrefix}-${i}`, 'not-yet');
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+
+  const survivor = distributorProcess(file);
+  await eventually(
+    async () =>
+      expect(
+        await backend.backlog(config.dispatcher.mainQueueName, config.dispatcher.consumerName),
+      ).toBe(0),
+    { timeoutMs: 30_000 },
+  );
+  survivor.child.kill('SIGTERM');
+  expect((await survivor.exited).code).toBe(0);
+  return { storedAtCrash, output: survivor.output() };
+}
+
+const everyOnce = (count: number) => ({
+  delivered: count,
+  lost: [],
+  duplicated: [],
+  unexpected: [],
+});
+
 describe('the distributor process on the nats backend', () => {
   it.each(PROTOCOL_STEPS)('loses and duplicates nothing when killed -9 %s', async (step) => {
     const config = natsConfig();
-    const file = join(dir, `${step}.ini`);
-    await writeFile(file, renderIni(config));
     const backend = await backendFor(config);
     try {
       const messages = ids(64, step);
-      const producer = await backend.openWriter(config.dispatcher.mainQueueName);
-      await producer.append(messages.map((m) => Buffer.from(m)));
-      await producer.flush();
-      const crashing = distributorProcess(file, { SD_FAILPOINT: `${step}:3` });
-      expect((await crashing.exited).signal).toBe('SIGKILL');
-      const survivor = distributorProcess(file);
-      await eventually(
-        async () =>
-          expect(
-            await backend.backlog(config.dispatcher.mainQueueName, config.dispatcher.consumerName),
-          ).toBe(0),
-        { timeoutMs: 30_000 },
+      await crashThenRecover(config, backend, messages, `${step}:3`);
+      expect(countDeliveries(await shardContents(backend, config), messages)).toEqual(
+        everyOnce(64),
       );
-      survivor.child.kill('SIGTERM');
-      expect((await survivor.exited).code).toBe(0);
-      expect(countDeliveries(await shardContents(backend, config), messages)).toEqual({
-        delivered: 64,
-        lost: [],
-        duplicated: [],
-        unexpected: [],
-      });
     } finally {
       await backend.close();
     }
@@ -91,8 +116,6 @@ describe('the distributor process on the nats backend', () => {
 
   it('stores nothing twice when it comes back after the duplicate window', async () => {
     const config = natsConfig();
-    const file = join(dir, 'late.ini');
-    await writeFile(file, renderIni(config));
     // Streams whose duplicate window (1 s) is over before the distributor is back.
     const backend = await createNatsBackend({
       ...config.nats!,
@@ -101,35 +124,19 @@ describe('the distributor process on the nats backend', () => {
     });
     try {
       const messages = ids(64, 'late');
-      const producer = await backend.openWriter(config.dispatcher.mainQueueName);
-      await producer.append(messages.map((m) => Buffer.from(m)));
-      await producer.flush();
       // Killed in its first batch, after some shards stored their copies, before the commit.
-      const crashing = distributorProcess(file, { SD_FAILPOINT: 'after-flush:3' });
-      expect((await crashing.exited).signal).toBe('SIGKILL');
-      let stored = 0;
-      for (let i = 0; i < config.dispatcher.minWorkers; i++)
-        stored += await backend.backlog(`${config.worker.subQueuePrefix}-${i}`, 'not-yet');
-      expect(stored).toBeGreaterThan(0);
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
-
-      const survivor = distributorProcess(file);
-      await eventually(
-        async () =>
-          expect(
-            await backend.backlog(config.dispatcher.mainQueueName, config.dispatcher.consumerName),
-          ).toBe(0),
-        { timeoutMs: 30_000 },
+      const { storedAtCrash, output } = await crashThenRecover(
+        config,
+        backend,
+        messages,
+        'after-flush:3',
+        2_000,
       );
-      survivor.child.kill('SIGTERM');
-      expect((await survivor.exited).code).toBe(0);
-      expect(countDeliveries(await shardContents(backend, config), messages)).toEqual({
-        delivered: 64,
-        lost: [],
-        duplicated: [],
-        unexpected: [],
-      });
-      expect(survivor.output()).toMatch(/not copied again/);
+      expect(storedAtCrash).toBeGreaterThan(0);
+      expect(countDeliveries(await shardContents(backend, config), messages)).toEqual(
+        everyOnce(64),
+      );
+      expect(output).toMatch(/not copied again/);
     } finally {
       await backend.close();
     }
