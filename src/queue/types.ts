@@ -183,9 +183,11 @@ export interface QueueBackend {
   peek(queue: string, count: number, consumer?: string): Promise<Buffer[]>;
   /**
    * The ids (`messageIdOf`) of the messages after `position` in its queue that writers of this
-   * backend already stored, whenever they did: what a distributor restarted before committing
-   * them must not write again. Absent where the distributor's journal does that (veda).
+   * backend already stored, whenever they did: what a distributor or worker restarted before
+   * committing them must not write again. `into`: the queues the copies went to, when known
+   * (a worker's retry and dead-letter queues; nats looks only at those in the source's
+   * stream). Absent where a journal does that (veda).
    */
-  copiedAfter?(position: QueuePosition): Promise<ReadonlySet<string>>;
+  copiedAfter?(position: QueuePosition, into?: readonly string[]): Promise<ReadonlySet<string>>;
   close(): Promise<void>;
 }

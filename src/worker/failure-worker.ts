@@ -20,6 +20,7 @@ import {
 import { workerMetrics, type RejectOutcome, type WorkerMetrics } from './metrics.ts';
 import {
   finishMove,
+  firstLookupPerSource,
   moveBatch,
   MoveJournal,
   type MoveContext,
@@ -66,8 +67,9 @@ const MIN_WAIT_MS = 10;
  * dropped (Drop). Before each read of the shard queue the worker handles the head of its
  * retry queue if it is due, so a retrying message never holds up the rest of the shard.
  * Block retries in place and never moves past the message. Rejects reach their queue before
- * the batch is committed; a move journal (veda) or the source position as message id (nats)
- * keeps a crash in between from moving them twice.
+ * the batch is committed; a move journal (veda), or on nats the source position as message id
+ * and the look-up of what a crashed run stored (copiedAfter), keeps a crash in between from
+ * moving them twice.
  */
 export async function runFailureWorker(
   options: RunWorkerOptions & { readonly failure: WorkerFailureOptions },
@@ -137,6 +139,11 @@ class FailureWorker {
         [retryWriter.queue, retryWriter],
         [dlqWriter.queue, dlqWriter],
       ]),
+      ...(options.backend.copiedAfter
+        ? {
+            alreadyCopied: firstLookupPerSource(options.backend.copiedAfter.bind(options.backend)),
+          }
+        : {}),
       ...(options.failpoint ? { failpoint: options.failpoint } : {}),
     };
     this.#metrics = workerMetrics(options.registry);

@@ -59,11 +59,41 @@ export interface MoveItem {
 
 export type MoveFailpoint = 'after-journal' | 'after-append' | 'after-flush' | 'after-commit';
 
+/** Ids of a source's messages after a position that the given queues already hold. */
+export type CopiedLookup = (
+  from: QueuePosition,
+  into: readonly string[],
+) => Promise<ReadonlySet<string>>;
+
 export interface MoveContext {
   readonly journal?: MoveJournal;
   readonly writers: ReadonlyMap<string, QueueWriter>;
+  /**
+   * Without a journal (nats): what a run that crashed before its commit already stored in
+   * the targets, so it is not stored again however long the restart took (see
+   * `firstLookupPerSource`).
+   */
+  readonly alreadyCopied?: CopiedLookup;
   /** Tests: throw here to play a crash at that step. */
   readonly failpoint?: (name: MoveFailpoint) => void;
+}
+
+/**
+ * `lookup` asked once per source queue, at its first move: only a run that crashed before
+ * this one can have left copies uncommitted. Its answer stands for the later moves too.
+ */
+export function firstLookupPerSource(lookup: CopiedLookup): CopiedLookup {
+  const found = new Map<string, Promise<ReadonlySet<string>>>();
+  return (from, into) => {
+    let answer = found.get(from.queue);
+    if (answer === undefined) {
+      answer = lookup(from, into);
+      found.set(from.queue, answer);
+      // A failed lookup is asked again at the next move.
+      answer.catch(() => found.delete(from.queue));
+    }
+    return answer;
+  };
 }
 
 /** The bytes `item` stands for. */
@@ -97,7 +127,11 @@ export async function moveBatch(
   };
   await journal?.write(entry);
   failpoint?.('after-journal');
-  await writeTargets(context, entry, batch.messages, false);
+  const copied = await context.alreadyCopied?.(
+    batch.from,
+    entry.targets.map((t) => t.queue),
+  );
+  await writeTargets(context, entry, batch.messages, false, copied);
   await source.commit(entry.next);
   failpoint?.('after-commit');
   await journal?.clear();
@@ -151,12 +185,15 @@ async function writeTargets(
   entry: MoveEntry,
   messages: readonly QueueMessage[],
   recovering: boolean,
+  copied: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   for (const target of entry.targets) {
     const writer = writerOf(context, target.queue);
     // Only a recovery can find part of the batch already durable.
     const done = recovering ? await writer.countSince(target.mark) : 0;
-    const rest = target.items.slice(done);
+    const rest = target.items
+      .slice(done)
+      .filter((item) => !copied.has(messageIdOf(messageAt(messages, item.index).position)));
     if (rest.length > 0) {
       const data = rest.map((item) => payloadOf(item, messageAt(messages, item.index)));
       const ids = rest.map((item) => messageIdOf(messageAt(messages, item.index).position));

@@ -12,7 +12,7 @@ import type {
 } from '../types.ts';
 import { openConnection } from './connection.ts';
 import { NatsConsumer } from './consumer.ts';
-import { copiedAfter } from './copied.ts';
+import { copiedAfter, copiedInto } from './copied.ts';
 import type { NatsContext, QueueAddress } from './context.ts';
 import { fromNatsError, isNotFound } from './errors.ts';
 import { checkName, durableOf, subjectOf } from './names.ts';
@@ -134,9 +134,16 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
       );
     },
 
-    async copiedAfter(position: QueuePosition) {
+    async copiedAfter(position: QueuePosition, into?: readonly string[]) {
       assertOpen();
-      return copiedAfter(ctx, resolved.shardStream, position);
+      if (into === undefined) return copiedAfter(ctx, resolved.shardStream, position);
+      // Read forward only where sequences compare: targets in the source's own stream.
+      const targets = await Promise.all(into.map((queue) => address(queue)));
+      const stream = String(position['stream']);
+      const subjects = targets.filter((t) => t.stream === stream).map((t) => t.subject);
+      return subjects.length === 0
+        ? new Set<string>()
+        : copiedInto(ctx, stream, position, subjects);
     },
 
     async close() {

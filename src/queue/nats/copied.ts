@@ -6,6 +6,85 @@ import { fromNatsError } from './errors.ts';
 import { sourceSeqOf } from './message-id.ts';
 import { isNoMessage } from './streams.ts';
 
+/**
+ * The sequence and queue of a nats position whose copies are looked up. Throws for another
+ * backend's position.
+ */
+function sourceOf(after: QueuePosition): { queue: string; stream: string; committed: number } {
+  const { queue, stream, seq } = after;
+  if (after.backend !== 'nats' || typeof stream !== 'string' || typeof seq !== 'number')
+    throw new QueuePositionError(
+      `position ${JSON.stringify(after)} is not a nats position: only copies of nats messages are looked up`,
+    );
+  return { queue, stream, committed: seq };
+}
+
+/**
+ * The ids of the copies that `subjects` of `stream` hold of the messages after `after`, when
+ * its queue is in the same stream (a worker's rejects, from its shard or retry queue to its
+ * retry and dead-letter queues). A copy is stored after its original, so each subject is read
+ * forward from the original's sequence: every copy is found, after any downtime. Needs direct
+ * gets (streams this backend creates allow them); without, the duplicate window alone keeps
+ * a replay from being stored twice.
+ */
+export async function copiedInto(
+  ctx: NatsContext,
+  stream: string,
+  after: QueuePosition,
+  subjects: readonly string[],
+): Promise<Set<string>> {
+  const source = sourceOf(after);
+  const copied = new Set<string>();
+  try {
+    const info = await ctx.jsm.streams.info(stream);
+    if (!info.config.allow_direct) {
+      ctx.log.info(
+        { stream, queue: source.queue },
+        'the stream allows no direct gets: copies stored before a restart rely on the duplicate window',
+      );
+      return copied;
+    }
+    for (const subject of subjects) {
+      for (let seq = source.committed + 1; seq <= info.state.last_seq;) {
+        const batch = await nextOfSubject(ctx, stream, subject, seq);
+        for (const msg of batch) {
+          const id = msg.header?.get('Nats-Msg-Id');
+          const copyOf = id ? sourceSeqOf(id, source.queue, source.stream) : undefined;
+          if (id && copyOf !== undefined && copyOf > source.committed) copied.add(id);
+        }
+        const last = batch.at(-1);
+        if (last === undefined) break;
+        seq = last.seq + 1;
+      }
+    }
+    return copied;
+  } catch (err) {
+    throw fromNatsError(err, `reading the copies of ${source.queue} in stream ${stream}`);
+  }
+}
+
+/** Up to a window of `subject`'s messages from `seq` on; none when nothing matches. */
+async function nextOfSubject(
+  ctx: NatsContext,
+  stream: string,
+  subject: string,
+  seq: number,
+): Promise<StoredMsg[]> {
+  const batch: StoredMsg[] = [];
+  try {
+    const messages = await ctx.jsm.direct.getBatch(stream, {
+      seq,
+      next_by_subj: subject,
+      batch: WINDOW,
+    });
+    for await (const msg of messages) batch.push(msg);
+  } catch (err) {
+    // A direct batch that matches nothing ends in a 404 status.
+    if (!isNoMessage(err) && (err as { code?: unknown }).code !== 404) throw err;
+  }
+  return batch;
+}
+
 /** How many of the shard stream's newest messages a look-back reads at most. */
 export const COPIED_LOOK_BACK = 10_000;
 
@@ -26,11 +105,7 @@ export async function copiedAfter(
   after: QueuePosition,
   lookBack = COPIED_LOOK_BACK,
 ): Promise<Set<string>> {
-  const { queue, stream, seq: committed } = after;
-  if (after.backend !== 'nats' || typeof stream !== 'string' || typeof committed !== 'number')
-    throw new QueuePositionError(
-      `position ${JSON.stringify(after)} is not a nats position: only copies of nats messages are looked up`,
-    );
+  const { queue, stream, committed } = sourceOf(after);
   const copied = new Set<string>();
   try {
     const info = await ctx.jsm.streams.info(shardStream);

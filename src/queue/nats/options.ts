@@ -19,10 +19,9 @@ export interface NatsBackendOptions extends NatsConfig {
   readonly shardSubjectPrefix?: string;
   /**
    * Duplicate window of streams this backend creates (default 5 minutes). A replayed publish
-   * (same msgID) within it is dropped: a publish retried after a timeout, or a worker's
-   * reject replayed after its restart, is stored once. (A restarted distributor does not
-   * depend on it: it reads its uncommitted copies back, see copiedAfter.) Costs server
-   * memory per message published in the window.
+   * (same msgID) within it is dropped: a publish retried after a timeout is stored once. A
+   * restarted distributor or worker does not depend on it: it reads back what it stored
+   * uncommitted (copiedAfter). Costs server memory per message published in the window.
    */
   readonly duplicateWindowMs?: number;
   /** Replicas of streams this backend creates (default 1; 3 on a JetStream cluster). */

@@ -21,7 +21,7 @@ export async function ensureStream(
     if (window < MIN_DUPLICATE_WINDOW_MS) {
       ctx.log.warn(
         { stream, duplicateWindowMs: window, minimumMs: MIN_DUPLICATE_WINDOW_MS },
-        'stream duplicate window is short: a publish retried after it, or a worker reject replayed after a worker restart, may be stored twice',
+        'stream duplicate window is short: a publish retried after it (a timeout) may be stored twice',
       );
     }
     return;
