@@ -23,6 +23,7 @@ import {
   deadLetterQueueOf,
   encodeOutputLine,
   finishMove,
+  firstLookupPerSource,
   moveBatch,
   MoveJournal,
   poolDeadLetterQueueOf,
@@ -339,9 +340,14 @@ async function replay(
   failpoint: ((name: MoveFailpoint) => void) | undefined,
 ): Promise<void> {
   const writer: QueueWriter = await target.backend.openWriter(target.replayQueue);
+  const { backend } = target;
   const context: MoveContext = {
     ...(target.journal ? { journal: target.journal } : {}),
     writers: new Map([[target.replayQueue, writer]]),
+    // nats: what a replay that died before its commit already stored is not stored again.
+    ...(backend.copiedAfter
+      ? { alreadyCopied: firstLookupPerSource(backend.copiedAfter.bind(backend)) }
+      : {}),
     ...(failpoint ? { failpoint } : {}),
   };
   try {
