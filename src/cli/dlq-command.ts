@@ -10,6 +10,7 @@ import {
 } from '../config/index.ts';
 import { silentLogger } from '../observability/index.ts';
 import {
+  copiedLookupOf,
   createNatsBackend,
   createVedaBackend,
   decodeEnvelope,
@@ -23,7 +24,6 @@ import {
   deadLetterQueueOf,
   encodeOutputLine,
   finishMove,
-  firstLookupPerSource,
   moveBatch,
   MoveJournal,
   poolDeadLetterQueueOf,
@@ -340,14 +340,12 @@ async function replay(
   failpoint: ((name: MoveFailpoint) => void) | undefined,
 ): Promise<void> {
   const writer: QueueWriter = await target.backend.openWriter(target.replayQueue);
-  const { backend } = target;
+  const alreadyCopied = copiedLookupOf(target.backend);
   const context: MoveContext = {
     ...(target.journal ? { journal: target.journal } : {}),
     writers: new Map([[target.replayQueue, writer]]),
     // nats: what a replay that died before its commit already stored is not stored again.
-    ...(backend.copiedAfter
-      ? { alreadyCopied: firstLookupPerSource(backend.copiedAfter.bind(backend)) }
-      : {}),
+    ...(alreadyCopied ? { alreadyCopied } : {}),
     ...(failpoint ? { failpoint } : {}),
   };
   try {

@@ -6,7 +6,7 @@ import {
   samePosition,
   type QueueConsumer,
   type QueueMessage,
-  type QueuePosition,
+  type CopiedLookup,
   type ReadBatch,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
@@ -45,11 +45,10 @@ export interface BatchProtocolOptions {
   journal?: BatchJournal;
   /**
    * The ids of a source's messages after a position that the shard queues already hold
-   * (nats: read back from the shard stream, see QueueBackend.copiedAfter). Asked once per
-   * source, at its first batch: those a crash left stored but uncommitted are not written
-   * again, however long the distributor was down.
+   * (nats: read back from the shard stream, see copiedLookupOf): those a crash left stored
+   * but uncommitted are not written again, however long the distributor was down.
    */
-  alreadyCopied?: (after: QueuePosition) => Promise<ReadonlySet<string>>;
+  alreadyCopied?: CopiedLookup;
   failpoint: Failpoint;
   /** A batch read from any other queue is the backlog of a shard being moved. */
   mainQueue: string;
@@ -65,8 +64,6 @@ export interface BatchProtocolOptions {
  */
 export class BatchProtocol {
   private readonly options: BatchProtocolOptions;
-  /** Per source queue: ids of its messages an earlier run stored (alreadyCopied). */
-  private readonly copiedBefore = new Map<string, ReadonlySet<string>>();
 
   constructor(options: BatchProtocolOptions) {
     this.options = options;
@@ -195,11 +192,7 @@ export class BatchProtocol {
   private async withoutCopied(source: QueueConsumer, batch: ReadBatch): Promise<ReadBatch> {
     const { alreadyCopied, log } = this.options;
     if (alreadyCopied === undefined) return batch;
-    let copied = this.copiedBefore.get(source.queue);
-    if (copied === undefined) {
-      copied = await alreadyCopied(batch.from);
-      this.copiedBefore.set(source.queue, copied);
-    }
+    const copied = await alreadyCopied(batch.from);
     if (copied.size === 0) return batch;
     const messages = batch.messages.filter((m) => !copied.has(messageIdOf(m.position)));
     if (messages.length < batch.messages.length)

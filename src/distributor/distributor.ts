@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import { restartKeys, withLiveKeys, type DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
+  copiedLookupOf,
   QueueError,
   QueueNotFoundError,
   samePosition,
@@ -103,6 +104,7 @@ export class Distributor {
       now: options.now ?? Date.now,
       log: options.log,
     });
+    const alreadyCopied = copiedLookupOf(options.shardBackend);
     this.protocol = new BatchProtocol({
       lanes: this.lanes,
       deadLetterWrap: expiredEnvelope(options.now ?? Date.now),
@@ -110,9 +112,7 @@ export class Distributor {
       metrics: this.metrics,
       log: options.log,
       ...(options.journal ? { journal: options.journal } : {}),
-      ...(options.shardBackend.copiedAfter
-        ? { alreadyCopied: options.shardBackend.copiedAfter.bind(options.shardBackend) }
-        : {}),
+      ...(alreadyCopied ? { alreadyCopied } : {}),
       failpoint: options.failpoint ?? noFailpoint,
       mainQueue: mainQueueName,
       retryMinMs: options.retryMinMs ?? 100,

@@ -1,6 +1,7 @@
 import { retryDelayMs } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
+  copiedLookupOf,
   decodeEnvelope,
   samePosition,
   type Envelope,
@@ -20,7 +21,6 @@ import {
 import { workerMetrics, type RejectOutcome, type WorkerMetrics } from './metrics.ts';
 import {
   finishMove,
-  firstLookupPerSource,
   moveBatch,
   MoveJournal,
   type MoveContext,
@@ -131,6 +131,7 @@ class FailureWorker {
     this.#retryQueue = retryWriter.queue;
     this.#dlqQueue = dlqWriter.queue;
     const { journalDir } = options.failure;
+    const alreadyCopied = copiedLookupOf(options.backend);
     this.#move = {
       ...(journalDir === undefined
         ? {}
@@ -139,11 +140,7 @@ class FailureWorker {
         [retryWriter.queue, retryWriter],
         [dlqWriter.queue, dlqWriter],
       ]),
-      ...(options.backend.copiedAfter
-        ? {
-            alreadyCopied: firstLookupPerSource(options.backend.copiedAfter.bind(options.backend)),
-          }
-        : {}),
+      ...(alreadyCopied ? { alreadyCopied } : {}),
       ...(options.failpoint ? { failpoint: options.failpoint } : {}),
     };
     this.#metrics = workerMetrics(options.registry);

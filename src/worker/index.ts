@@ -28,7 +28,7 @@ export {
   replayQueueOf,
   retryQueueOf,
 } from './queue-names.ts';
-export { finishMove, firstLookupPerSource, moveBatch, MoveJournal } from './move-journal.ts';
+export { finishMove, moveBatch, MoveJournal } from './move-journal.ts';
 export type {
   MoveContext,
   MoveEntry,

@@ -14,6 +14,7 @@ import {
   type QueueMark,
   type QueueMessage,
   type QueuePosition,
+  type CopiedLookup,
   type QueueWriter,
 } from '../queue/index.ts';
 import { WorkerJournalError } from './errors.ts';
@@ -59,41 +60,17 @@ export interface MoveItem {
 
 export type MoveFailpoint = 'after-journal' | 'after-append' | 'after-flush' | 'after-commit';
 
-/** Ids of a source's messages after a position that the given queues already hold. */
-export type CopiedLookup = (
-  from: QueuePosition,
-  into: readonly string[],
-) => Promise<ReadonlySet<string>>;
-
 export interface MoveContext {
   readonly journal?: MoveJournal;
   readonly writers: ReadonlyMap<string, QueueWriter>;
   /**
    * Without a journal (nats): what a run that crashed before its commit already stored in
    * the targets, so it is not stored again however long the restart took (see
-   * `firstLookupPerSource`).
+   * `copiedLookupOf`).
    */
   readonly alreadyCopied?: CopiedLookup;
   /** Tests: throw here to play a crash at that step. */
   readonly failpoint?: (name: MoveFailpoint) => void;
-}
-
-/**
- * `lookup` asked once per source queue, at its first move: only a run that crashed before
- * this one can have left copies uncommitted. Its answer stands for the later moves too.
- */
-export function firstLookupPerSource(lookup: CopiedLookup): CopiedLookup {
-  const found = new Map<string, Promise<ReadonlySet<string>>>();
-  return (from, into) => {
-    let answer = found.get(from.queue);
-    if (answer === undefined) {
-      answer = lookup(from, into);
-      found.set(from.queue, answer);
-      // A failed lookup is asked again at the next move.
-      answer.catch(() => found.delete(from.queue));
-    }
-    return answer;
-  };
 }
 
 /** The bytes `item` stands for. */
