@@ -46,9 +46,9 @@ export async function copiedInto(
     }
     for (const subject of subjects) {
       for (let seq = source.committed + 1; seq <= info.state.last_seq;) {
-        const batch = await nextOfSubject(ctx, stream, subject, seq);
+        const batch = await directBatch(ctx, stream, seq, WINDOW, subject);
         for (const msg of batch) {
-          const id = msg.header?.get('Nats-Msg-Id');
+          const id = msgIdOf(msg);
           const copyOf = id ? sourceSeqOf(id, source.queue, source.stream) : undefined;
           if (id && copyOf !== undefined && copyOf > source.committed) copied.add(id);
         }
@@ -63,26 +63,35 @@ export async function copiedInto(
   }
 }
 
-/** Up to a window of `subject`'s messages from `seq` on; none when nothing matches. */
-async function nextOfSubject(
+/**
+ * Up to `batch` messages from `seq` on (of `subject` only, when given), by one direct batch
+ * get; none when nothing matches.
+ */
+async function directBatch(
   ctx: NatsContext,
   stream: string,
-  subject: string,
   seq: number,
+  batch: number,
+  subject?: string,
 ): Promise<StoredMsg[]> {
-  const batch: StoredMsg[] = [];
+  const found: StoredMsg[] = [];
   try {
     const messages = await ctx.jsm.direct.getBatch(stream, {
       seq,
-      next_by_subj: subject,
-      batch: WINDOW,
+      batch,
+      ...(subject === undefined ? {} : { next_by_subj: subject }),
     });
-    for await (const msg of messages) batch.push(msg);
+    for await (const msg of messages) found.push(msg);
   } catch (err) {
     // A direct batch that matches nothing ends in a 404 status.
     if (!isNoMessage(err) && (err as { code?: unknown }).code !== 404) throw err;
   }
-  return batch;
+  return found;
+}
+
+/** A stored message's `Nats-Msg-Id`, if it has one. */
+function msgIdOf(msg: StoredMsg | null | undefined): string | undefined {
+  return msg?.header?.get('Nats-Msg-Id') || undefined;
 }
 
 /** How many of the shard stream's newest messages a look-back reads at most. */
@@ -150,15 +159,11 @@ async function msgIdsBetween(
 ): Promise<string[]> {
   const ids: string[] = [];
   const keep = (msg: StoredMsg | null | undefined) => {
-    const id = msg?.header?.get('Nats-Msg-Id');
+    const id = msgIdOf(msg);
     if (msg && id && msg.seq <= end) ids.push(id);
   };
   if (direct) {
-    for await (const msg of await ctx.jsm.direct.getBatch(stream, {
-      seq: start,
-      batch: end - start + 1,
-    }))
-      keep(msg);
+    for (const msg of await directBatch(ctx, stream, start, end - start + 1)) keep(msg);
     return ids;
   }
   for (let seq = start; seq <= end; seq++) {

@@ -1,5 +1,8 @@
+import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { silentLogger } from '../../../src/observability/index.ts';
 import type { QueueBackend } from '../../../src/queue/index.ts';
+import type { MessageHandler, RunWorkerOptions } from '../../../src/worker/index.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
 import { harness, writeTo } from '../helpers.ts';
 import { natsHarness, type NatsHarness } from '../nats/helpers.ts';
@@ -66,4 +69,28 @@ export function onBothBackends(cases: (subject: () => Promise<Subject>) => void)
       };
     });
   });
+}
+
+/** The shard the failure tests' worker reads, and its consumer. */
+export const SHARD = 'flow-shard-0';
+export const CONSUMER = 'worker';
+
+/** A failure test's worker on `backend`: shard SHARD as CONSUMER, quick polls, small batches. */
+export function workerOn(
+  backend: QueueBackend,
+  handler: MessageHandler,
+  signal: AbortSignal,
+  registry: Registry,
+): Omit<RunWorkerOptions, 'failure'> {
+  return {
+    backend,
+    queue: SHARD,
+    consumer: CONSUMER,
+    handler,
+    sleepEmptySec: 0.02,
+    batchSize: 4,
+    signal,
+    log: silentLogger,
+    registry,
+  };
 }

@@ -3,16 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/observability/index.ts';
 import { dlqCommand } from '../../../src/cli/dlq-command.ts';
 import { decodeEnvelope, encodeEnvelope } from '../../../src/queue/index.ts';
 import { runWorker, type MessageHandler } from '../../../src/worker/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
 import { natsHarness, pause, texts, writeTo } from '../nats/helpers.ts';
-
-const SHARD = 'flow-shard-0';
-const CONSUMER = 'worker';
+import { CONSUMER, SHARD, workerOn } from './backends.ts';
 
 // A worker (and `dlq replay`) on nats keeps no journal: what it stored before dying
 // uncommitted is found again when it runs again, even after the streams' duplicate window,
@@ -95,15 +92,7 @@ describe('nats moves run again after the duplicate window', () => {
           Buffer.from(message).toString() === 'm-2' ? { reject: 'bad' } : undefined;
         const run = (controller: AbortController, failpoint?: (name: string) => void) =>
           runWorker({
-            backend: h.backend,
-            queue: SHARD,
-            consumer: CONSUMER,
-            handler,
-            sleepEmptySec: 0.02,
-            batchSize: 4,
-            signal: controller.signal,
-            log: silentLogger,
-            registry: new Registry(),
+            ...workerOn(h.backend, handler, controller.signal, new Registry()),
             failure: {
               policy: 'DeadLetter',
               maxAttempts: target === 'retry' ? 5 : 1,

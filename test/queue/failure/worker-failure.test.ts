@@ -1,6 +1,5 @@
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/observability/index.ts';
 import { decodeEnvelope } from '../../../src/queue/index.ts';
 import {
   runWorker,
@@ -12,12 +11,10 @@ import {
 } from '../../../src/worker/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { texts } from '../helpers.ts';
-import { onBothBackends, type Subject } from './backends.ts';
+import { CONSUMER, onBothBackends, SHARD, workerOn, type Subject } from './backends.ts';
 
-const SHARD = 'flow-shard-0';
 const RETRY = `${SHARD}-retry`;
 const DLQ = `${SHARD}-dlq`;
-const CONSUMER = 'worker';
 
 const text = (data: Uint8Array): string => Buffer.from(data).toString();
 
@@ -50,16 +47,8 @@ onBothBackends((subject) => {
     extra: Partial<RunWorkerOptions> = {},
   ) {
     return runWorker({
-      backend: s.backend,
-      queue: SHARD,
-      consumer: CONSUMER,
-      handler,
-      sleepEmptySec: 0.02,
-      batchSize: 4,
-      signal: controller.signal,
-      log: silentLogger,
+      ...workerOn(s.backend, handler, controller.signal, registry),
       failure: failure(),
-      registry,
       ...extra,
     });
   }
