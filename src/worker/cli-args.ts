@@ -41,7 +41,11 @@ the workers of a nats ShardDistributor), else to veda, which needs --base.
 With SD_FAILURE_POLICY (DeadLetter, Drop or Block) in the environment, and optionally
 SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC, SD_RETRY_BACKOFF_MAX_SEC and SD_POOL, a rejected
 message is retried through QUEUE-retry and dead-lettered to QUEUE-dlq (or dropped, or it
-blocks the shard). --reject-matching rejects every payload whose text matches REGEX.`;
+blocks the shard). --reject-matching rejects every payload whose text matches REGEX.
+
+--out FILE gets one line per message, appended before its batch is committed, so a killed
+worker's batch is written again by the next one (at least once). A line left unfinished by
+a kill is cut off when the next worker opens FILE.`;
 
 function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') {

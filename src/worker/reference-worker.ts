@@ -1,10 +1,9 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import { failureFromEnv, natsFromEnv, POOL_ENV, type Env } from '../config/index.ts';
 import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../observability/index.ts';
 import { createNatsBackend, createVedaBackend, type QueueBackend } from '../queue/index.ts';
 import { parseWorkerArgs, type WorkerArgs } from './cli-args.ts';
-import { encodeOutputLine } from './output-line.ts';
+import { OutputFile } from './output-file.ts';
 import { runWorker } from './sdk.ts';
 import type { MessageHandler, WorkerReport } from './types.ts';
 
@@ -15,35 +14,6 @@ export interface ReferenceWorkerOptions {
   readonly handler?: MessageHandler;
   /** Where `shard_distributor_worker_rejected_total` is registered. */
   readonly registry?: Registry;
-}
-
-/** Collects a batch's output lines and writes them in one append before the batch is committed. */
-class OutputFile {
-  private readonly file: FileHandle;
-  private lines: string[] = [];
-
-  private constructor(file: FileHandle) {
-    this.file = file;
-  }
-
-  static async open(path: string): Promise<OutputFile> {
-    return new OutputFile(await open(path, 'a'));
-  }
-
-  readonly handler: MessageHandler = (message) => {
-    this.lines.push(encodeOutputLine(message) + '\n');
-  };
-
-  async flush(): Promise<void> {
-    if (this.lines.length === 0) return;
-    const text = this.lines.join('');
-    this.lines = [];
-    await this.file.appendFile(text, 'utf8');
-  }
-
-  async close(): Promise<void> {
-    await this.file.close();
-  }
 }
 
 /** Rejects what `pattern` matches, hands the rest to `next`. */
@@ -84,7 +54,7 @@ export async function main(
   const output =
     args.out === undefined
       ? undefined
-      : await OutputFile.open(args.out).catch(async (error: unknown) => {
+      : await OutputFile.open(args.out, log).catch(async (error: unknown) => {
           await backend.close();
           throw error;
         });
