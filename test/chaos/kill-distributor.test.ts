@@ -192,7 +192,8 @@ describe('kill -9 of the distributor at random points, nats backend', () => {
   afterAll(async () => {
     for (const backend of backends) await backend.close().catch(() => undefined);
     await server?.dispose();
-    await rm(dir, { recursive: true, force: true });
+    // Unset when the server failed to start: that error is the one to see.
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it(`puts each of ${MESSAGES} ids in exactly one shard queue exactly once through ${KILLS} kills`, async () => {
