@@ -43,9 +43,9 @@ SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC, SD_RETRY_BACKOFF_MAX_SEC and SD_POOL, a r
 message is retried through QUEUE-retry and dead-lettered to QUEUE-dlq (or dropped, or it
 blocks the shard). --reject-matching rejects every payload whose text matches REGEX.
 
---out FILE gets one line per message, appended before its batch is committed, so a killed
-worker's batch is written again by the next one (at least once). A line left unfinished by
-a kill is cut off when the next worker opens FILE.`;
+--out FILE gets one line per message, appended and synced before its batch is committed,
+so a killed worker's batch is written again by the next one (at least once). A line left
+unfinished by a kill is cut off when the next worker opens FILE.`;
 
 function required(value: string | undefined, flag: string): string {
   if (value === undefined || value === '') {

@@ -8,7 +8,7 @@ const TAIL_CHUNK = 64 * 1024;
 
 /**
  * The reference worker's `--out` file: a batch's lines are collected and written in one
- * append before the batch is committed.
+ * append, synced, before the batch is committed.
  *
  * Why `open` cuts a torn last line: Linux lets a fatal signal end a write between pages, so a
  * worker killed with -9 mid-append can leave part of a line. Its batch was not committed, so
@@ -52,6 +52,9 @@ export class OutputFile {
     const text = this.lines.join('');
     this.lines = [];
     await this.file.appendFile(text, 'utf8');
+    // The commit that follows is synced (durable veda, JetStream's ack): the lines must be on
+    // disk first, or a power cut could keep the commit and lose what it stands for.
+    await this.file.datasync();
   }
 
   async close(): Promise<void> {
