@@ -7,10 +7,11 @@ import { createLogger } from '../../src/observability/index.ts';
 import {
   createNatsBackend,
   createVedaBackend,
+  decodeEnvelope,
   type QueueBackend,
   type QueueWriter,
 } from '../../src/queue/index.ts';
-import { decodeOutputLine } from '../../src/worker/index.ts';
+import { deadLetterQueueOf, decodeOutputLine, retryQueueOf } from '../../src/worker/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { NatsServer } from '../harness/nats-server.ts';
 import {
@@ -50,12 +51,27 @@ interface Shards {
   /** The worker's flags that say where the queues are (veda: --base). */
   readonly where: readonly string[];
   readonly env: Record<string, string>;
+  /**
+   * Every 100th message is poison: the workers reject it (`--reject-matching`) under
+   * DeadLetter with two attempts, so it goes through the retry queue to the dead-letter queue.
+   */
+  readonly poison?: boolean;
 }
+
+const POISON = 'poison';
+/** Rejects retried quickly, so the run is about kills and not about waiting. */
+const DEAD_LETTER_ENV = {
+  SD_FAILURE_POLICY: 'DeadLetter',
+  SD_MAX_ATTEMPTS: '2',
+  SD_RETRY_BACKOFF_SEC: '0.01',
+  SD_RETRY_BACKOFF_MAX_SEC: '0.05',
+};
 
 /**
  * Keeps SHARDS workers consuming while one at a time is killed with -9 at a random moment,
  * KILLS times, then checks each shard's output: every message at least once, none invented,
- * and no more repeats than the batches in hand at the kills.
+ * and no more repeats than the batches in hand at the kills. With poison, each poison message
+ * is in its shard's dead-letter queue exactly once and never in the output.
  */
 async function killWorkers(name: string, shards: Shards): Promise<void> {
   const seed = chaosSeed();
@@ -66,12 +82,15 @@ async function killWorkers(name: string, shards: Shards): Promise<void> {
   const writers: QueueWriter[] = [];
   for (let i = 0; i < SHARDS; i++) writers.push(await backend.openWriter(queue(i)));
   const produced: string[][] = Array.from({ length: SHARDS }, () => []);
+  const poisoned: string[][] = Array.from({ length: SHARDS }, () => []);
   const produce = async (round: number) => {
     for (let i = 0; i < SHARDS; i++) {
-      const ids = uniqueIds(PER_ROUND, `${name}w${i}r${round}`);
+      const ids = uniqueIds(PER_ROUND, `${name}w${i}r${round}`).map((id, n) =>
+        shards.poison && n % 100 === 0 ? `${id}-${POISON}` : id,
+      );
       await writers[i]!.append(ids.map((id) => Buffer.from(id)));
       await writers[i]!.flush();
-      produced[i]!.push(...ids);
+      for (const id of ids) (id.endsWith(POISON) ? poisoned : produced)[i]!.push(id);
     }
   };
   const worker = (i: number) => {
@@ -81,8 +100,9 @@ async function killWorkers(name: string, shards: Shards): Promise<void> {
         ...shards.where,
         ...['--sub', queue(i), '--src', CONSUMER],
         ...['--sleep-empty', '0.01', '--batch-size', String(WORKER_BATCH), '--out', outFile(i)],
+        ...(shards.poison ? ['--reject-matching', POISON] : []),
       ],
-      shards.env,
+      { ...shards.env, ...(shards.poison ? DEAD_LETTER_ENV : {}) },
     );
     running.push(p);
     return p;
@@ -108,11 +128,14 @@ async function killWorkers(name: string, shards: Shards): Promise<void> {
     if ((await backend.backlog(queue(victim), CONSUMER)) > 0) killedWithBacklog++;
     workers[victim] = worker(victim);
   }
+  const backlog = async (i: number) =>
+    (await backend.backlog(queue(i), CONSUMER)) +
+    (shards.poison ? await backend.backlog(retryQueueOf(queue(i)), CONSUMER) : 0);
   for (let i = 0; i < SHARDS; i++) {
-    await eventually(async () => expect(await backend.backlog(queue(i), CONSUMER)).toBe(0), {
+    await eventually(async () => expect(await backlog(i)).toBe(0), {
       timeoutMs: 300_000,
       intervalMs: 250,
-      description: `shard ${i} drained by its worker`,
+      description: `shard ${i} (and its retry queue) drained by its worker`,
     });
   }
   // A replacement of a worker whose shard was already empty may still be starting: SIGTERM
@@ -139,6 +162,21 @@ async function killWorkers(name: string, shards: Shards): Promise<void> {
     expect(result.lost.slice(0, 10)).toEqual([]);
     expect(result.unexpected.slice(0, 10)).toEqual([]);
     duplicates += result.records - result.distinct;
+    if (!shards.poison) continue;
+    const deadLetters = (await backend.peek(deadLetterQueueOf(queue(i)), 100_000)).map((d) =>
+      decodeEnvelope(d).payload.toString(),
+    );
+    const dead = audit([deadLetters], poisoned[i]!);
+    console.log(
+      `chaos workers ${name}: shard ${i}: poison ${dead.expected}, dead letters ${dead.records} ` +
+        `(distinct ${dead.distinct}), lost ${dead.lost.length}, twice ${dead.duplicated.length}, ` +
+        `unexpected ${dead.unexpected.length}`,
+    );
+    expect({
+      lost: dead.lost.slice(0, 10),
+      duplicated: dead.duplicated.slice(0, 10),
+      unexpected: dead.unexpected.slice(0, 10),
+    }).toEqual({ lost: [], duplicated: [], unexpected: [] });
   }
   console.log(
     `chaos workers ${name}: ${kills} kill -9 (${killedWithBacklog} with messages still queued), ` +
@@ -150,16 +188,24 @@ async function killWorkers(name: string, shards: Shards): Promise<void> {
 }
 
 describe('kill -9 of workers', () => {
-  it('veda: loses nothing a killed worker had not committed, and its replacement resumes from the commit', async () => {
+  const vedaShards = async (): Promise<Omit<Shards, 'poison'>> => {
     dir = await mkdtemp(join(tmpdir(), 'sd-chaos-workers-'));
     const base = join(dir, 'queue-workers');
     backend = createVedaBackend({ basePath: base, logger: createLogger({ level: 'silent' }) });
-    await killWorkers('veda', {
+    return {
       backend,
       queue: (i) => `individuals-flow-shard-${i}`,
       where: ['--base', base],
       env: {},
-    });
+    };
+  };
+
+  it('veda: loses nothing a killed worker had not committed, and its replacement resumes from the commit', async () => {
+    await killWorkers('veda', await vedaShards());
+  });
+
+  it('veda: dead-letters each rejected message exactly once through the kills', async () => {
+    await killWorkers('veda-dlq', { ...(await vedaShards()), poison: true });
   });
 
   describe('nats', () => {
@@ -171,9 +217,10 @@ describe('kill -9 of workers', () => {
       await server?.dispose();
     });
 
-    it('loses nothing a killed worker had not committed, and its replacement resumes from the commit', async () => {
+    let run = 0;
+    const natsShards = async (): Promise<Omit<Shards, 'poison'>> => {
       dir = await mkdtemp(join(tmpdir(), 'sd-chaos-workers-nats-'));
-      const id = `W${process.pid}`;
+      const id = `W${process.pid}x${++run}`;
       const base = defaultConfig();
       // The worker finds its queue only by the SD_NATS_* variables, as the operator sets them.
       const config = {
@@ -182,12 +229,20 @@ describe('kill -9 of workers', () => {
         nats: { url: server!.url, mainStream: `MAIN_${id}`, shardStream: `SHARDS_${id}` },
       };
       backend = await createNatsBackend({ ...config.nats, mainQueue: `main${id}` });
-      await killWorkers('nats', {
+      return {
         backend,
         queue: (i) => `main${id}-shard-${i}`,
         where: [],
         env: natsEnv(config),
-      });
+      };
+    };
+
+    it('loses nothing a killed worker had not committed, and its replacement resumes from the commit', async () => {
+      await killWorkers('nats', await natsShards());
+    });
+
+    it('dead-letters each rejected message exactly once through the kills', async () => {
+      await killWorkers('nats-dlq', { ...(await natsShards()), poison: true });
     });
   });
 });
