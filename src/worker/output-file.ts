@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../observability/index.ts';
 import { encodeOutputLine } from './output-line.ts';
 import type { MessageHandler } from './types.ts';
@@ -14,17 +14,23 @@ const TAIL_CHUNK = 64 * 1024;
  * worker killed with -9 mid-append can leave part of a line. Its batch was not committed, so
  * the next worker writes the whole line again; left in place, the fragment would glue itself
  * to that line (`chaos-` + `chaos-w2-0300`) and the file would hold a message nobody sent.
- * One worker owns the file, so cutting at open cannot race another writer.
+ * One worker owns the file, so cutting at open cannot race another writer. Something that is
+ * not a regular file (`/dev/stdout`, a pipe) is only written: it keeps no tail and cannot sync.
  */
 export class OutputFile {
   private readonly file: FileHandle;
+  private readonly regular: boolean;
   private lines: string[] = [];
 
-  private constructor(file: FileHandle) {
+  private constructor(file: FileHandle, regular: boolean) {
     this.file = file;
+    this.regular = regular;
   }
 
   static async open(path: string, log: Logger): Promise<OutputFile> {
+    const existing = await stat(path).catch(() => undefined);
+    if (existing !== undefined && !existing.isFile())
+      return new OutputFile(await open(path, 'a'), false);
     const file = await open(path, 'a+');
     try {
       const cut = await cutTornLine(file);
@@ -37,7 +43,7 @@ export class OutputFile {
       await file.close();
       throw error;
     }
-    return new OutputFile(file);
+    return new OutputFile(file, true);
   }
 
   /** Queues `message`'s line for the next `flush`. */
@@ -54,7 +60,7 @@ export class OutputFile {
     await this.file.appendFile(text, 'utf8');
     // The commit that follows is synced (durable veda, JetStream's ack): the lines must be on
     // disk first, or a power cut could keep the commit and lose what it stands for.
-    await this.file.datasync();
+    if (this.regular) await this.file.datasync();
   }
 
   async close(): Promise<void> {

@@ -46,6 +46,14 @@ describe('reference worker output file', () => {
     expect(cuts()).toMatchObject([{ bytes: torn.length }]);
   });
 
+  it('writes to what is not a regular file without reading or syncing it', async () => {
+    const out = await OutputFile.open('/dev/null', h.logger);
+    out.add(Buffer.from('id-1'));
+    await out.flush();
+    await out.close();
+    expect(cuts()).toEqual([]);
+  });
+
   it('empties a file that holds only part of its first line', async () => {
     expect(await appendAfter('chaos-w2-00', ['chaos-w2-0000'])).toBe('chaos-w2-0000\n');
     expect(cuts()).toMatchObject([{ bytes: 11 }]);
