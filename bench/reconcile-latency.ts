@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { LABEL_COMPONENT, LABEL_DISTRIBUTOR, LABEL_SHARD } from '../src/api/index.ts';
 import { CONFIG_FILE_NAME, parseIni } from '../src/config/index.ts';
+import { SharedConnectionKubeConfig } from '../src/operator/runtime/index.ts';
 import {
   addFakeNode,
   arg,
@@ -90,8 +91,10 @@ try {
   // reports the INI the ConfigMap holds when asked: its live shards live and empty, its draining
   // ones never drained (backlog 1), moving as it says. Read directly from loopback, not through
   // the API server's service proxy, which cannot reach this process; the stub's own GET of the
-  // ConfigMap stands in for that round trip.
-  const core = kc.makeApiClient(k8s.CoreV1Api);
+  // ConfigMap stands in for that round trip. That GET goes over a kept-alive connection, as the
+  // operator's proxied reads do: client-node's own would open a TLS connection each time
+  // (7–9 ms a request here, 3.9 ms kept alive).
+  const core = SharedConnectionKubeConfig.from(kc).makeApiClient(k8s.CoreV1Api);
   const stub = createServer((_req, res) => {
     core
       .readNamespacedConfigMap({ namespace: NS, name: `${NAME}-config` })
