@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,34 @@ describe('veda writer lock', () => {
       reason: 'its process is gone',
     });
     expect(await h.metric('lock_takeovers_total', { queue: 'q' })).toBe(1);
+    await writer.close();
+  });
+
+  // A lock is written to a temp file and hard-linked into place, so a kill leaves either no
+  // lock or a whole one (with a pid to find gone), never an empty one; at most a temp file.
+  const owner = (pid: number, token: string) =>
+    JSON.stringify({ pid, hostname: hostname(), token, since: '2020-01-01T00:00:00Z' }) + '\n';
+
+  it('starts at once after a writer killed before linking its lock, and removes its temp file', async () => {
+    const temp = join(h.dir, 'q_queue.sd-lock.tmp-dead');
+    await writeFile(temp, owner(deadPid(), 'dead'));
+    const writer = await h.backend.openWriter('q');
+    expect(JSON.parse(await readFile(join(h.dir, 'q_queue.sd-lock'), 'utf8'))).toMatchObject({
+      pid: process.pid,
+    });
+    expect((await readdir(h.dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    await writer.close();
+  });
+
+  it('takes over at once the lock of a writer killed after linking it, and removes its temp file', async () => {
+    const pid = deadPid();
+    await writeFile(join(h.dir, 'q_queue.sd-lock'), owner(pid, 'dead'));
+    await writeFile(join(h.dir, 'q_queue.sd-lock.tmp-dead'), owner(pid, 'dead'));
+    const writer = await h.backend.openWriter('q');
+    expect(h.logs.find((l) => l.msg === 'stale writer lock taken over')).toMatchObject({
+      reason: 'its process is gone',
+    });
+    expect((await readdir(h.dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
     await writer.close();
   });
 

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { QueueLockedError, isAlreadyExists, isNotFound } from '../errors.ts';
 import type { VedaContext } from './context.ts';
 import { paths } from './paths.ts';
@@ -12,6 +13,12 @@ import { paths } from './paths.ts';
  * or when nobody touched it for `staleAfterMs` — the case of a pod replaced on another node,
  * or of a container restarted with the same pid. A stale lock is taken over by renaming it
  * away (atomic: of two takers only one gets it), with a log line.
+ *
+ * The lock appears whole: its owner is written and synced to a temp file first, which is then
+ * hard-linked to the lock's name (atomic, and refused when the name exists). Created empty and
+ * written after, a writer killed between the two left a lock nobody could read: no pid to find
+ * gone, so the next writer refused to start until the stale timeout (a chaos test's kill -9
+ * found it). A file system without hard links gets the old create-then-write.
  */
 
 export interface LockOptions {
@@ -102,17 +109,9 @@ export class WriterLock {
         token,
         since: new Date().toISOString(),
       };
-      try {
-        const handle = await fs.open(path, 'wx', 0o644);
-        try {
-          await handle.writeFile(JSON.stringify(owner) + '\n');
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
+      if (await createWhole(path, owner)) {
+        await removeLeftTemps(path, token);
         return new WriterLock(path, token, heartbeatMs);
-      } catch (err) {
-        if (!isAlreadyExists(err)) throw err;
       }
       await takeOverIfStale(ctx, queue, path, staleAfterMs);
     }
@@ -127,6 +126,60 @@ export class WriterLock {
     const current = parseOwner((await fs.readFile(this.path, 'utf8').catch(() => '')) || '');
     if (current?.token === this.token) await fs.rm(this.path, { force: true });
   }
+}
+
+const TEMP_MARK = '.tmp-';
+
+/** Writes `owner` to a file created at `path` (refused when it exists), synced. */
+async function writeOwner(path: string, owner: Owner): Promise<void> {
+  const handle = await fs.open(path, 'wx', 0o644);
+  try {
+    await handle.writeFile(JSON.stringify(owner) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Whether an error says the file system has no hard links. */
+function noHardLinks(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS';
+}
+
+/** Creates the lock at `path` holding `owner`, whole; false when a lock is there already. */
+async function createWhole(path: string, owner: Owner): Promise<boolean> {
+  const temp = `${path}${TEMP_MARK}${owner.token}`;
+  await writeOwner(temp, owner);
+  try {
+    await fs.link(temp, path);
+    return true;
+  } catch (err) {
+    // ENOENT: the temp was swept by the writer that holds the lock now.
+    if (isAlreadyExists(err) || isNotFound(err)) return false;
+    if (!noHardLinks(err)) throw err;
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+  try {
+    await writeOwner(path, owner);
+    return true;
+  } catch (err) {
+    if (isAlreadyExists(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Removes the temp files of lock attempts other than `token`'s: writers killed between the
+ * link and the temp's removal. Whoever is still trying is refused anyway, as we hold the lock.
+ */
+async function removeLeftTemps(path: string, token: string): Promise<void> {
+  const prefix = basename(path) + TEMP_MARK;
+  const entries = await fs.readdir(dirname(path)).catch(() => [] as string[]);
+  for (const entry of entries)
+    if (entry.startsWith(prefix) && entry !== prefix + token)
+      await fs.rm(join(dirname(path), entry), { force: true });
 }
 
 /** Throws QueueLockedError when the lock at `path` is live; removes it when it is stale. */
