@@ -13,6 +13,11 @@ function deadPid(): number {
   return Number(child.stdout);
 }
 
+/** A lock file's text, as a writer of this host with `pid` leaves it. */
+function owner(pid: number, token: string): string {
+  return JSON.stringify({ pid, hostname: hostname(), token, since: '2020-01-01T00:00:00Z' }) + '\n';
+}
+
 describe('veda writer lock', () => {
   let h: Harness;
   beforeEach(async () => {
@@ -52,10 +57,7 @@ describe('veda writer lock', () => {
   it('takes over a lock whose process is gone on this host, with a log line', async () => {
     const pid = deadPid();
     const lock = join(h.dir, 'q_queue.sd-lock');
-    await writeFile(
-      lock,
-      JSON.stringify({ pid, hostname: hostname(), token: 'old', since: '2020-01-01T00:00:00Z' }),
-    );
+    await writeFile(lock, owner(pid, 'old'));
     const writer = await h.backend.openWriter('q');
     expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: process.pid });
     expect(h.logs.find((l) => l.msg === 'stale writer lock taken over')).toMatchObject({
@@ -69,8 +71,6 @@ describe('veda writer lock', () => {
 
   // A lock is written to a temp file and hard-linked into place, so a kill leaves either no
   // lock or a whole one (with a pid to find gone), never an empty one; at most a temp file.
-  const owner = (pid: number, token: string) =>
-    JSON.stringify({ pid, hostname: hostname(), token, since: '2020-01-01T00:00:00Z' }) + '\n';
 
   it('starts at once after a writer killed before linking its lock, and removes its temp file', async () => {
     const temp = join(h.dir, 'q_queue.sd-lock.tmp-dead');

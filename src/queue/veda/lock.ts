@@ -171,8 +171,8 @@ async function createWhole(path: string, owner: Owner): Promise<boolean> {
 }
 
 /**
- * Removes the temp files of lock attempts other than `token`'s: writers killed between the
- * link and the temp's removal. Whoever is still trying is refused anyway, as we hold the lock.
+ * Removes the temp files of lock attempts other than `token`'s: those of writers killed before
+ * they removed theirs. A writer still trying is refused anyway, as we hold the lock.
  */
 async function removeLeftTemps(path: string, token: string): Promise<void> {
   const prefix = basename(path) + TEMP_MARK;
