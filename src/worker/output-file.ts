@@ -1,5 +1,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Logger } from '../observability/index.ts';
+import { fsyncDir } from '../queue/index.ts';
 import { encodeOutputLine } from './output-line.ts';
 import type { MessageHandler } from './types.ts';
 
@@ -33,6 +35,9 @@ export class OutputFile {
       return new OutputFile(await open(path, 'a'), false);
     const file = await open(path, 'a+');
     try {
+      // A new file's name must be as durable as the lines synced into it: else a power cut
+      // after the first commit could lose the whole file.
+      if (existing === undefined) await fsyncDir(dirname(path));
       const cut = await cutTornLine(file);
       if (cut > 0)
         log.warn(
