@@ -26,7 +26,8 @@ and a metrics Service. Uses the in-cluster ServiceAccount, or KUBECONFIG outside
   --load-address-override FILE test seam: JSON {"ns/name": "http://host:port"} of distributors
                                the operator reads /load from directly
   --resync-seconds N           re-reconcile everything this often (default 600)
-  --requeue-seconds N          look at a steady ShardDistributor again this often (default 30)
+  --requeue-seconds N          look at a steady ShardDistributor again this often, its status's
+                               backlog included (default 30; 15 at most with maxWorkers set)
   --lease-duration-seconds N   leader lease (default 15; renew deadline 2/3 of it)
   --scale-down-stabilization-seconds N
                                with maxWorkers: scale down only to the highest count

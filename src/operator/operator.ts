@@ -28,6 +28,7 @@ import {
   ownerKey,
   ownKey,
   SharedConnectionKubeConfig,
+  specOrMetadataChanged,
   type ResourceDescriptor,
 } from './runtime/index.ts';
 
@@ -156,7 +157,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     registry,
   });
   const toOwner = ownerKey({ apiVersion: API_VERSION, kind: KIND });
-  for (const informer of sds.values()) controller.watch(informer, ownKey);
+  // Not woken by its own status writes: the status is refreshed on the requeue.
+  for (const informer of sds.values())
+    controller.watch(informer, ownKey, { updates: specOrMetadataChanged });
   for (const group of [deployments, configMaps, services]) {
     for (const informer of group.values()) controller.watch(informer as Informer, toOwner);
   }

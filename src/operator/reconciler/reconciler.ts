@@ -77,6 +77,9 @@ import {
 /** Writes of one reconcile in flight at once (a pool of many shards must not open a connection each). */
 const MAX_CONCURRENT_APPLIES = 8;
 
+/** kube-controller-manager's default --horizontal-pod-autoscaler-sync-period. */
+const AUTOSCALE_REQUEUE_MS = 15_000;
+
 /** Where the sidecar was applied last, so it can be removed when the spec stops naming it. */
 export const ANNOTATION_SIDECAR_OF = `${GROUP}/sidecar-of`;
 
@@ -240,9 +243,19 @@ export class ShardDistributorReconciler {
           s.plan.liveShards !== s.previous.liveShards ||
           (s.held ?? []).length > 0,
       );
-    return {
-      requeueAfterMs: busy ? (this.o.busyRequeueMs ?? 5_000) : (this.o.steadyRequeueMs ?? 30_000),
-    };
+    return { requeueAfterMs: this.requeueAfterMs(busy, states) };
+  }
+
+  /**
+   * When to look again. Its own status writes do not wake a ShardDistributor, so this is also
+   * how often the status's backlog is refreshed; with autoscaling on, at least as often as
+   * the HPA's sync period, so built-in autoscaling reacts as fast as the HPA would.
+   */
+  private requeueAfterMs(busy: boolean, states: readonly PoolState[]): number {
+    if (busy) return this.o.busyRequeueMs ?? 5_000;
+    const steady = this.o.steadyRequeueMs ?? 30_000;
+    const autoscaled = states.some((s) => s.pool.maxWorkers !== undefined);
+    return autoscaled ? Math.min(steady, AUTOSCALE_REQUEUE_MS) : steady;
   }
 
   /** One Warning Event saying what `problems` say. */

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from './clock.ts';
 import type { Informer } from './informer.ts';
 import { ownKey, type KeyMapper } from './keys.ts';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.ts';
+import type { UpdatePredicate } from './predicates.ts';
 import { WorkQueue } from './workqueue.ts';
 
 export interface ReconcileContext {
@@ -78,14 +79,23 @@ export class Controller {
     this.metrics?.activeWorkers.set({ controller: this.name }, 0);
   }
 
-  /** Enqueues the keys `map` gives for every add, update (old and new) and delete. */
-  watch<T extends KubernetesObject>(informer: Informer<T>, map: KeyMapper = ownKey): this {
+  /**
+   * Enqueues the keys `map` gives for every add, update (old and new) and delete; updates
+   * only when `options.updates` passes them.
+   */
+  watch<T extends KubernetesObject>(
+    informer: Informer<T>,
+    map: KeyMapper = ownKey,
+    options: { updates?: UpdatePredicate } = {},
+  ): this {
     const enqueue = (obj: KubernetesObject) => {
       for (const key of map(obj)) this.queue?.add(key);
     };
+    const { updates } = options;
     informer.addHandler({
       onAdd: enqueue,
       onUpdate: (oldObj, newObj) => {
+        if (updates && !updates(oldObj, newObj)) return;
         enqueue(oldObj);
         enqueue(newObj);
       },

@@ -24,6 +24,8 @@ export { kubeLeaseLock } from './lease-lock.ts';
 export type { LeaseLock, LeaseRecord, ObservedLease } from './lease-lock.ts';
 export { Manager } from './manager.ts';
 export type { ManagerOptions } from './manager.ts';
+export { specOrMetadataChanged } from './predicates.ts';
+export type { UpdatePredicate } from './predicates.ts';
 export { objectKey, keyFor, splitKey, ownKey, ownerKey, labelKey } from './keys.ts';
 export type { KeyMapper } from './keys.ts';
 export { ItemExponentialBackoff, exponentialDelay, withJitter } from './backoff.ts';

@@ -1,0 +1,54 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually, useNamespace } from '../support.ts';
+import {
+  boundClaim,
+  createSd,
+  getSd,
+  LocalDistributor,
+  metricSum,
+  sdManifest,
+  sdWithCondition,
+  useOperator,
+} from './support.ts';
+
+const REQUEUE_SECONDS = 10;
+
+// Its own operator: the requeue is long and there is no short resync, so what wakes a
+// reconcile besides them shows in the count.
+const op = useOperator('status', { extraArgs: ['--requeue-seconds', String(REQUEUE_SECONDS)] });
+
+describe('the status under traffic', () => {
+  const ns = useNamespace('status');
+  let distributor: LocalDistributor | undefined;
+  beforeEach(async () => boundClaim(ns.name));
+  afterEach(async () => {
+    await distributor?.stop();
+    distributor = undefined;
+  });
+
+  it('does not wake the operator when it writes it: reconciles follow the requeue, and the backlog still shows', async () => {
+    await createSd(ns.name, sdManifest('busy', { minWorkers: 2 }));
+    const local = await LocalDistributor.start(ns.name, 'busy', op.book);
+    distributor = local;
+    await sdWithCondition(ns.name, 'busy', 'Ready', { status: 'True' }, 60_000);
+
+    // Nobody consumes the shards, and messages keep coming: the backlog the status carries
+    // changes all the time, so every reconcile has a new status to write. The window holds
+    // at least one requeue, the one reconcile that should come.
+    const reconciles = () => metricSum(op.metricsPort, 'controller_runtime_reconcile_total');
+    const before = await reconciles();
+    let produced = 0;
+    for (const end = Date.now() + (REQUEUE_SECONDS + 2) * 1_000; Date.now() < end;) {
+      await local.produce([0, 1, 2].map((i) => `busy-${produced}-${i}`));
+      produced += 3;
+    }
+    const during = (await reconciles()) - before;
+    // Two requeues at most. Woken by its own status writes, each requeue started a chain of
+    // reconciles that lasted as long as the backlog kept moving between two of them.
+    expect(during).toBeLessThanOrEqual(4);
+    await eventually(
+      async () => expect((await getSd(ns.name, 'busy')).status?.backlog).toBe(produced),
+      { timeoutMs: (REQUEUE_SECONDS + 20) * 1_000 },
+    );
+  }, 180_000);
+});
