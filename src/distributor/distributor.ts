@@ -391,7 +391,10 @@ export class Distributor {
       );
     }
     const merged = withLiveKeys(this.config, next);
+    const before = this.lanes.all().flatMap((lane) => lane.shards.all());
     const changes = await this.lanes.apply(merged);
+    const after = new Set(this.lanes.all().flatMap((lane) => lane.shards.all()));
+    this.load.forget(before.filter((shard) => !after.has(shard)));
     this.router = routerFor(merged);
     this.config = merged;
     this.load.setStuckAfter(merged.dispatcher.stuckAfterSec * 1000);

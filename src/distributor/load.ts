@@ -74,6 +74,24 @@ export class LoadTracker {
     this.stuck.clear();
   }
 
+  /**
+   * Drops the metric series of shards gone from the config (drained, then removed): a gauge
+   * left behind would report a backlog or a stuck worker of a shard that no longer exists.
+   */
+  forget(removed: readonly Shard[]): void {
+    const { metrics } = this.options;
+    for (const shard of removed) {
+      const labels = labelsOf(shard);
+      for (const series of [
+        metrics.shardBacklog,
+        metrics.shardStuck,
+        metrics.dispatched,
+        metrics.moved,
+      ])
+        series.remove(labels);
+    }
+  }
+
   /** Counts dispatched messages at once, so the next batch's strategy sees them. */
   dispatched(shard: Shard, count: number): void {
     shard.backlog += count;

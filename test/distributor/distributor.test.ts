@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueFullError, type QueueBackend, type QueueWriter } from '../../src/queue/index.ts';
 import { PROTOCOL_STEPS, failpointFromSpec } from '../../src/distributor/index.ts';
@@ -200,7 +201,8 @@ describe('a live change of the shard set', () => {
   it('starts sending to new shards and stops sending to removed ones, which drain', async () => {
     b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
     await b.produce(ids(10, 'a'));
-    const d = await b.distributor();
+    const registry = new Registry();
+    const d = await b.distributor({ registry });
     await runUntil(d, async () => (await b.committedMain()) === 0);
     await d.applyConfig({ ...b.config, dispatcher: { ...b.config.dispatcher, minWorkers: 3 } });
     await b.produce(ids(9, 'b'));
@@ -229,5 +231,22 @@ describe('a live change of the shard set', () => {
       dispatcher: { ...b.config.dispatcher, minWorkers: 2, drainingShards: [2] },
     });
     expect(d.loadReport().shards.find((s) => s.index === 2)?.state).toBe('drained');
+
+    // Dropped from the config once drained: gone from /load and from /metrics, where a
+    // backlog gauge left behind would describe a shard that no longer exists.
+    const shardSeries = async (index: number) =>
+      (await registry.getMetricsAsJSON()).flatMap((m) =>
+        m.values.filter((v) => v.labels['shard'] === String(index)).map(() => m.name),
+      );
+    expect(await shardSeries(2)).toEqual(
+      expect.arrayContaining([
+        'shard_distributor_shard_backlog',
+        'shard_distributor_dispatched_total',
+      ]),
+    );
+    await d.applyConfig({ ...b.config, dispatcher: { ...b.config.dispatcher, minWorkers: 2 } });
+    expect(d.loadReport().shards.map((s) => s.index)).toEqual([0, 1]);
+    expect(await shardSeries(2)).toEqual([]);
+    expect(await shardSeries(1)).toContain('shard_distributor_shard_backlog');
   });
 });
