@@ -45,7 +45,9 @@ export async function startDistributorService(
   const registry = createRegistry();
   const backends = await openBackends(config, log, registry);
   const controller = new AbortController();
-  options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+  // A signal given while the backends opened counts too (a listener added now would never fire).
+  if (options.signal?.aborted) controller.abort();
+  else options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
   let distributor: Distributor | undefined;
   let loopError: Error | undefined;
   const server = await startObservabilityServer({
@@ -58,12 +60,14 @@ export async function startDistributorService(
       return distributor.ready && !controller.signal.aborted ? undefined : 'stopping';
     },
     json: {
+      // Before the distributor is open there is no report: an empty one would read as "no
+      // shard holds anything", and the operator would let a deletion go undrained.
       '/load': () =>
-        distributor?.loadReport() ?? {
-          shards: [],
-          mainLag: 0,
-          updatedAt: new Date(0).toISOString(),
-        },
+        distributor
+          ? { body: distributor.loadReport() }
+          : {
+              unavailable: `the distributor is not open yet (opening the main queue ${config.dispatcher.mainQueueName} and its shards); no load to report`,
+            },
     },
   });
   log.info({ port: server.port }, 'serving /metrics /load /healthz /readyz');

@@ -14,8 +14,14 @@ export interface ObservabilityServerOptions {
   healthz?: Probe;
   readyz?: Probe;
   /** Extra JSON routes, e.g. the distributor's /load. */
-  json?: Record<string, () => unknown>;
+  json?: Record<string, () => JsonAnswer>;
 }
+
+/**
+ * A JSON route's answer: a body (200), or why there is none yet (503 with that text), so a
+ * reader never mistakes "not open yet" for an empty report.
+ */
+export type JsonAnswer = { readonly body: unknown } | { readonly unavailable: string };
 
 export interface ObservabilityServer {
   readonly port: number;
@@ -71,7 +77,11 @@ async function route(
   }
   const json = options.json?.[path];
   if (json) {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(json()));
+    const answer = json();
+    if ('unavailable' in answer)
+      res.writeHead(503, { 'content-type': 'text/plain' }).end(`${answer.unavailable}\n`);
+    else
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
     return;
   }
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

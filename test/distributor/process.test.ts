@@ -112,7 +112,7 @@ describe('the distributor process', () => {
     }
   });
 
-  it('waits for a main queue that does not exist yet instead of exiting, not ready meanwhile', async () => {
+  it('waits for a main queue that does not exist yet instead of exiting, not ready and with no /load report meanwhile', async () => {
     b = await bench();
     const file = await writeConfig(b);
     const p = distributorProcess(file);
@@ -122,9 +122,16 @@ describe('the distributor process', () => {
       const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(readyz.status).toBe(503);
       expect(await readyz.text()).toContain('waiting for the main queue individuals-flow');
+      // No report before it is open: an empty shard list would read as "nothing to drain".
+      const early = await fetch(`http://127.0.0.1:${port}/load`);
+      expect(early.status).toBe(503);
+      expect(await early.text()).toContain('not open yet (opening the main queue individuals-flow');
       const messages = ids(15);
       await b.produce(messages);
       await eventually(async () => expect(await b.committedMain()).toBe(0), { timeoutMs: 30_000 });
+      const load = await fetch(`http://127.0.0.1:${port}/load`);
+      expect(load.status).toBe(200);
+      expect(((await load.json()) as { shards: unknown[] }).shards.length).toBeGreaterThan(0);
       expect(countDeliveries(await b.shardContents(), messages)).toMatchObject({
         lost: [],
         duplicated: [],
