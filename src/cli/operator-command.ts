@@ -134,9 +134,15 @@ export async function operatorCommand(
   if (route !== 'service' && route !== 'proxy')
     throw new UsageError(`--load-route ${route} is not service or proxy`, OPERATOR_USAGE);
 
+  // Made before starting: a SIGTERM while the caches sync (for ever, if the CRD or the RBAC
+  // is missing) must still stop the process, and a signal already given must count.
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
   const kc = new k8s.KubeConfig();
   kc.loadFromDefault();
-  const operator = await startOperator({
+  const starting = startOperator({
     kc,
     log,
     namespaces: (values.namespaces ?? '')
@@ -176,9 +182,14 @@ export async function operatorCommand(
         }
       : {}),
   });
-  const stopped = new Promise<void>((resolve) =>
-    signal.addEventListener('abort', () => resolve(), { once: true }),
-  );
+  const operator = await Promise.race([starting, stopped.then(() => undefined)]);
+  if (!operator) {
+    // Nothing leads yet (leader election starts once the caches are synced): the process
+    // may simply end.
+    log.info('stopped while starting (waiting for the caches to sync)');
+    starting.catch(() => undefined);
+    return 0;
+  }
   try {
     await Promise.race([stopped, operator.done]);
   } finally {
