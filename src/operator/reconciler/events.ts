@@ -48,18 +48,22 @@ export class EventRecorder {
     const now = this.now();
     const last = this.recent.get(dedupeKey);
     if (last !== undefined && now - last < this.repeatAfterMs) return;
+    const object = `${target.kind} ${namespace}/${target.metadata.name}`;
     if (this.queued >= MAX_QUEUED) {
       this.log.warn(
-        { reason, queued: this.queued },
+        { object, reason, queued: this.queued },
         'event dropped: too many waiting to be written',
       );
       return;
     }
+    // Counted as recorded when queued, so a burst queues it once; forgotten if the write
+    // fails, so the next reconcile that has the same to say tries again.
     this.recent.set(dedupeKey, now);
     if (this.recent.size > 10_000) this.recent.clear();
     this.queued++;
     this.tail = this.tail.then(async () => {
-      await this.write(target, namespace, type, reason, message, new Date(now));
+      const written = await this.write(target, namespace, type, reason, message, new Date(now));
+      if (!written && this.recent.get(dedupeKey) === now) this.recent.delete(dedupeKey);
       this.queued--;
     });
   }
@@ -76,7 +80,8 @@ export class EventRecorder {
     reason: string,
     message: string,
     time: Date,
-  ): Promise<void> {
+  ): Promise<boolean> {
+    const object = `${target.kind} ${namespace}/${target.metadata.name}`;
     try {
       await this.core.createNamespacedEvent({
         namespace,
@@ -100,14 +105,16 @@ export class EventRecorder {
           count: 1,
         },
       });
+      return true;
     } catch (error) {
       // An event is a courtesy: failing to record one must not fail the reconcile. In a
       // namespace being deleted the refusal is expected, not worth a warning.
       if (isNamespaceTerminating(error)) {
-        this.log.debug({ reason, namespace }, 'event not recorded: namespace is being deleted');
-        return;
+        this.log.debug({ object, reason }, 'event not recorded: namespace is being deleted');
+        return false;
       }
-      this.log.warn({ err: error, reason }, 'could not record event');
+      this.log.warn({ err: error, object, reason }, 'could not record event');
+      return false;
     }
   }
 }

@@ -803,10 +803,14 @@ export class ShardDistributorReconciler {
             : 'no host workload runs the distributor sidecar (gone, or never found), so the shards cannot be drained; their messages stay in the shard queues on the volume',
         );
       } else if (!load || (pending && pending.length > 0)) {
+        // No counts in the Event: they change on every look, and each new message would be a
+        // new Event every few seconds for the whole drain. The log and the status carry them.
+        const waitingFor = (counts: boolean) =>
+          `waiting for shards ${pending!.map((s) => `${s.index}${ofPool(s.pool ?? DEFAULT_POOL)}${counts ? ` (${s.backlog} left)` : ''}`).join(', ')} to drain`;
         const why = load
-          ? `waiting for shards ${pending!.map((s) => `${s.index}${ofPool(s.pool ?? DEFAULT_POOL)} (${s.backlog} left)`).join(', ')} to drain`
+          ? waitingFor(false)
           : `cannot read the distributor's load (${loadError}); it must report every shard drained, or set spec.deletionPolicy: Abandon to delete without draining`;
-        log.info({ why }, 'deletion waits for the drain');
+        log.info({ why: load ? waitingFor(true) : why }, 'deletion waits for the drain');
         this.o.events.record(this.target(sd), load ? 'Normal' : 'Warning', 'DeletionDraining', why);
         await this.writeStatus(sd, states, load, loadError, [], log);
         return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };

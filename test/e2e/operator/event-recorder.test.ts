@@ -10,7 +10,7 @@ describe('EventRecorder', () => {
   const core = () => kubeConfig().makeApiClient(k8s.CoreV1Api);
 
   function recorder() {
-    const lines: { msg: string; reason?: string }[] = [];
+    const lines: { msg: string; reason?: string; object?: string }[] = [];
     const log = createLogger(
       { level: 'debug' },
       { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
@@ -57,8 +57,13 @@ describe('EventRecorder', () => {
     events.record(target(ns.name, 'after'), 'Normal', 'Written', 'y');
     await events.flush();
     expect(await reasons('after')).toEqual(['Normal Written: y']);
-    expect(lines).toContainEqual(
-      expect.objectContaining({ msg: 'could not record event', reason: 'Refused' }),
-    );
+    const failed = () => lines.filter((l) => l.msg === 'could not record event');
+    expect(failed()).toEqual([
+      expect.objectContaining({ reason: 'Refused', object: 'ConfigMap no-such-namespace-ev/lost' }),
+    ]);
+    // Not written, so not counted as recorded: the same event again is tried again.
+    events.record(target('no-such-namespace-ev', 'lost'), 'Normal', 'Refused', 'x');
+    await events.flush();
+    expect(failed()).toHaveLength(2);
   });
 });
