@@ -19,6 +19,17 @@ const FORBIDDEN_POD_FIELDS = [
   'ephemeralContainers',
 ] as const;
 
+// The pre-1.30 way of setting a container's AppArmor profile, still honoured and still checked
+// by Pod Security admission: any value but runtime/default or localhost/<profile> is refused
+// (unconfined being the one that matters). Dropped like an Unconfined appArmorProfile field
+// (security.ts says why stripping, not rejecting).
+const APPARMOR_ANNOTATION_PREFIX = 'container.apparmor.security.beta.kubernetes.io/';
+
+function allowedAnnotation([key, value]: [string, string]): boolean {
+  if (!key.startsWith(APPARMOR_ANNOTATION_PREFIX)) return true;
+  return value === '' || value === 'runtime/default' || value.startsWith('localhost/');
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -68,9 +79,11 @@ function restricted(container: V1Container): V1Container {
  *    containers win field by field over a user container of the same name (env and
  *    volumeMounts are unions, ours first), our volumes win by name;
  * 3. last, the restricted security context is forced onto the pod and onto every
- *    container, the user's included, and host namespaces and restartPolicy are dropped,
- *    so no override can make the pod fail the restricted standard or lose the labels
- *    our selectors and status depend on.
+ *    container, the user's included, and host namespaces, restartPolicy and an unconfined
+ *    AppArmor annotation are dropped, so no override can make the pod fail the restricted
+ *    standard or lose the labels our selectors and status depend on. What cannot be
+ *    dropped without changing what the pod does (hostPort, unsafe sysctls, SELinux labels,
+ *    volume types) is refused by podTemplateProblems before this runs.
  */
 export function withPodTemplateOverrides(
   ours: V1PodTemplateSpec & { spec: V1PodSpec },
@@ -103,7 +116,10 @@ export function withPodTemplateOverrides(
   );
 
   const labels = { ...stringMap(theirMeta['labels']), ...ours.metadata?.labels };
-  const annotations = { ...stringMap(theirMeta['annotations']), ...ours.metadata?.annotations };
+  const theirAnnotations = Object.entries(stringMap(theirMeta['annotations'])).filter(
+    allowedAnnotation,
+  );
+  const annotations = { ...Object.fromEntries(theirAnnotations), ...ours.metadata?.annotations };
   const {
     containers: _c,
     initContainers: _i,

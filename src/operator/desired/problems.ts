@@ -182,16 +182,79 @@ const RESTRICTED_VOLUME_TYPES = new Set([
   'secret',
 ]);
 
+// The sysctls the baseline (so restricted) Pod Security Standard allows: namespaced, safe.
+const SAFE_SYSCTLS = [
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+];
+const SAFE_SYSCTL_SET = new Set(SAFE_SYSCTLS);
+
+// The SELinux types the baseline (so restricted) standard allows; user and role must be unset.
+const ALLOWED_SELINUX_TYPES = [
+  'container_t',
+  'container_init_t',
+  'container_kvm_t',
+  'container_engine_t',
+];
+const ALLOWED_SELINUX_TYPE_SET = new Set(ALLOWED_SELINUX_TYPES);
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+function asRecords(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value)
+    ? value.map(asRecord).filter((v): v is Record<string, unknown> => v !== undefined)
+    : [];
+}
+
+/** What of an seLinuxOptions the standard forbids, as "type spc_t", "user u"…; empty if none. */
+function seLinuxViolations(options: unknown): string[] {
+  const o = asRecord(options);
+  if (o === undefined) return [];
+  const bad: string[] = [];
+  const type = o['type'];
+  if (typeof type === 'string' && type !== '' && !ALLOWED_SELINUX_TYPE_SET.has(type))
+    bad.push(`type ${type}`);
+  for (const field of ['user', 'role'] as const) {
+    const value = o[field];
+    if (typeof value === 'string' && value !== '') bad.push(`${field} ${value}`);
+  }
+  return bad;
+}
+
+function seLinuxProblem(path: string, bad: string[]): Problem {
+  return invalid(
+    `${path}.seLinuxOptions sets ${bad.join(' and ')}, which the restricted Pod Security Standard forbids (type may only be ${ALLOWED_SELINUX_TYPES.join(', ')}, user and role must be unset); remove ${bad.length === 1 ? 'it' : 'them'}, keeping at most level and an allowed type`,
+  );
+}
+
+/**
+ * What of a worker podTemplate would make the pods fail the restricted Pod Security Standard
+ * and cannot be dropped without changing what the pod does (security.ts says why these are
+ * refused while privileged, root, seccomp/AppArmor Unconfined and hostProcess are dropped):
+ * volume types, host ports, unsafe sysctls and SELinux labels. Left in, the pods would be
+ * refused by admission and the ReplicaSets would only show FailedCreate.
+ */
 function podTemplateProblems(
   podTemplate: Record<string, unknown> | undefined,
   where: string,
 ): Problem[] {
-  const spec = podTemplate?.['spec'];
-  const volumes =
-    typeof spec === 'object' && spec !== null ? (spec as { volumes?: unknown }).volumes : undefined;
-  if (!Array.isArray(volumes)) return [];
+  const spec = asRecord(podTemplate?.['spec']);
+  if (spec === undefined) return [];
+  const at = `${where}.podTemplate.spec`;
   const problems: Problem[] = [];
-  for (const volume of volumes as Record<string, unknown>[]) {
+  for (const volume of asRecords(spec['volumes'])) {
     const types = Object.keys(volume).filter((key) => key !== 'name');
     const bad = types.filter((type) => !RESTRICTED_VOLUME_TYPES.has(type));
     if (bad.length > 0) {
@@ -200,6 +263,37 @@ function podTemplateProblems(
           `${where}.podTemplate volume ${String(volume['name'])} is of type ${bad.join(', ')}, which the restricted Pod Security Standard forbids; use a persistentVolumeClaim, emptyDir, configMap, secret or projected volume`,
         ),
       );
+    }
+  }
+  const podContext = asRecord(spec['securityContext']);
+  const sysctls = asRecords(podContext?.['sysctls'])
+    .map((s) => s['name'])
+    .filter((name): name is string => typeof name === 'string' && !SAFE_SYSCTL_SET.has(name));
+  if (sysctls.length > 0) {
+    problems.push(
+      invalid(
+        `${at}.securityContext.sysctls sets ${sysctls.join(', ')}, which the restricted Pod Security Standard forbids (only ${SAFE_SYSCTLS.join(', ')} are allowed); remove ${sysctls.length === 1 ? 'it' : 'them'}, or tune the nodes instead`,
+      ),
+    );
+  }
+  const podSeLinux = seLinuxViolations(podContext?.['seLinuxOptions']);
+  if (podSeLinux.length > 0) problems.push(seLinuxProblem(`${at}.securityContext`, podSeLinux));
+  // ephemeralContainers are dropped by the merge, so are not checked.
+  for (const list of ['initContainers', 'containers'] as const) {
+    for (const container of asRecords(spec[list])) {
+      const path = `${at}.${list}[${String(container['name'])}]`;
+      asRecords(container['ports']).forEach((port, i) => {
+        const hostPort = port['hostPort'];
+        if (hostPort !== undefined && hostPort !== null && hostPort !== 0) {
+          problems.push(
+            invalid(
+              `${path}.ports[${i}].hostPort is ${String(hostPort)}, which the restricted Pod Security Standard forbids; remove hostPort and reach the container through its containerPort (the pod IP or a Service)`,
+            ),
+          );
+        }
+      });
+      const bad = seLinuxViolations(asRecord(container['securityContext'])?.['seLinuxOptions']);
+      if (bad.length > 0) problems.push(seLinuxProblem(`${path}.securityContext`, bad));
     }
   }
   return problems;

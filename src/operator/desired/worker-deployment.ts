@@ -93,6 +93,30 @@ export function workerEnvFor(sd: ShardDistributor, pool: WorkerPool): V1EnvVar[]
 }
 
 /**
+ * The worker pod's automountServiceAccountToken. Workers (the reference worker included) talk
+ * to no API server, so by default they get no token, like the distributor. A podTemplate that
+ * sets automountServiceAccountToken wins either way. One that names a ServiceAccount
+ * (serviceAccountName, or the deprecated serviceAccount) and says nothing about the token is
+ * left unset, so that ServiceAccount's own automountServiceAccountToken decides: naming one is
+ * how a worker asks for an identity, and its token is usually what it was named for.
+ * Undefined means: leave the field out. The API server keeps an explicit false, so the
+ * desired/live comparison (isSemanticSubset) sees no change once applied.
+ */
+function workerAutomountToken(
+  podTemplate: Record<string, unknown> | undefined,
+): boolean | undefined {
+  const spec = podTemplate?.['spec'];
+  const theirs =
+    typeof spec === 'object' && spec !== null && !Array.isArray(spec)
+      ? (spec as Record<string, unknown>)
+      : {};
+  const automount = theirs['automountServiceAccountToken'];
+  if (typeof automount === 'boolean') return automount;
+  const named = (field: string) => typeof theirs[field] === 'string' && theirs[field] !== '';
+  return named('serviceAccountName') || named('serviceAccount') ? undefined : false;
+}
+
+/**
  * The Deployment of shard i's worker in `pool` (the default pool unless given): one pod,
  * which reads only that shard's queue; none once the shard is `stopped` (removed by a
  * scale-down, its backlog about to be moved). Deleted by the reconciler only after the
@@ -125,10 +149,12 @@ export function workerDeploymentFor(
     ],
   };
   const labels = workerLabels(sd, shard, pool.name);
+  const automount = workerAutomountToken(worker.podTemplate);
   const template = withPodTemplateOverrides(
     {
       metadata: { labels },
       spec: {
+        ...(automount === undefined ? {} : { automountServiceAccountToken: automount }),
         securityContext: restrictedPodSecurityContext(),
         containers: [container],
         volumes: [

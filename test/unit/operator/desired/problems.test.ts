@@ -54,4 +54,127 @@ describe('specProblems', () => {
       },
     ]);
   });
+
+  // The pools sample's first pool, large, has a worker of its own.
+  const withPodSpec = (podSpec: Record<string, unknown>, pool = false) =>
+    withSpec(sample(pool ? 'pools' : 'full'), (spec) => {
+      if (pool) spec.pools![0]!.worker!.podTemplate = { spec: podSpec };
+      else spec.worker.podTemplate = { spec: podSpec };
+    });
+  const messages = (podSpec: Record<string, unknown>, pool = false) =>
+    specProblems(withPodSpec(podSpec, pool)).map((p) => {
+      expect(p.reason).toBe('InvalidSpec');
+      return p.message;
+    });
+
+  it('rejects host ports, naming the container and the port', () => {
+    expect(
+      messages({
+        containers: [
+          { name: 'worker', ports: [{ containerPort: 80 }, { containerPort: 81, hostPort: 81 }] },
+        ],
+        initContainers: [{ name: 'setup', ports: [{ containerPort: 9, hostPort: 9 }] }],
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^worker\.podTemplate\.spec\.initContainers\[setup\]\.ports\[0\]\.hostPort is 9, which the restricted Pod Security Standard forbids; remove hostPort/,
+      ),
+      expect.stringMatching(
+        /^worker\.podTemplate\.spec\.containers\[worker\]\.ports\[1\]\.hostPort is 81, which the restricted/,
+      ),
+    ]);
+  });
+
+  it('lets a zero hostPort and plain container ports through', () => {
+    expect(
+      messages({ containers: [{ name: 'w', ports: [{ containerPort: 80, hostPort: 0 }] }] }),
+    ).toEqual([]);
+  });
+
+  it('rejects unsafe sysctls, in one problem, and lets the safe set through', () => {
+    expect(
+      messages({
+        securityContext: {
+          sysctls: [
+            { name: 'net.ipv4.tcp_keepalive_time', value: '60' },
+            { name: 'kernel.msgmax', value: '65536' },
+            { name: 'net.core.somaxconn', value: '1024' },
+          ],
+        },
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^worker\.podTemplate\.spec\.securityContext\.sysctls sets kernel\.msgmax, net\.core\.somaxconn, which the restricted Pod Security Standard forbids \(only kernel\.shm_rmid_forced, .*\); remove them/,
+      ),
+    ]);
+    expect(
+      messages({
+        securityContext: {
+          sysctls: [
+            { name: 'kernel.shm_rmid_forced', value: '1' },
+            { name: 'net.ipv4.ip_local_port_range', value: '1024 65000' },
+          ],
+        },
+      }),
+    ).toEqual([]);
+  });
+
+  it('rejects SELinux labels beyond the allowed types, at pod and container level', () => {
+    expect(
+      messages({
+        securityContext: { seLinuxOptions: { type: 'spc_t', level: 's0:c1,c2' } },
+        containers: [
+          {
+            name: 'shipper',
+            securityContext: { seLinuxOptions: { user: 'system_u', role: 'system_r' } },
+          },
+        ],
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^worker\.podTemplate\.spec\.securityContext\.seLinuxOptions sets type spc_t, which the restricted Pod Security Standard forbids \(type may only be container_t, .*\); remove it/,
+      ),
+      expect.stringMatching(
+        /^worker\.podTemplate\.spec\.containers\[shipper\]\.securityContext\.seLinuxOptions sets user system_u and role system_r, which the restricted .*; remove them/,
+      ),
+    ]);
+    expect(
+      messages({
+        securityContext: { seLinuxOptions: { type: 'container_t', level: 's0:c1,c2' } },
+        containers: [
+          { name: 'w', securityContext: { seLinuxOptions: { type: 'container_init_t' } } },
+        ],
+      }),
+    ).toEqual([]);
+  });
+
+  it("names a pool's own pod template", () => {
+    expect(
+      messages({ containers: [{ name: 'w', ports: [{ containerPort: 1, hostPort: 1 }] }] }, true),
+    ).toEqual([
+      expect.stringMatching(
+        /^pools\[large\]\.worker\.podTemplate\.spec\.containers\[w\]\.ports\[0\]\.hostPort is 1/,
+      ),
+    ]);
+  });
+
+  it('leaves what the merge drops or forces to the merge', () => {
+    // Stripped or forced by withPodTemplateOverrides (security.ts says why), not refused.
+    expect(
+      messages({
+        hostNetwork: true,
+        securityContext: {
+          seccompProfile: { type: 'Unconfined' },
+          appArmorProfile: { type: 'Unconfined' },
+          windowsOptions: { hostProcess: true },
+        },
+        containers: [
+          {
+            name: 'w',
+            securityContext: { privileged: true, appArmorProfile: { type: 'Unconfined' } },
+          },
+        ],
+      }),
+    ).toEqual([]);
+  });
 });

@@ -215,7 +215,11 @@ describe('pod template overrides', () => {
     spec.worker.podTemplate = {
       metadata: {
         labels: { [LABEL_SHARD]: '9', [LABEL_DISTRIBUTOR]: 'other', team: 'payments' },
-        annotations: { note: 'kept' },
+        annotations: {
+          note: 'kept',
+          'container.apparmor.security.beta.kubernetes.io/worker': 'unconfined',
+          'container.apparmor.security.beta.kubernetes.io/log-shipper': 'localhost/shipper',
+        },
       },
       spec: {
         hostNetwork: true,
@@ -229,6 +233,8 @@ describe('pod template overrides', () => {
           runAsGroup: 3000,
           fsGroup: 2000,
           seccompProfile: { type: 'Unconfined' },
+          appArmorProfile: { type: 'Unconfined' },
+          windowsOptions: { hostProcess: true, runAsUserName: 'worker' },
         },
         containers: [
           {
@@ -245,11 +251,27 @@ describe('pod template overrides', () => {
               allowPrivilegeEscalation: true,
               readOnlyRootFilesystem: false,
               capabilities: { add: ['SYS_ADMIN'] },
+              seccompProfile: { type: 'Unconfined' },
+              appArmorProfile: { type: 'Unconfined' },
+              windowsOptions: { hostProcess: true },
             },
           },
-          { name: 'log-shipper', image: 'shipper:1', securityContext: { runAsUser: 0 } },
+          {
+            name: 'log-shipper',
+            image: 'shipper:1',
+            securityContext: {
+              runAsUser: 0,
+              appArmorProfile: { type: 'Localhost', localhostProfile: 'shipper' },
+            },
+          },
         ],
-        initContainers: [{ name: 'setup', image: 'setup:1' }],
+        initContainers: [
+          {
+            name: 'setup',
+            image: 'setup:1',
+            securityContext: { appArmorProfile: { type: 'Unconfined' } },
+          },
+        ],
         volumes: [
           { name: 'queue', hostPath: { path: '/' } },
           { name: 'cache', emptyDir: {} },
@@ -264,7 +286,10 @@ describe('pod template overrides', () => {
 
   it('keeps the user additions', () => {
     expect(template.metadata?.labels?.['team']).toBe('payments');
-    expect(template.metadata?.annotations).toEqual({ note: 'kept' });
+    expect(template.metadata?.annotations).toEqual({
+      note: 'kept',
+      'container.apparmor.security.beta.kubernetes.io/log-shipper': 'localhost/shipper',
+    });
     expect(pod.serviceAccountName).toBe('payments-worker');
     expect(pod.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
     expect(pod.securityContext?.fsGroup).toBe(2000);
@@ -301,5 +326,57 @@ describe('pod template overrides', () => {
     expectRestricted(pod);
     expect(pod.hostNetwork).toBeUndefined();
     expect(pod.restartPolicy).toBeUndefined();
+  });
+
+  it('drops unconfined AppArmor and hostProcess, keeping a Localhost profile', () => {
+    expect(pod.securityContext?.appArmorProfile).toBeUndefined();
+    expect(pod.securityContext?.windowsOptions).toEqual({ runAsUserName: 'worker' });
+    expect(worker.securityContext?.appArmorProfile).toBeUndefined();
+    expect(worker.securityContext?.windowsOptions).toBeUndefined();
+    expect(pod.initContainers?.[0]?.securityContext?.appArmorProfile).toBeUndefined();
+    expect(pod.containers[1]?.securityContext?.appArmorProfile).toEqual({
+      type: 'Localhost',
+      localhostProfile: 'shipper',
+    });
+  });
+
+  it('leaves the token to the named ServiceAccount', () => {
+    expect(pod.serviceAccountName).toBe('payments-worker');
+    expect(pod).not.toHaveProperty('automountServiceAccountToken');
+    expectPlainJson(deployment);
+  });
+});
+
+describe('the worker ServiceAccount token', () => {
+  const automount = (podSpec?: Record<string, unknown>) =>
+    podOf(
+      workerDeploymentFor(
+        withSpec(full, (spec) => {
+          if (podSpec === undefined) delete spec.worker.podTemplate;
+          else spec.worker.podTemplate = { spec: podSpec };
+        }),
+        0,
+      ),
+    ).automountServiceAccountToken;
+
+  it('is not mounted by default, as workers talk to no API server', () => {
+    expect(automount()).toBe(false);
+    expect(automount({ nodeSelector: { a: 'b' } })).toBe(false);
+    expect(podOf(workerDeploymentFor(sample('minimal'), 0)).automountServiceAccountToken).toBe(
+      false,
+    );
+  });
+
+  it('follows an explicit podTemplate value, with or without a ServiceAccount', () => {
+    expect(automount({ automountServiceAccountToken: true })).toBe(true);
+    expect(automount({ automountServiceAccountToken: false, serviceAccountName: 'sa' })).toBe(
+      false,
+    );
+    expect(automount({ automountServiceAccountToken: true, serviceAccountName: 'sa' })).toBe(true);
+  });
+
+  it('is left to the ServiceAccount a podTemplate names', () => {
+    expect(automount({ serviceAccountName: 'sa' })).toBeUndefined();
+    expect(automount({ serviceAccount: 'sa' })).toBeUndefined();
   });
 });
