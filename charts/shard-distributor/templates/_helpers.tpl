@@ -81,51 +81,60 @@ The image of the distributor containers the operator creates: the operator's own
 {{- end }}
 
 {{/*
-The lease the replicas elect a leader with.
+The Lease the replicas elect a leader with: leaderElection.leaseName, else "<fullname>-leader",
+so that two releases in one namespace never contend for the same Lease.
 */}}
 {{- define "shard-distributor.leaseName" -}}
-{{- .Values.leaderElection.leaseName }}
+{{- default (printf "%s-leader" (include "shard-distributor.fullname" .)) .Values.leaderElection.leaseName }}
 {{- end }}
 
 {{/*
 What the operator reads and writes in the namespaces it watches: the rules of the
-ClusterRole (all namespaces) and of each Role (watchNamespaces). Least privilege: no
-secrets (credentials reach pods by reference), no wildcards. A change here is a change to
-test/unit/chart/rbac.test.ts as well, on purpose.
+ClusterRole (all namespaces) and of each Role (watchNamespaces). Least privilege: only the
+verbs the operator's code sends (writes are server-side apply, i.e. PATCH, which creates with
+`create`; no PUT anywhere), no secrets (credentials reach pods by reference), no wildcards.
+Not here: `get services/proxy`, which only an operator running outside the cluster
+(`--load-route proxy`) uses, with its user's kubeconfig rather than this ServiceAccount.
+config/rbac/role.yaml holds the same rules; a change here is a change to
+test/unit/chart/expected-rbac.ts as well, on purpose.
 */}}
 {{- define "shard-distributor.rules" -}}
+# Informer (list/watch); finalizer and annotation merge patches.
 - apiGroups: ["shards.veda.dev"]
   resources: ["sharddistributors"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  verbs: ["get", "list", "watch", "patch"]
+# Status through server-side apply on the status subresource.
 - apiGroups: ["shards.veda.dev"]
   resources: ["sharddistributors/status"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["patch"]
+# Owner references with blockOwnerDeletion on the objects it creates.
 - apiGroups: ["shards.veda.dev"]
   resources: ["sharddistributors/finalizers"]
   verbs: ["update"]
 # Worker and distributor Deployments; also Deployments of other workloads (Sidecar placement).
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-# StatefulSets of other workloads that get the distributor as a sidecar (Sidecar placement).
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# StatefulSets of other workloads that get the distributor as a sidecar (Sidecar placement):
+# read by name, patched by server-side apply; never listed or watched.
 - apiGroups: ["apps"]
   resources: ["statefulsets"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "patch"]
+# The distributor's ConfigMap and metrics Service: never deleted by hand, their owner
+# reference lets the garbage collector do it.
 - apiGroups: [""]
   resources: ["configmaps", "services"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-# Read only, to report a missing claim and failing worker pods in the status.
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Read only: the claim a ShardDistributor names (an informer, metadata only) ...
 - apiGroups: [""]
-  resources: ["persistentvolumeclaims", "pods"]
-  verbs: ["get", "list", "watch"]
-# The distributor's /load through the API server when the operator runs outside the cluster.
+  resources: ["persistentvolumeclaims"]
+  verbs: ["list", "watch"]
+# ... and whether a distributor pod still runs (a list by label selector).
 - apiGroups: [""]
-  resources: ["services/proxy"]
-  verbs: ["get"]
+  resources: ["pods"]
+  verbs: ["list"]
+# Events are created, never patched (no aggregation), and only through the core API.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
-- apiGroups: ["events.k8s.io"]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 {{- end }}

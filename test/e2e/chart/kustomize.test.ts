@@ -9,7 +9,6 @@ const SELECTOR = 'app.kubernetes.io/part-of=shard-distributor';
 
 /** The objects of a kubectl-only install, as `kubectl get -o name` spells them. */
 const INSTALLED = [
-  `namespace/${NAMESPACE}`,
   'clusterrole.rbac.authorization.k8s.io/shard-distributor',
   'clusterrolebinding.rbac.authorization.k8s.io/shard-distributor',
 ];
@@ -32,10 +31,13 @@ describe('the kubectl-only install (config/default)', () => {
   afterAll(() => {
     // A failed step must not leave the operator's ClusterRole behind for later tests.
     kubectl(['delete', '-k', DEFAULT, '-l', SELECTOR, '--ignore-not-found', '--wait=false']);
+    // The uninstall keeps the namespace on purpose; the test removes it itself.
+    kubectl(['delete', 'namespace', NAMESPACE, '--ignore-not-found', '--wait=false']);
   });
 
   it('kubectl apply -k config/default installs everything the chart installs', async () => {
     kubectlOk(['apply', '--server-side', '-k', DEFAULT]);
+    expect(present([`namespace/${NAMESPACE}`])).toEqual([`namespace/${NAMESPACE}`]);
     expect(present(INSTALLED)).toEqual([...INSTALLED].sort());
     expect(present(IN_NAMESPACE, NAMESPACE)).toEqual([...IN_NAMESPACE].sort());
     expect(
@@ -63,7 +65,7 @@ describe('the kubectl-only install (config/default)', () => {
     expect(crd).toBe('True');
   });
 
-  it('deleting with the part-of selector removes it all but keeps the CRD', async () => {
+  it('deleting with the part-of selector removes it all but keeps the CRD and the namespace', async () => {
     kubectlOk(['delete', '-k', DEFAULT, '-l', SELECTOR, '--wait=false']);
     await eventually(
       () => {
@@ -74,6 +76,10 @@ describe('the kubectl-only install (config/default)', () => {
     );
     expect(kubectlOk(['get', 'crd', 'sharddistributors.shards.veda.dev', '-o', 'name'])).toBe(
       'customresourcedefinition.apiextensions.k8s.io/sharddistributors.shards.veda.dev\n',
+    );
+    // The namespace carries no part-of label: it stays, and so would anything else in it.
+    expect(kubectlOk(['get', 'namespace', NAMESPACE, '-o', 'jsonpath={.status.phase}'])).toBe(
+      'Active',
     );
   });
 });

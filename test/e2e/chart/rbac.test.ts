@@ -17,7 +17,8 @@ import {
 } from '../../unit/chart/expected-rbac.ts';
 import { installChart, releaseName, uninstallIfPresent } from './helm.ts';
 
-const LEASE = 'shard-distributor-leader';
+/** The chart's default Lease: `<fullname>-leader`, one per release. */
+const leaseOf = (release: string) => `${release}-shard-distributor-leader`;
 const SD = 'shards.veda.dev';
 
 /** Every access in `accesses` that the identity is not granted as `expected` says. */
@@ -46,20 +47,43 @@ function operatorNeeds(namespace: string): Access[] {
     on('watch', SD, 'sharddistributors'),
     on('patch', SD, 'sharddistributors'),
     on('patch', SD, 'sharddistributors', 'status'),
-    on('update', SD, 'sharddistributors', 'status'),
     on('update', SD, 'sharddistributors', 'finalizers'),
     on('create', 'apps', 'deployments'),
+    on('patch', 'apps', 'deployments'),
     on('delete', 'apps', 'deployments'),
+    on('get', 'apps', 'statefulsets'),
     on('patch', 'apps', 'statefulsets'),
-    on('watch', 'apps', 'statefulsets'),
     on('create', '', 'configmaps'),
-    on('update', '', 'services'),
-    on('delete', '', 'services'),
+    on('patch', '', 'services'),
     on('list', '', 'persistentvolumeclaims'),
+    on('watch', '', 'persistentvolumeclaims'),
+    on('list', '', 'pods'),
+    on('create', '', 'events'),
+  ];
+}
+
+/** What the operator's code never sends, so its ServiceAccount must not hold it. */
+function operatorNeverSends(namespace: string): Access[] {
+  const on = (verb: string, group: string, resource: string, subresource?: string): Access => ({
+    verb,
+    group,
+    resource,
+    namespace,
+    ...(subresource ? { subresource } : {}),
+  });
+  return [
+    on('update', SD, 'sharddistributors'),
+    on('update', SD, 'sharddistributors', 'status'),
+    on('update', 'apps', 'deployments'),
+    on('watch', 'apps', 'statefulsets'),
+    on('update', '', 'services'),
+    on('delete', '', 'configmaps'),
+    on('delete', '', 'services'),
+    on('get', '', 'pods'),
     on('watch', '', 'pods'),
     on('get', '', 'services', 'proxy'),
-    on('create', '', 'events'),
-    on('patch', 'events.k8s.io', 'events'),
+    on('patch', '', 'events'),
+    on('create', 'events.k8s.io', 'events'),
   ];
 }
 
@@ -139,11 +163,12 @@ describe("the chart's RBAC, as its ServiceAccount sees it", () => {
       ),
     ).toEqual([]);
     expect(await mismatches(kc, operatorMustNot(other), false)).toEqual([]);
+    expect(await mismatches(kc, operatorNeverSends(other), false)).toEqual([]);
 
     // The complete list, so that nothing more slips in unnoticed.
     expect(await granted(kc, other)).toEqual(permissions(OPERATOR_RULES));
     expect(await granted(kc, ns.name)).toEqual(
-      permissions([...OPERATOR_RULES, ...leaderElectionRules(LEASE)]),
+      permissions([...OPERATOR_RULES, ...leaderElectionRules(leaseOf(release))]),
     );
   });
 
@@ -152,6 +177,7 @@ describe("the chart's RBAC, as its ServiceAccount sees it", () => {
     installChart(release, ns.name);
     const other = await createNamespace('other');
     const kc = (await serviceAccountAccess(ns.name, `${release}-shard-distributor`)).kubeConfig();
+    const LEASE = leaseOf(release);
     const lease = (verb: string, namespace: string, name?: string): Access => ({
       verb,
       group: 'coordination.k8s.io',
@@ -162,12 +188,7 @@ describe("the chart's RBAC, as its ServiceAccount sees it", () => {
     expect(
       await mismatches(
         kc,
-        [
-          lease('create', ns.name),
-          lease('get', ns.name, LEASE),
-          lease('update', ns.name, LEASE),
-          lease('patch', ns.name, LEASE),
-        ],
+        [lease('create', ns.name), lease('get', ns.name, LEASE), lease('update', ns.name, LEASE)],
         true,
       ),
     ).toEqual([]);
@@ -177,6 +198,9 @@ describe("the chart's RBAC, as its ServiceAccount sees it", () => {
         [
           lease('get', ns.name, 'someone-elses-lease'),
           lease('update', ns.name, 'someone-elses-lease'),
+          // Another release's Lease in the same namespace.
+          lease('update', ns.name, 'shard-distributor-leader'),
+          lease('patch', ns.name, LEASE),
           lease('delete', ns.name, LEASE),
           lease('list', ns.name),
           lease('create', other),
@@ -222,7 +246,7 @@ describe("the chart's RBAC, as its ServiceAccount sees it", () => {
     expect(await granted(kc, watched)).toEqual(permissions(OPERATOR_RULES));
     expect(await granted(kc, unwatched)).toEqual([]);
     // The release namespace is not watched: only the Lease there.
-    expect(await granted(kc, ns.name)).toEqual(permissions(leaderElectionRules(LEASE)));
+    expect(await granted(kc, ns.name)).toEqual(permissions(leaderElectionRules(leaseOf(release))));
   });
 
   it('gives kubectl a working kubeconfig for the ServiceAccount', async () => {

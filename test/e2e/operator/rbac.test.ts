@@ -63,7 +63,8 @@ describe("the operator with nothing but its ServiceAccount's RBAC", () => {
         '--lease-namespace',
         ns.name,
         '--lease-name',
-        'shard-distributor-leader',
+        // The chart's default Lease for this release: `<fullname>-leader`.
+        `${release}-shard-distributor-leader`,
         '--lease-duration-seconds',
         '6',
       ],
@@ -99,10 +100,10 @@ describe("the operator with nothing but its ServiceAccount's RBAC", () => {
     );
     expect(await workerDeploymentNames(ns.name, 'least')).toEqual(workers('least', 2));
     await expectEvent(ns.name, 'least', 'ScaledUp', /^scaled up from 0 to 2 workers/);
-    // It leads through the chart's Lease, the only one it may touch.
+    // It leads through its release's Lease, the only one it may touch.
     const lease = await kubeConfig()
       .makeApiClient(k8s.CoordinationV1Api)
-      .readNamespacedLease({ name: 'shard-distributor-leader', namespace: ns.name });
+      .readNamespacedLease({ name: `${release}-shard-distributor-leader`, namespace: ns.name });
     expect(lease.spec?.holderIdentity).toBeTruthy();
 
     // Scaling down deletes a drained worker and says so.

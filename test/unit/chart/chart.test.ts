@@ -14,6 +14,7 @@ import {
   type Manifest,
 } from './helm.ts';
 import { restrictedViolations } from './pod-security.ts';
+import { withDefaults } from '../../../src/api/index.ts';
 
 const SLOW = 30_000;
 
@@ -77,7 +78,7 @@ describe('rendered with default values', { timeout: SLOW }, () => {
       'operator',
       '--leader-elect',
       '--lease-name',
-      'shard-distributor-leader',
+      'sd-shard-distributor-leader',
       '--lease-namespace',
       'ops',
       '--metrics-port',
@@ -145,6 +146,108 @@ describe('rendered with default values', { timeout: SLOW }, () => {
   it('selects only the operator pods, never the distributor and worker pods it creates', () => {
     const selector = onlyOfKind(rendered, 'Deployment').spec.selector.matchLabels;
     expect(selector['app.kubernetes.io/component']).toBe('operator');
+  });
+});
+
+describe('podLabels', { timeout: SLOW }, () => {
+  const selectorKeys = [
+    'app.kubernetes.io/name',
+    'app.kubernetes.io/instance',
+    'app.kubernetes.io/component',
+  ];
+
+  it('adds labels to the operator pods, and only to them', () => {
+    const rendered = renderChart({ podLabels: { team: 'platform', 'example.com/tier': 'ops' } });
+    const deployment = onlyOfKind(rendered, 'Deployment');
+    expect(deployment.spec.template.metadata.labels).toMatchObject({
+      team: 'platform',
+      'example.com/tier': 'ops',
+      'app.kubernetes.io/part-of': 'shard-distributor',
+      'app.kubernetes.io/managed-by': 'Helm',
+    });
+    expect(deployment.metadata.labels.team).toBeUndefined();
+    expect(deployment.spec.selector.matchLabels.team).toBeUndefined();
+  });
+
+  it('never overrides a selector label, so the Deployment still selects its pods', () => {
+    const values = {
+      podLabels: {
+        'app.kubernetes.io/name': 'mine',
+        'app.kubernetes.io/instance': 'mine',
+        'app.kubernetes.io/component': 'mine',
+        team: 'platform',
+      },
+    };
+    // Written once each (a key written twice fails to parse in helm.ts), with the chart's values.
+    const result = templateChart(values);
+    expect(result.status).toBe(0);
+    const template = /kind: Deployment[\s\S]*?template:\n\s+metadata:\n([\s\S]*?)\n\s+spec:/.exec(
+      result.stdout,
+    )![1]!;
+    for (const key of selectorKeys) expect(template.split(`${key}:`).length - 1, key).toBe(1);
+    const deployment = onlyOfKind(renderChart(values), 'Deployment');
+    const podLabels = deployment.spec.template.metadata.labels;
+    expect(deployment.spec.selector.matchLabels).toEqual({
+      'app.kubernetes.io/name': 'shard-distributor',
+      'app.kubernetes.io/instance': 'sd',
+      'app.kubernetes.io/component': 'operator',
+    });
+    expect(podLabels).toMatchObject(deployment.spec.selector.matchLabels);
+    expect(podLabels.team).toBe('platform');
+    expect(podLabels).toMatchObject(onlyOfKind(renderChart(values), 'Service').spec.selector);
+  });
+
+  it("may override the chart's other pod labels", () => {
+    const labels = onlyOfKind(
+      renderChart({ podLabels: { 'app.kubernetes.io/part-of': 'payments' } }),
+      'Deployment',
+    ).spec.template.metadata.labels;
+    expect(labels['app.kubernetes.io/part-of']).toBe('payments');
+  });
+});
+
+describe('NOTES.txt', () => {
+  const notes = readFileSync(`${CHART_DIR}/templates/NOTES.txt`, 'utf8');
+
+  it('points at no file of the repository, which an installed chart does not come with', () => {
+    expect(notes).not.toMatch(/config\/samples|charts\/shard-distributor|crds\//);
+  });
+
+  it('says how to upgrade the CRD from a packaged chart', () => {
+    expect(notes).toContain(
+      'helm show crds <chart> --version <version> | kubectl apply --server-side -f -',
+    );
+  });
+
+  it('carries a ShardDistributor sample that the CRD accepts, as a paste-able heredoc', () => {
+    const match = /^kubectl apply -n <namespace> -f - <<'SAMPLE'\n([\s\S]*?)\nSAMPLE$/m.exec(notes);
+    expect(match).not.toBeNull();
+    const text = match![1]!;
+    expect(text).not.toContain('{{');
+    const sample = parse(text);
+    const crd = parse(
+      readFileSync(`${CHART_DIR}/crds/shards.veda.dev_sharddistributors.yaml`, 'utf8'),
+    );
+    const served = crd.spec.versions.find((v: { storage: boolean }) => v.storage);
+    expect(sample.apiVersion).toBe(`${crd.spec.group}/${served.name}`);
+    expect(sample.kind).toBe(crd.spec.names.kind);
+    expect(sample.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(Object.keys(sample)).toEqual(['apiVersion', 'kind', 'metadata', 'spec']);
+    // The schema the CRD is generated from (test/unit/api/crd.test.ts keeps them the same).
+    expect(() => withDefaults(sample.spec)).not.toThrow();
+    const required: string[] = served.schema.openAPIV3Schema.properties.spec.required;
+    for (const key of required) expect(sample.spec[key], key).toBeDefined();
+    // And it is the repository's minimal sample, which the e2e tests apply to a cluster.
+    expect(sample).toEqual(
+      parse(
+        readFileSync(
+          `${REPO_ROOT}config/samples/shards_v1alpha1_sharddistributor_minimal.yaml`,
+          'utf8',
+        ),
+      ),
+    );
+    // NOTES step 3 describes it by name.
+    expect(notes).toContain(`kubectl describe sd ${sample.metadata.name} -n <namespace>`);
   });
 });
 
@@ -286,6 +389,7 @@ describe('values.schema.json', { timeout: SLOW }, () => {
     [{ logLevel: 'loud' }, "at '/logLevel': value must be one of"],
     [{ watchNamespaces: ['Team_A'] }, "at '/watchNamespaces/0'"],
     [{ metrics: { port: 70000 } }, "at '/metrics/port': maximum"],
+    [{ leaderElection: { leaseName: 'Bad_Lease' } }, "at '/leaderElection/leaseName'"],
   ])('rejects %j with the message %j', (values, message) => {
     const result = templateChart(values);
     expect(result.status).not.toBe(0);
@@ -358,9 +462,16 @@ describe('values.yaml', () => {
     expect(missing).toEqual([]);
   });
 
-  it('says how to upgrade the CRD', () => {
+  it('says how to upgrade the CRD, from a checkout and from a packaged chart', () => {
     expect(lines.join('\n')).toContain(
       'kubectl apply --server-side -f charts/shard-distributor/crds/',
     );
+    expect(lines.join('\n')).toContain(
+      'helm show crds <chart> --version <version> | kubectl apply --server-side -f -',
+    );
+  });
+
+  it('leaves the Lease name empty, so that each release gets its own', () => {
+    expect(parse(lines.join('\n')).leaderElection.leaseName).toBe('');
   });
 });

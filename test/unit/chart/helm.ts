@@ -43,8 +43,15 @@ export function helm(
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * The objects of a multi-document YAML stream. Invalid YAML throws, a key written twice in
+ * one mapping included: the API server refuses such a manifest, so a chart must never render one.
+ */
 export function parseManifests(text: string): Manifest[] {
-  return parseAllDocuments(text)
+  const docs = parseAllDocuments(text);
+  const errors = docs.flatMap((doc) => doc.errors.map((e) => e.message));
+  if (errors.length > 0) throw new Error(`invalid YAML:\n${errors.join('\n')}`);
+  return docs
     .map((doc) => doc.toJS() as Manifest | null)
     .filter((m): m is Manifest => m !== null && typeof m === 'object');
 }

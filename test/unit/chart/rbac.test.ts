@@ -1,6 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../harness/tools.ts';
-import { leaderElectionRules, OPERATOR_RULES, permissions } from './expected-rbac.ts';
+import {
+  leaderElectionRules,
+  NEVER_GRANTED,
+  OPERATOR_RULES,
+  permissions,
+} from './expected-rbac.ts';
 import { kustomize, ofKind, onlyOfKind, renderChart, type Manifest } from './helm.ts';
 
 const SLOW = 30_000;
@@ -13,6 +19,22 @@ describe('the chart RBAC in cluster mode (default values)', { timeout: SLOW }, (
 
   it('grants exactly the operator rules through a ClusterRole', () => {
     expect(onlyOfKind(rendered, 'ClusterRole').rules).toEqual(OPERATOR_RULES);
+  });
+
+  it('grants none of the verbs the operator never sends', () => {
+    const granted = permissions(onlyOfKind(rendered, 'ClusterRole').rules);
+    expect(NEVER_GRANTED.filter((p) => granted.includes(p))).toEqual([]);
+    // Nothing of events.k8s.io, and nothing on the API server's service proxy.
+    expect(granted.filter((p) => p.startsWith('events.k8s.io/') || p.includes('/proxy'))).toEqual(
+      [],
+    );
+  });
+
+  it('grants no update except on the finalizers subresource (writes are PATCH, never PUT)', () => {
+    const updates = permissions(onlyOfKind(rendered, 'ClusterRole').rules).filter((p) =>
+      p.endsWith(':update'),
+    );
+    expect(updates).toEqual(['shards.veda.dev/sharddistributors/finalizers:update']);
   });
 
   it('uses no wildcard anywhere and never mentions secrets', () => {
@@ -39,13 +61,68 @@ describe('the chart RBAC in cluster mode (default values)', { timeout: SLOW }, (
     expect(deployment.spec.template.spec.serviceAccountName).toBe(account.metadata.name);
   });
 
-  it('limits the leader-election Role to the one Lease, in the release namespace', () => {
+  it("limits the leader-election Role to the release's own Lease, in the release namespace", () => {
     const role = onlyOfKind(rendered, 'Role');
     expect(role.metadata.namespace).toBe('ops');
-    expect(role.rules).toEqual(leaderElectionRules('shard-distributor-leader'));
+    // <fullname>-leader: release sd, chart shard-distributor.
+    expect(role.rules).toEqual(leaderElectionRules('sd-shard-distributor-leader'));
     const binding = onlyOfKind(rendered, 'RoleBinding');
     expect(binding.metadata.namespace).toBe('ops');
     expect(binding.roleRef.name).toBe(role.metadata.name);
+  });
+
+  it('lets the leader-election Role get, create and update Leases, never patch, list or delete', () => {
+    const verbs = permissions(onlyOfKind(rendered, 'Role').rules);
+    expect(verbs).toEqual([
+      'coordination.k8s.io/leases:create',
+      'coordination.k8s.io/leases:get:sd-shard-distributor-leader',
+      'coordination.k8s.io/leases:update:sd-shard-distributor-leader',
+    ]);
+  });
+});
+
+describe('the Lease name, one per release', { timeout: SLOW }, () => {
+  /** The Lease the operator is told to use, and the one its Role allows. */
+  function leaseOf(rendered: Manifest[]): { arg: string | undefined; allowed: string[] } {
+    const args: string[] = onlyOfKind(rendered, 'Deployment').spec.template.spec.containers[0].args;
+    const role = ofKind(rendered, 'Role').find((r) => r.metadata.name.endsWith('-leader-election'));
+    return {
+      arg: args[args.indexOf('--lease-name') + 1],
+      allowed: role?.rules.flatMap((r: { resourceNames?: string[] }) => r.resourceNames ?? []),
+    };
+  }
+
+  it('defaults to <fullname>-leader, the same in the --lease-name arg and the Role', () => {
+    expect(leaseOf(renderChart({}, { release: 'sd' }))).toEqual({
+      arg: 'sd-shard-distributor-leader',
+      allowed: ['sd-shard-distributor-leader'],
+    });
+  });
+
+  it('differs between two releases in one namespace', () => {
+    const a = leaseOf(renderChart({}, { release: 'blue', namespace: 'ops' }));
+    const b = leaseOf(renderChart({}, { release: 'green', namespace: 'ops' }));
+    expect(a.arg).toBe('blue-shard-distributor-leader');
+    expect(b.arg).toBe('green-shard-distributor-leader');
+    expect(a.allowed).toEqual([a.arg]);
+    expect(b.allowed).toEqual([b.arg]);
+  });
+
+  it("is the operator's own default for `helm install shard-distributor`", () => {
+    expect(leaseOf(renderChart({}, { release: 'shard-distributor' })).arg).toBe(
+      'shard-distributor-leader',
+    );
+  });
+
+  it('follows fullnameOverride', () => {
+    expect(leaseOf(renderChart({ fullnameOverride: 'sdo' })).arg).toBe('sdo-leader');
+  });
+
+  it('takes leaderElection.leaseName when it is set', () => {
+    expect(leaseOf(renderChart({ leaderElection: { leaseName: 'my-lease' } }))).toEqual({
+      arg: 'my-lease',
+      allowed: ['my-lease'],
+    });
   });
 });
 
@@ -85,6 +162,8 @@ describe('the chart RBAC in namespace mode (watchNamespaces)', { timeout: SLOW }
     const role = ofKind(rendered, 'Role').find((r) => r.metadata.name.endsWith('-leader-election'));
     expect(role?.metadata.namespace).toBe('ops');
     expect(role?.rules).toEqual(leaderElectionRules('my-lease'));
+    const args: string[] = onlyOfKind(rendered, 'Deployment').spec.template.spec.containers[0].args;
+    expect(args[args.indexOf('--lease-name') + 1]).toBe('my-lease');
   });
 });
 
@@ -113,6 +192,14 @@ describe('config/rbac (kubectl-only install)', { timeout: SLOW }, () => {
     expect(permissions(onlyOfKind(manifests, 'ClusterRole').rules)).toEqual(
       permissions(OPERATOR_RULES),
     );
+    expect(permissions(onlyOfKind(manifests, 'ClusterRole').rules)).toEqual(
+      permissions(onlyOfKind(renderChart({}), 'ClusterRole').rules),
+    );
+  });
+
+  it('grants none of the verbs the operator never sends', () => {
+    const granted = permissions(onlyOfKind(manifests, 'ClusterRole').rules);
+    expect(NEVER_GRANTED.filter((p) => granted.includes(p))).toEqual([]);
   });
 
   it('limits leader election to the Lease the manager is told to use', () => {
@@ -122,6 +209,10 @@ describe('config/rbac (kubectl-only install)', { timeout: SLOW }, () => {
       .args;
     expect(args[args.indexOf('--lease-name') + 1]).toBe('shard-distributor-leader');
     expect(args[args.indexOf('--lease-namespace') + 1]).toBe(role.metadata.namespace);
+    // The name is written twice, in the Role and in manager.yaml: the Role says so.
+    expect(readFileSync(`${REPO_ROOT}config/rbac/leader_election_role.yaml`, 'utf8')).toContain(
+      "the manager's `--lease-name` (config/manager/manager.yaml) must be",
+    );
   });
 
   it('binds both roles to the manager ServiceAccount', () => {
