@@ -33,12 +33,13 @@ const byRegistry = new WeakMap<
   { metrics: RuntimeMetrics; sources: Set<InFlightSource> }
 >();
 
-// controller-runtime's buckets: 5 ms … 60 s for reconciles, 1 µs … 10 s for the queue.
+// controller-runtime's buckets: 5 ms … 60 s for reconciles; for the queue its
+// ExponentialBuckets(10e-9, 10, 12), 10 ns … 1000 s.
 const RECONCILE_BUCKETS = [
   0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1,
   1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
 ];
-const QUEUE_BUCKETS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
+const QUEUE_BUCKETS = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000];
 
 export function runtimeMetrics(registry: Registry): RuntimeMetrics {
   return entry(registry).metrics;
