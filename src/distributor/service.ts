@@ -54,6 +54,7 @@ export async function startDistributorService(
     port: options.metricsPort ?? config.dispatcher.metricsPort,
     host: options.metricsHost,
     registry,
+    log,
     healthz: () => (loopError ? `distributor loop failed: ${loopError.message}` : undefined),
     readyz: () => {
       if (!distributor) return `waiting for the main queue ${config.dispatcher.mainQueueName}`;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { Logger } from './logger.ts';
 
 export interface Probe {
   /** Resolves to a reason when not healthy/ready, or undefined when all is well. */
@@ -11,6 +12,8 @@ export interface ObservabilityServerOptions {
   port: number;
   host?: string;
   registry: Registry;
+  /** Where a request that failed (a 500) is told; a scrape that fails must not go unseen. */
+  log?: Logger;
   healthz?: Probe;
   readyz?: Probe;
   /** Extra JSON routes, e.g. the distributor's /load. */
@@ -34,6 +37,7 @@ export async function startObservabilityServer(
 ): Promise<ObservabilityServer> {
   const server: Server = createServer((req, res) => {
     void route(options, req, res).catch((error: unknown) => {
+      options.log?.warn({ err: error, path: req.url }, 'request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`internal error: ${(error as Error).message}\n`);
     });

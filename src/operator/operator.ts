@@ -203,11 +203,13 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     port: options.metricsPort,
     host: options.host,
     registry,
+    log,
   });
   const health = await startObservabilityServer({
     port: options.healthPort,
     host: options.host,
     registry,
+    log,
     healthz: manager.healthz,
     readyz: manager.readyz,
   });

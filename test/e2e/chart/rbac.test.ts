@@ -33,15 +33,20 @@ async function mismatches(
   return wrong;
 }
 
-/** What the operator must be able to do in a namespace it watches. */
-function operatorNeeds(namespace: string): Access[] {
-  const on = (verb: string, group: string, resource: string, subresource?: string): Access => ({
+/** `on(verb, group, resource, subresource?)`: one access in `namespace`. */
+function accessIn(namespace: string) {
+  return (verb: string, group: string, resource: string, subresource?: string): Access => ({
     verb,
     group,
     resource,
     namespace,
     ...(subresource ? { subresource } : {}),
   });
+}
+
+/** What the operator must be able to do in a namespace it watches. */
+function operatorNeeds(namespace: string): Access[] {
+  const on = accessIn(namespace);
   return [
     on('list', SD, 'sharddistributors'),
     on('watch', SD, 'sharddistributors'),
@@ -64,13 +69,7 @@ function operatorNeeds(namespace: string): Access[] {
 
 /** What the operator's code never sends, so its ServiceAccount must not hold it. */
 function operatorNeverSends(namespace: string): Access[] {
-  const on = (verb: string, group: string, resource: string, subresource?: string): Access => ({
-    verb,
-    group,
-    resource,
-    namespace,
-    ...(subresource ? { subresource } : {}),
-  });
+  const on = accessIn(namespace);
   return [
     on('update', SD, 'sharddistributors'),
     on('update', SD, 'sharddistributors', 'status'),
