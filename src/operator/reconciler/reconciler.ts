@@ -160,13 +160,13 @@ export class ShardDistributorReconciler {
       return;
     }
     try {
-      if (sd.metadata.deletionTimestamp) return await this.reconcileDelete(sd, ctx.log);
+      if (sd.metadata.deletionTimestamp) return await this.reconcileDelete(sd, ctx.log, ctx.signal);
       const finalizers = sd.metadata.finalizers ?? [];
       if (!finalizers.includes(FINALIZER)) {
         await this.o.kube.patchMetadata(sd, { finalizers: [...finalizers, FINALIZER] });
         return; // the update wakes us again with the finalizer in the cache
       }
-      return await this.reconcileNormal(sd, key, ctx.log);
+      return await this.reconcileNormal(sd, key, ctx.log, ctx.signal);
     } catch (error) {
       // Its namespace is going away: the ShardDistributor's own deletion follows; no retry storm.
       if (error instanceof NamespaceTerminatingError) {
@@ -180,10 +180,17 @@ export class ShardDistributorReconciler {
     }
   };
 
+  /**
+   * `signal` fires when the controller stops (shutdown, or leadership lost): what was read
+   * before may be stale and another leader may be writing, so nothing more is written (as a
+   * cancelled context fails controller-runtime's writes). Checked after the reads that can
+   * take seconds (/load, pod lists) and between the write phases.
+   */
   private async reconcileNormal(
     sd: ShardDistributor,
     key: string,
     log: Logger,
+    signal: AbortSignal,
   ): Promise<ReconcileResult> {
     const problems = [...specProblems(sd), ...this.worldProblems(sd)];
     const { load, loadError } = await this.readLoad(sd);
@@ -200,6 +207,7 @@ export class ShardDistributorReconciler {
     for (const name of history.keys())
       if (!states.some((s) => s.pool.name === name)) history.delete(name);
     const retiring = await this.retiringPools(sd, ini, load);
+    signal.throwIfAborted();
 
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
       // Nothing valid can be built: say why, and look again with backoff (no hot loop).
@@ -229,8 +237,10 @@ export class ShardDistributorReconciler {
       problems.push(...notOwned);
       this.warn(sd, REASON_NOT_OWNED, notOwned);
     }
+    signal.throwIfAborted();
     await this.reconcilePlacement(sd, desired, host, log);
     await this.deleteRetiredWorkers(sd, states, retiring, log);
+    signal.throwIfAborted();
     for (const state of states) this.recordScaling(sd, state);
     await this.writeStatus(sd, states, load, loadError, problems, log);
 
@@ -758,6 +768,7 @@ export class ShardDistributorReconciler {
   private async reconcileDelete(
     sd: ShardDistributor,
     log: Logger,
+    signal: AbortSignal,
   ): Promise<ReconcileResult | void> {
     if (!(sd.metadata.finalizers ?? []).includes(FINALIZER)) return;
     if (sd.spec.deletionPolicy === 'Drain') {
@@ -786,6 +797,7 @@ export class ShardDistributorReconciler {
       // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
       if (configMap) await this.o.kube.apply(desiredConfigMap, configMap);
       const { load, loadError } = await this.readLoad(sd);
+      signal.throwIfAborted(); // as in reconcileNormal
       if (load) await this.restartStoppedWorkers(sd, load, log);
       const pending = load
         ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0)
@@ -816,6 +828,7 @@ export class ShardDistributorReconciler {
         return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
       }
     }
+    signal.throwIfAborted();
     const sidecar = parseTarget(sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF]);
     if (sidecar) await this.removeSidecar(sd, sidecar, log);
     await this.o.kube.patchMetadata(sd, {
