@@ -60,7 +60,11 @@ async function main(argv: string[]): Promise<number> {
       });
       return 0;
     case 'run':
-      return runCommand(rest, env, log, signal);
+      return runCommand(rest, env, log, signal).catch((error: unknown) => {
+        // As for the distributor: stopped while waiting for the main queue is a clean stop.
+        if (!signal.aborted) throw error;
+        return 0;
+      });
     case 'worker':
       return workerCommand(rest, env, signal);
     case 'operator':

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import {
   CONFIG_FILE_NAME,
   loadConfigFile,
+  withLaunchKeys,
   type DistributorConfig,
   type Env,
 } from '../config/index.ts';
@@ -87,6 +88,7 @@ export async function runCommand(
   });
   let service: DistributorService;
   let drainConfig: (config: DistributorConfig) => void = () => {};
+  let launched = config;
   try {
     service = await startDistributorService({
       signal,
@@ -97,8 +99,11 @@ export async function runCommand(
       failpoint: failpointFromSpec(env['SD_FAILPOINT']),
       metricsPort,
       onConfigApplied: (next) => {
-        supervisor.reconcile(next);
-        drainConfig(next);
+        // The workers follow what the distributor applied, not the whole file: a key it
+        // keeps until a restart (a queue directory, a prefix) must not move them alone.
+        launched = withLaunchKeys(launched, next);
+        supervisor.reconcile(launched);
+        drainConfig(launched);
       },
     });
   } catch (error) {
@@ -106,6 +111,9 @@ export async function runCommand(
     throw error;
   }
   supervisor.start();
+  // A second signal (process.exit) or a crash skips the graceful stop below.
+  const killWorkers = () => supervisor.killAll();
+  process.once('exit', killWorkers);
   demo?.watch(service, supervisor);
 
   const drain = new RunModeDrain(config, service.distributor, supervisor, log);
@@ -130,6 +138,7 @@ export async function runCommand(
     if (timer) clearTimeout(timer);
     await demo?.stop();
     await supervisor.stop(10_000);
+    process.off('exit', killWorkers);
     demo?.summary(service);
   }
   return 0;

@@ -1,14 +1,19 @@
+/** The signals that ask for a graceful stop, and their numbers (for the 128+n exit code). */
+const SIGNAL_NUMBERS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const;
+type ShutdownSignal = keyof typeof SIGNAL_NUMBERS;
+
 /**
- * An AbortSignal that fires on SIGTERM or SIGINT: the commands stop reading, finish what is
- * in flight and exit 0. A second signal exits at once.
+ * An AbortSignal that fires on SIGTERM, SIGINT or SIGHUP (a closed terminal, which would
+ * otherwise end the process at once): the commands stop reading, finish what is in flight and
+ * exit 0. A second signal exits at once.
  */
 export function shutdownSignal(): AbortSignal {
   const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
-    controller.abort(signal);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const signal of Object.keys(SIGNAL_NUMBERS) as ShutdownSignal[]) {
+    process.on(signal, () => {
+      if (controller.signal.aborted) process.exit(128 + SIGNAL_NUMBERS[signal]);
+      controller.abort(signal);
+    });
+  }
   return controller.signal;
 }

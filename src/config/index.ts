@@ -73,5 +73,6 @@ export {
   POOL_LAUNCH_KEYS,
   CONFIG_LAUNCH_KEYS,
   restartKeys,
+  withLaunchKeys,
   withLiveKeys,
 } from './live-keys.ts';

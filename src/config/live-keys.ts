@@ -58,6 +58,21 @@ function copyKeys(target: Record<string, unknown>, source: object, keys: readonl
   }
 }
 
+/** `current`'s pools, each with `keys` taken from the pool of the same name in `next`. */
+function poolsWith(
+  current: readonly PoolConfig[],
+  next: readonly PoolConfig[],
+  keys: readonly string[],
+): PoolConfig[] {
+  return current.map((pool) => {
+    const nextPool = next.find((p) => p.name === pool.name);
+    if (nextPool === undefined) return pool;
+    const merged: Record<string, unknown> = { ...pool };
+    copyKeys(merged, nextPool, keys);
+    return merged as unknown as PoolConfig;
+  });
+}
+
 /**
  * `current` with the live-applicable keys taken from `next`. A pool takes them from the
  * pool of the same name in `next`; pools added or removed wait for the restart.
@@ -68,19 +83,34 @@ export function withLiveKeys(
 ): DistributorConfig {
   const dispatcher: Record<string, unknown> = { ...current.dispatcher };
   for (const key of LIVE_DISPATCHER_KEYS) dispatcher[key] = next.dispatcher[key];
-  const pools = current.pools.map((pool) => {
-    const nextPool = next.pools.find((p) => p.name === pool.name);
-    if (nextPool === undefined) return pool;
-    const merged: Record<string, unknown> = { ...pool };
-    copyKeys(merged, nextPool, LIVE_POOL_KEYS);
-    return merged as unknown as PoolConfig;
-  });
   const merged: Record<string, unknown> = {
     ...current,
     dispatcher: dispatcher as unknown as DispatcherConfig,
-    pools,
+    pools: poolsWith(current.pools, next.pools, LIVE_POOL_KEYS),
   };
   copyKeys(merged, next, ['backpressure']);
+  return merged as unknown as DistributorConfig;
+}
+
+/**
+ * What the workers' launcher (run mode's supervisor) runs by: `withLiveKeys`, plus the keys
+ * only the launcher reads (the worker command, sleep, failure policy) from `next`. Never the
+ * rest of `next`: a queue directory, prefix, consumer name or NATS connection the running
+ * distributor keeps until its restart would start workers on queues it does not fill.
+ */
+export function withLaunchKeys(
+  current: DistributorConfig,
+  next: DistributorConfig,
+): DistributorConfig {
+  const live = withLiveKeys(current, next);
+  const worker: Record<string, unknown> = { ...live.worker };
+  copyKeys(worker, next.worker, WORKER_LAUNCH_KEYS);
+  const merged: Record<string, unknown> = {
+    ...live,
+    worker: worker as unknown as DistributorConfig['worker'],
+    pools: poolsWith(live.pools, next.pools, POOL_LAUNCH_KEYS),
+  };
+  copyKeys(merged, next, CONFIG_LAUNCH_KEYS);
   return merged as unknown as DistributorConfig;
 }
 

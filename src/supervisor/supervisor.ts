@@ -183,6 +183,16 @@ export class Supervisor {
     await Promise.all(slots.map((slot) => slot.gone));
   }
 
+  /**
+   * SIGKILLs every worker's process group at once, synchronously: for a process that exits
+   * without `stop` (a second signal, an uncaught error). Workers run in groups of their own,
+   * so nothing else would end them, and a left-over worker would read its shard next to the
+   * one the next start runs.
+   */
+  killAll(): void {
+    for (const slot of this.slots.values()) slot.process?.signal('SIGKILL');
+  }
+
   workers(): WorkerStatus[] {
     return [...this.slots.values()].sort(compareRefs).map((slot) => ({
       pool: slot.pool,
@@ -298,7 +308,7 @@ export class Supervisor {
         uptimeMs,
       };
       if (slot.stopping) this.log.info(fields, 'worker exited');
-      else this.log.warn(fields, 'worker exited');
+      else this.log.warn({ ...fields, stderr: [...worker.stderrTail] }, 'worker exited');
     }
     if (slot.stopping) {
       this.drop(slot);

@@ -28,6 +28,9 @@ export interface WorkerProcessOptions {
   readonly cwd?: string;
 }
 
+/** Lines of a worker's stderr kept for the warning its unexpected exit gets. */
+const STDERR_TAIL_LINES = 20;
+
 function errnoCode(err: unknown): string | undefined {
   return err instanceof Error && 'code' in err && typeof err.code === 'string'
     ? err.code
@@ -46,6 +49,11 @@ export class WorkerProcess {
   readonly startedAt: number;
   readonly pid: number | undefined;
   readonly exited: Promise<WorkerExit>;
+  /**
+   * Its last lines of stderr: a crashing worker's traceback, shown with its exit even where
+   * the log level hides its output (which is logged at info).
+   */
+  readonly stderrTail: string[] = [];
   private readonly child: ChildProcess | undefined;
   private done = false;
 
@@ -95,7 +103,12 @@ export class WorkerProcess {
       ['stdout', child.stdout],
       ['stderr', child.stderr],
     ] as const) {
-      if (stream) pipeLines(stream, name, ref, this.pid, options.log);
+      if (stream)
+        pipeLines(stream, name, ref, this.pid, options.log, (line) => {
+          if (name !== 'stderr') return;
+          this.stderrTail.push(line);
+          if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+        });
     }
   }
 
@@ -134,11 +147,15 @@ function pipeLines(
   ref: WorkerRef,
   pid: number | undefined,
   log: Logger,
+  onLine: (line: string) => void,
 ): void {
   const { pool, shard } = ref;
   const splitter = new LineSplitter();
   const emit = (lines: string[]): void => {
-    for (const line of lines) log.info({ pool, shard, pid, stream: name, line }, 'worker output');
+    for (const line of lines) {
+      log.info({ pool, shard, pid, stream: name, line }, 'worker output');
+      onLine(line);
+    }
   };
   stream.on('data', (chunk: Buffer) => emit(splitter.push(chunk)));
   stream.on('end', () => emit(splitter.end()));

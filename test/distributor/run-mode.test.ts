@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,7 +130,19 @@ interface RunProcess {
   /** The JSON log lines with this `msg`. */
   logs(msg: string): Record<string, unknown>[];
   load(): Promise<LoadShards>;
+  signal(signal: NodeJS.Signals): void;
+  /** SIGTERM, and the exit code. */
   stop(): Promise<number | null>;
+}
+
+/** Whether `pid` runs (a zombie, exited but not yet reaped, does not). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 type LoadShards = {
@@ -163,6 +176,7 @@ async function startRun(file: string): Promise<RunProcess> {
       output: () => output,
       logs,
       load: async () => (await (await fetch(`http://127.0.0.1:${port}/load`)).json()) as LoadShards,
+      signal: (signal) => child.kill(signal),
       stop: async () => {
         child.kill('SIGTERM');
         return exited;
@@ -278,6 +292,92 @@ describe('run mode', () => {
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
+    }
+  });
+
+  it('starts workers by what the distributor applied: a key it keeps until a restart does not move them', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sd-run-keys-'));
+    const file = join(dir, 'veda-queue-shard-distributor.ini');
+    await writeFile(file, renderIni(runConfig(2)));
+    await produce(ids(4));
+    const run = await startRun(file);
+    try {
+      await eventually(() => expect(run.logs('worker started')).toHaveLength(2), {
+        timeoutMs: 30_000,
+      });
+      // A third shard (live), a new sleep (the workers' own key) and another shard directory
+      // (which the distributor keeps until a restart).
+      const base = runConfig(3);
+      await writeFile(
+        file,
+        renderIni({
+          ...base,
+          worker: { ...base.worker, workerBasePath: join(dir, 'elsewhere'), sleepEmptySec: 0.2 },
+        }),
+      );
+      await eventually(
+        () => expect(run.logs('worker started').map((l) => String(l['shard']))).toContain('2'),
+        { timeoutMs: 30_000 },
+      );
+      expect(
+        run.logs('config change needs a restart to apply; keeping the running values'),
+      ).toEqual([expect.objectContaining({ keys: ['workerBasePath'] })]);
+      const third = run.logs('worker started').find((l) => l['shard'] === 2)!;
+      const argv = (third['argv'] as string[]).join(' ');
+      expect(argv).toContain(`--base ${join(dir, 'shards')} `);
+      expect(argv).toContain('--sleep-empty 0.2');
+    } finally {
+      expect(await run.stop()).toBe(0);
+    }
+  });
+
+  it('stops cleanly (exit 0) when told to while it waits for the main queue to appear', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sd-run-wait-'));
+    const file = join(dir, 'veda-queue-shard-distributor.ini');
+    await writeFile(file, renderIni(runConfig(2)));
+    const run = await startRun(file);
+    await eventually(() => expect(run.output()).toContain('waiting for the main queue to appear'));
+    // Before, the stop surfaced as the open's failure: exit 1, which a service manager
+    // records as a failed stop.
+    expect(await run.stop()).toBe(0);
+  });
+
+  it('exits at once on a second signal and takes its workers with it, even those that ignore SIGTERM', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sd-run-exit-'));
+    const file = join(dir, 'veda-queue-shard-distributor.ini');
+    const base = runConfig(2);
+    await writeFile(
+      file,
+      renderIni({
+        ...base,
+        worker: {
+          ...base.worker,
+          workerArgsTemplate: `${base.worker.workerArgsTemplate} --ignore-term`,
+        },
+      }),
+    );
+    await produce(ids(4));
+    const run = await startRun(file);
+    let pids: number[] = [];
+    try {
+      await eventually(() => expect(run.logs('worker started')).toHaveLength(2), {
+        timeoutMs: 30_000,
+      });
+      pids = run.logs('worker started').map((l) => Number(l['pid']));
+      // Their SIGTERM handlers are in place once they say so.
+      await eventually(() =>
+        expect(run.logs('worker output').filter((l) => l['line'] === 'ready')).toHaveLength(2),
+      );
+      expect(pids.every(alive)).toBe(true);
+      run.signal('SIGTERM');
+      // The graceful stop has asked the workers to stop, and they have not (signals of one
+      // kind sent back to back would merge into one).
+      await eventually(() => expect(run.logs('stopping worker')).toHaveLength(2));
+      expect(await run.stop()).toBe(143);
+      // Workers run in process groups of their own: before, nothing ended them here.
+      await eventually(() => expect(pids.filter(alive)).toEqual([]), { timeoutMs: 10_000 });
+    } finally {
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
     }
   });
 

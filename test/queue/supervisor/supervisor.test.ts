@@ -214,6 +214,9 @@ describe('supervisor', () => {
     );
     for (const exit of c.find('worker exited', { shard: 0, code: 3 })) {
       expect(await reaped(exit['pid'] as number)).toBe(true);
+      // Its stderr comes with the warning: a traceback shows where info lines are hidden.
+      expect(exit['level']).toBe('warn');
+      expect(exit['stderr']).toEqual([`pid ${String(exit['pid'])} on stderr`]);
     }
   });
 

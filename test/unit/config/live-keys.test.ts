@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, restartKeys, withLiveKeys } from '../../../src/config/index.ts';
+import {
+  defaultConfig,
+  restartKeys,
+  withLaunchKeys,
+  withLiveKeys,
+} from '../../../src/config/index.ts';
 
 describe('what a running distributor can apply from a changed INI', () => {
   const base = defaultConfig();
@@ -32,5 +37,27 @@ describe('what a running distributor can apply from a changed INI', () => {
     };
     expect(restartKeys(base, next)).toEqual(['basePath', 'metricsPort', 'subQueuePrefix']);
     expect(withLiveKeys(base, next).dispatcher.basePath).toBe(base.dispatcher.basePath);
+  });
+
+  it("gives the workers' launcher the live keys and the worker command, never a key the distributor keeps", () => {
+    const next = {
+      ...base,
+      dispatcher: { ...base.dispatcher, minWorkers: 6, mainQueueName: 'other-flow' },
+      worker: {
+        ...base.worker,
+        workerBasePath: '/elsewhere',
+        subQueuePrefix: 'other',
+        workerModule: 'python3 -m new.worker',
+        sleepEmptySec: 3,
+      },
+    };
+    const launched = withLaunchKeys(base, next);
+    expect(launched.dispatcher.minWorkers).toBe(6);
+    expect(launched.dispatcher.mainQueueName).toBe(base.dispatcher.mainQueueName);
+    expect(launched.worker).toEqual({
+      ...base.worker,
+      workerModule: 'python3 -m new.worker',
+      sleepEmptySec: 3,
+    });
   });
 });
