@@ -1,7 +1,7 @@
 import ini from 'ini';
 import { ConfigFileError, ConfigKeyError } from './errors.ts';
 
-/** One `key = value` line: the value unquoted as the `ini` package does, not yet substituted. */
+/** One `key = value` (or `key: value`) line: the value unquoted as the `ini` package does, not yet substituted. */
 export interface IniEntry {
   readonly key: string;
   readonly value: string;
@@ -16,7 +16,9 @@ export interface IniSection {
 }
 
 const SECTION_HEADER = /^\[([^\]]*)\]\s*(?:[;#].*)?$/;
-const KEY_VALUE = /^([^=]+)=(.*)$/;
+// `key = value`, or `key: value` as the original's configparser also read: split at the first
+// of the two, so a value may hold either (`nats_url = nats://host:4222`).
+const KEY_VALUE = /^([^=:]+)[=:](.*)$/;
 const COMMENT = /^\s*[;#]/;
 // `key = "quoted" ; comment`: `ini` only unquotes a value that ends with its quote.
 const QUOTED_THEN_COMMENT = /^("(?:[^"\\]|\\.)*"|'[^']*')\s*[;#]/;
@@ -61,7 +63,7 @@ export function readIniText(text: string, file: string): ReadonlyMap<string, Ini
     const pair = KEY_VALUE.exec(trimmed);
     if (!pair) {
       throw new ConfigFileError(
-        `${file}:${line}: ${JSON.stringify(trimmed)} has no "="; write it as key = value`,
+        `${file}:${line}: ${JSON.stringify(trimmed)} has no "=" (or ":"); write it as key = value`,
         { file, line },
       );
     }

@@ -68,6 +68,15 @@ describe('parseIni on the original INI', () => {
 });
 
 describe('parseIni defaults', () => {
+  it('reads key: value lines as the original (configparser) did, splitting at the first delimiter', () => {
+    const config = parseIni(
+      '[dispatcher]\nmin_workers: 6\nbackend: nats\n[nats]\nurl = nats://queue.example:4222\nmain_stream: MAIN\n',
+      { env },
+    );
+    expect(config.dispatcher.minWorkers).toBe(6);
+    expect(config.nats).toMatchObject({ url: 'nats://queue.example:4222', mainStream: 'MAIN' });
+  });
+
   it('gives the defaults for an empty file', () => {
     expect(parseIni('', { env })).toStrictEqual(defaultConfig());
   });
