@@ -4,6 +4,7 @@ import {
   batchDigest,
   messageIdOf,
   samePosition,
+  unstoredOf,
   type QueueConsumer,
   type QueueMessage,
   type CopiedLookup,
@@ -300,12 +301,15 @@ export class BatchProtocol {
         } else {
           // A first attempt starts from the mark just taken; only a retry or a recovery can
           // find part of the batch already durable.
-          const done = attempt === 1 && !recovering ? 0 : await writer.countSince(target.mark);
-          if (done < own.length) {
-            await writer.append(own.slice(done), {
-              ids: ids.slice(done),
-              headers: headers.slice(done),
-            });
+          const missing =
+            attempt === 1 && !recovering
+              ? own.map((_, i) => i)
+              : await unstoredOf(writer, target.mark, ids);
+          if (missing.length > 0) {
+            await writer.append(
+              missing.map((i) => own[i]!),
+              { ids: missing.map((i) => ids[i]!), headers: missing.map((i) => headers[i]) },
+            );
             failpoint('after-append');
             await writer.flush();
           }
@@ -333,9 +337,11 @@ export class BatchProtocol {
     messages: readonly QueueMessage[],
   ): Promise<boolean> {
     for (const [slot, target] of entry.shards.entries()) {
-      const expected = messages.filter((_, i) => entry.assignment[i] === slot).length;
+      const ids = messages
+        .filter((_, i) => entry.assignment[i] === slot)
+        .map((m) => messageIdOf(m.position));
       const writer = await this.options.lanes.writerOf(target);
-      if ((await writer.countSince(target.mark)) < expected) return false;
+      if ((await unstoredOf(writer, target.mark, ids)).length > 0) return false;
     }
     return true;
   }

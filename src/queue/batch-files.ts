@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromFsError, isNotFound } from './errors.ts';
-import type { QueueMark, QueuePosition } from './types.ts';
+import type { QueueMark, QueuePosition, QueueWriter } from './types.ts';
 
 /**
  * What every "read a batch here, write it there, then commit" protocol needs (the
@@ -23,6 +23,22 @@ export function batchDigest(messages: readonly Uint8Array[]): string {
     hash.update(length).update(message);
   }
   return hash.digest('hex');
+}
+
+/**
+ * Which of a batch's messages (by their `ids`, in append order) are not durable after `mark`
+ * yet: what a retry or a recovery writes again. By id where the writer can read them back,
+ * else the count after the mark, which holds for a writer that stores a batch in order.
+ */
+export async function unstoredOf(
+  writer: Pick<QueueWriter, 'countSince' | 'storedIdsSince'>,
+  mark: QueueMark,
+  ids: readonly string[],
+): Promise<number[]> {
+  const indices = ids.map((_, i) => i);
+  const stored = await writer.storedIdsSince?.(mark);
+  if (stored !== undefined) return indices.filter((i) => !stored.has(ids[i]!));
+  return indices.slice(await writer.countSince(mark));
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

@@ -46,5 +46,6 @@ export {
   clearJournalFile,
   fsyncDir,
   samePosition,
+  unstoredOf,
   writeJournalFile,
 } from './batch-files.ts';

@@ -133,6 +133,14 @@ export interface QueueWriter {
   mark(): QueueMark;
   /** How many messages became durable after `mark` (a mark of this queue from an earlier flush or run). */
   countSince(mark: QueueMark): Promise<number>;
+  /**
+   * The `ids` (given to `append`) of what became durable after `mark`, where they can be read
+   * back (nats with direct gets); undefined where they cannot. A count says what is missing
+   * only when a batch is stored in order, up to a point; JetStream refuses messages one at a
+   * time (one too big for the stream, a full stream that takes a smaller one after), so a
+   * batch can be stored with a hole. `unstoredOf` asks this first.
+   */
+  storedIdsSince?(mark: QueueMark): Promise<ReadonlySet<string> | undefined>;
   /** Bytes the queue uses on disk (veda, all parts); absent where the server owns storage (nats). */
   diskBytes?(): number;
   close(): Promise<void>;

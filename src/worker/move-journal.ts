@@ -4,6 +4,7 @@ import {
   batchDigest,
   clearJournalFile,
   samePosition,
+  unstoredOf,
   writeJournalFile,
   decodeEnvelope,
   encodeEnvelope,
@@ -167,10 +168,12 @@ async function writeTargets(
   for (const target of entry.targets) {
     const writer = writerOf(context, target.queue);
     // Only a recovery can find part of the batch already durable.
-    const done = recovering ? await writer.countSince(target.mark) : 0;
-    const rest = target.items
-      .slice(done)
-      .filter((item) => !copied.has(messageIdOf(messageAt(messages, item.index).position)));
+    const idOf = (item: (typeof target.items)[number]) =>
+      messageIdOf(messageAt(messages, item.index).position);
+    const missing = recovering
+      ? await unstoredOf(writer, target.mark, target.items.map(idOf))
+      : target.items.map((_, i) => i);
+    const rest = missing.map((i) => target.items[i]!).filter((item) => !copied.has(idOf(item)));
     if (rest.length > 0) {
       const data = rest.map((item) => payloadOf(item, messageAt(messages, item.index)));
       const ids = rest.map((item) => messageIdOf(messageAt(messages, item.index).position));

@@ -36,31 +36,50 @@ export async function copiedInto(
   const source = sourceOf(after);
   const copied = new Set<string>();
   try {
-    const info = await ctx.jsm.streams.info(stream);
-    if (!info.config.allow_direct) {
-      ctx.log.info(
-        { stream, queue: source.queue },
-        'the stream allows no direct gets: copies stored before a restart rely on the duplicate window',
-      );
-      return copied;
-    }
     for (const subject of subjects) {
-      for (let seq = source.committed + 1; seq <= info.state.last_seq;) {
-        const batch = await directBatch(ctx, stream, seq, WINDOW, subject);
-        for (const msg of batch) {
-          const id = msgIdOf(msg);
-          const copyOf = id ? sourceSeqOf(id, source.queue, source.stream) : undefined;
-          if (id && copyOf !== undefined && copyOf > source.committed) copied.add(id);
-        }
-        const last = batch.at(-1);
-        if (last === undefined) break;
-        seq = last.seq + 1;
+      const ids = await idsOnSubjectAfter(ctx, stream, subject, source.committed);
+      if (ids === undefined) {
+        ctx.log.info(
+          { stream, queue: source.queue },
+          'the stream allows no direct gets: copies stored before a restart rely on the duplicate window',
+        );
+        return copied;
+      }
+      for (const id of ids) {
+        const copyOf = sourceSeqOf(id, source.queue, source.stream);
+        if (copyOf !== undefined && copyOf > source.committed) copied.add(id);
       }
     }
     return copied;
   } catch (err) {
     throw fromNatsError(err, `reading the copies of ${source.queue} in stream ${stream}`);
   }
+}
+
+/**
+ * The `Nats-Msg-Id`s of `subject`'s messages in `stream` after sequence `after`, read forward
+ * by direct batch gets; undefined when the stream allows none.
+ */
+export async function idsOnSubjectAfter(
+  ctx: NatsContext,
+  stream: string,
+  subject: string,
+  after: number,
+): Promise<Set<string> | undefined> {
+  const info = await ctx.jsm.streams.info(stream);
+  if (!info.config.allow_direct) return undefined;
+  const ids = new Set<string>();
+  for (let seq = after + 1; seq <= info.state.last_seq;) {
+    const batch = await directBatch(ctx, stream, seq, WINDOW, subject);
+    for (const msg of batch) {
+      const id = msgIdOf(msg);
+      if (id) ids.add(id);
+    }
+    const last = batch.at(-1);
+    if (last === undefined) break;
+    seq = last.seq + 1;
+  }
+  return ids;
 }
 
 /**

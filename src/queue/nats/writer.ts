@@ -6,6 +6,7 @@ import type { NatsContext, QueueAddress } from './context.ts';
 import { fromNatsError } from './errors.ts';
 import type { Publication } from './publisher.ts';
 import { fromMark, toMark } from './position.ts';
+import { idsOnSubjectAfter } from './copied.ts';
 import { countAfter, lastSeqOf } from './streams.ts';
 
 type Pending = Publication;
@@ -85,6 +86,17 @@ export class NatsWriter implements QueueWriter {
     this.assertOpen();
     const { seq } = fromMark(this.queue, this.address.stream, mark);
     return countAfter(this.ctx, this.address.stream, this.address.subject, seq);
+  }
+
+  /** By direct gets of this queue's subject after the mark (the stream must allow them). */
+  async storedIdsSince(mark: QueueMark): Promise<ReadonlySet<string> | undefined> {
+    this.assertOpen();
+    const { seq } = fromMark(this.queue, this.address.stream, mark);
+    try {
+      return await idsOnSubjectAfter(this.ctx, this.address.stream, this.address.subject, seq);
+    } catch (err) {
+      throw fromNatsError(err, `reading back what queue ${this.queue} stored`);
+    }
   }
 
   async close(): Promise<void> {
