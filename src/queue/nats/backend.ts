@@ -14,9 +14,10 @@ import { openConnection } from './connection.ts';
 import { NatsConsumer } from './consumer.ts';
 import { copiedAfter, copiedInto } from './copied.ts';
 import type { NatsContext, QueueAddress } from './context.ts';
-import { fromNatsError, isNotFound } from './errors.ts';
+import { fromNatsError, isNotFound, QueueConflictError } from './errors.ts';
 import { checkName, durableOf, subjectOf } from './names.ts';
 import { resolveOptions, type NatsBackendOptions } from './options.ts';
+import { MIN_SERVER_VERSION, olderThanSupported } from './server-version.ts';
 import { checkCaptures, ensureStream, subjectCount } from './streams.ts';
 import { inspectQueue, peekQueue } from './inspect.ts';
 import { AckedPublisher } from './publisher.ts';
@@ -42,6 +43,13 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
     },
     log,
   );
+  const version = nc.info?.version;
+  if (olderThanSupported(version)) {
+    await nc.close();
+    throw new QueueConflictError(
+      `nats-server ${version} at ${resolved.servers.join(',')} is too old: shard-distributor needs ${MIN_SERVER_VERSION} or newer (it resets JetStream consumers to their ack floor after a restart); upgrade the server`,
+    );
+  }
   let ctx: NatsContext;
   try {
     const jsm = await jetstreamManager(nc, { timeout: resolved.requestTimeoutMs });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   connect,
@@ -29,13 +30,21 @@ export async function openConnection(
     name: options.name ?? 'shard-distributor',
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // A half-open connection (a server or a network path gone without a FIN) is found after
+    // three unanswered pings: 30 s, where the client's default (2 min × 2) stalls for minutes.
+    pingInterval: 10_000,
+    maxPingOut: 3,
     timeout: options.timeoutMs,
     // An async trace is an Error (a captured stack) built for every request, whether it fails
     // or not: a third of the distributor's CPU at full rate. Our errors say what failed anyway.
     noAsyncTraces: true,
   };
   if (options.credentialsFile !== undefined) {
-    connectOptions.authenticator = credsAuthenticator(await readFile(options.credentialsFile));
+    const file = options.credentialsFile;
+    // Read now, so a missing file fails the start; then again at each (re)connect, so a
+    // rotated Secret (a new user JWT) is used without a restart.
+    await readFile(file);
+    connectOptions.authenticator = credsAuthenticator(() => readFileSync(file));
   }
   let nc: NatsConnection;
   try {
