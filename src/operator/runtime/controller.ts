@@ -176,7 +176,13 @@ export class Controller {
         result = 'success';
         queue.forget(key);
       }
-      log.debug({ result }, 'reconciled');
+      log.debug(
+        {
+          result,
+          ...(result === 'requeue_after' ? { requeueAfterMs: outcome.requeueAfterMs } : {}),
+        },
+        'reconciled',
+      );
     } catch (error) {
       result = 'error';
       this.metrics?.reconcileErrors.inc(labels);

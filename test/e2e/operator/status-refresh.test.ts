@@ -10,7 +10,7 @@ import {
   useOperator,
 } from './support.ts';
 
-const REQUEUE_SECONDS = 10;
+const REQUEUE_SECONDS = 20;
 
 // Its own operator: the requeue is long and there is no short resync, so what wakes a
 // reconcile besides them shows in the count.
@@ -19,11 +19,23 @@ const op = useOperator('status', { extraArgs: ['--requeue-seconds', String(REQUE
 describe('the status under traffic', () => {
   const ns = useNamespace('status');
   let distributor: LocalDistributor | undefined;
+  let other: LocalDistributor | undefined;
   beforeEach(async () => boundClaim(ns.name));
   afterEach(async () => {
     await distributor?.stop();
-    distributor = undefined;
+    await other?.stop();
+    distributor = other = undefined;
   });
+
+  /** The requeue the operator's log gives `name`'s last reconcile; undefined before one. */
+  function lastRequeueMs(name: string): number | undefined {
+    const lines = op.operator
+      .output()
+      .split('\n')
+      .filter((l) => l.includes(`"key":"${ns.name}/${name}"`) && l.includes('"msg":"reconciled"'));
+    const match = /"requeueAfterMs":(\d+)/.exec(lines.at(-1) ?? '');
+    return match ? Number(match[1]) : undefined;
+  }
 
   it('does not wake the operator when it writes it: reconciles follow the requeue, and the backlog still shows', async () => {
     await createSd(ns.name, sdManifest('busy', { minWorkers: 2 }));
@@ -56,4 +68,19 @@ describe('the status under traffic', () => {
       { timeoutMs: (REQUEUE_SECONDS + 20) * 1_000 },
     );
   }, 180_000);
+
+  it('is looked at again at least as often as the HPA syncs (15 s) when it autoscales', async () => {
+    await createSd(ns.name, sdManifest('steady', { minWorkers: 1 }));
+    await createSd(ns.name, sdManifest('elastic', { minWorkers: 1, maxWorkers: 3 }));
+    distributor = await LocalDistributor.start(ns.name, 'steady', op.book);
+    other = await LocalDistributor.start(ns.name, 'elastic', op.book);
+    await sdWithCondition(ns.name, 'steady', 'Ready', { status: 'True' }, 60_000);
+    await sdWithCondition(ns.name, 'elastic', 'Ready', { status: 'True' }, 60_000);
+    // Steady, both: the requeue is the operator's --requeue-seconds, clamped to 15 s for the
+    // one whose status (backlog) drives its worker count.
+    await eventually(() => expect(lastRequeueMs('steady')).toBe(REQUEUE_SECONDS * 1_000), {
+      timeoutMs: 30_000,
+    });
+    await eventually(() => expect(lastRequeueMs('elastic')).toBe(15_000), { timeoutMs: 30_000 });
+  }, 120_000);
 });
