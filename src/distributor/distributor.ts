@@ -9,6 +9,7 @@ import {
   type QueueBackend,
   type QueueConsumer,
   type ReadBatch,
+  type CachedCopiedLookup,
 } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
 import { BatchProtocol, type Route } from './batch-protocol.ts';
@@ -59,6 +60,7 @@ export interface DistributorOptions {
 export class Distributor {
   readonly metrics: DistributorMetrics;
   private config: DistributorConfig;
+  private readonly alreadyCopied: CachedCopiedLookup | undefined;
   private readonly options: DistributorOptions;
   private readonly log: Logger;
   private readonly lanes: PoolLanes;
@@ -105,6 +107,7 @@ export class Distributor {
       log: options.log,
     });
     const alreadyCopied = copiedLookupOf(options.shardBackend);
+    this.alreadyCopied = alreadyCopied;
     this.protocol = new BatchProtocol({
       lanes: this.lanes,
       deadLetterWrap: expiredEnvelope(options.now ?? Date.now),
@@ -125,6 +128,7 @@ export class Distributor {
     const distributor = new Distributor(options);
     distributor.main = await distributor.openMain(signal);
     await distributor.lanes.apply(options.config);
+    await distributor.warnStrandedShards();
     try {
       await distributor.recover();
     } catch (error) {
@@ -136,6 +140,36 @@ export class Distributor {
     await distributor.load.refresh(distributor.main);
     distributor.started = true;
     return distributor;
+  }
+
+  /**
+   * Shard queues of a pool's prefix that the INI no longer lists, yet hold messages (veda): a
+   * restart with a lower min_workers forgets a shard the last run was still draining or
+   * moving, and its backlog would wait there with no worker and no mover. Said at start,
+   * with what to do; nothing is moved on a guess.
+   */
+  private async warnStrandedShards(): Promise<void> {
+    const backend = this.options.shardBackend;
+    const names = (await backend.queues?.().catch(() => undefined)) ?? [];
+    for (const lane of this.lanes.all()) {
+      const listed = new Set(lane.shards.all().map((s) => s.index));
+      const prefix = lane.shards.prefix;
+      for (const name of names) {
+        const suffix = name.startsWith(`${prefix}-`) ? name.slice(prefix.length + 1) : '';
+        if (!/^\d+$/.test(suffix)) continue;
+        const index = Number(suffix);
+        if (listed.has(index)) continue;
+        const queue = `${prefix}-${index}`;
+        const backlog = await backend
+          .backlog(queue, this.config.dispatcher.consumerName)
+          .catch(() => 0);
+        if (backlog > 0)
+          this.log.warn(
+            { pool: lane.name, shard: index, queue, backlog },
+            'a shard queue the INI no longer lists holds messages, and nothing reads or moves them: list the shard in draining_shards (its worker drains it) or raise min_workers',
+          );
+      }
+    }
   }
 
   /**
@@ -195,6 +229,8 @@ export class Distributor {
   /** After a failure: forget what was read but not committed, and finish a journalled batch. */
   private async resume(): Promise<void> {
     await this.main.rewind();
+    // What was stored but not committed before the failure is not in the answers given so far.
+    this.alreadyCopied?.forget();
     for (const lane of this.lanes.all()) await lane.moves.reset();
     await this.replay.reset();
     await this.recover();

@@ -103,6 +103,11 @@ export class ShardTable {
     return this.shards.get(index);
   }
 
+  /** Shard i's queue is `<prefix>-<i>`. */
+  get prefix(): string {
+    return this.spec.prefix;
+  }
+
   all(): Shard[] {
     return [...this.shards.values()].sort((a, b) => a.index - b.index);
   }

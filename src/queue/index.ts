@@ -24,7 +24,7 @@ export {
   QueuePositionError,
   QueueTimeoutError,
 } from './errors.ts';
-export { copiedLookupOf, type CopiedLookup } from './copied-lookup.ts';
+export { copiedLookupOf, type CachedCopiedLookup, type CopiedLookup } from './copied-lookup.ts';
 export { queueMetrics } from './metrics.ts';
 export type { QueueMetrics } from './metrics.ts';
 export { createVedaBackend } from './veda/backend.ts';

@@ -184,6 +184,8 @@ export interface QueueBackend {
   ): Promise<number>;
   /** Parts or stream, messages held, every consumer with its position and backlog. Reads only. */
   inspect(queue: string): Promise<QueueStat>;
+  /** The names of the queues it holds (veda: its directory); absent where it cannot tell (nats). */
+  queues?(): Promise<string[]>;
   /**
    * Up to `count` messages `consumer` would read next (without one: from the oldest message),
    * moving nothing and registering nothing.

@@ -249,4 +249,29 @@ describe('a live change of the shard set', () => {
     expect(await shardSeries(2)).toEqual([]);
     expect(await shardSeries(1)).toContain('shard_distributor_shard_backlog');
   });
+
+  it('says at start which shard queues the INI no longer lists still hold messages', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    await b.produce(ids(9));
+    const first = await b.distributor();
+    await runUntil(first, async () => (await b.committedMain()) === 0);
+    await first.close();
+
+    // Restarted with fewer shards: shard 2 and its 3 messages are no longer in the INI.
+    await b.distributor({
+      config: { ...b.config, dispatcher: { ...b.config.dispatcher, minWorkers: 2 } },
+    });
+    const stranded = b.logs.filter((l) =>
+      l.msg.startsWith('a shard queue the INI no longer lists'),
+    );
+    expect(stranded).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        pool: 'default',
+        shard: 2,
+        queue: 'individuals-flow-shard-2',
+        backlog: 3,
+      }),
+    ]);
+  });
 });

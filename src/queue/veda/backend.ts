@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../../observability/index.ts';
 import { queueMetrics } from '../metrics.ts';
@@ -16,7 +16,7 @@ import { readHead } from './files.ts';
 import { checkName, parseInfoPop } from './info-lines.ts';
 import { backlogFrom, currentPart, listParts } from './layout.ts';
 import type { LockOptions } from './lock.ts';
-import { paths } from './paths.ts';
+import { INFO_QUEUE_SUFFIX, paths } from './paths.ts';
 import type { MessageType } from './record.ts';
 import { statVedaQueue } from './stat.ts';
 import { VedaWriter } from './writer.ts';
@@ -98,6 +98,14 @@ export function createVedaBackend(options: VedaBackendOptions): QueueBackend {
       const oldest = (await listParts(ctx.base, queue)).find((p) => p <= current) ?? current;
       const from = (backlogOptions.startAt ?? 'oldest') === 'oldest' ? oldest : current;
       return backlogFrom(ctx.base, queue, from, 0, current);
+    },
+
+    async queues() {
+      assertOpen();
+      const names = await readdir(ctx.base).catch(() => [] as string[]);
+      return names
+        .filter((name) => name.endsWith(INFO_QUEUE_SUFFIX))
+        .map((name) => name.slice(0, -INFO_QUEUE_SUFFIX.length));
     },
 
     async inspect(queue: string) {

@@ -1,8 +1,11 @@
 import { join } from 'node:path';
 
+/** What names a queue's info file, `Q_info_queue`: one per queue in the base directory. */
+export const INFO_QUEUE_SUFFIX = '_info_queue';
+
 /** File names of the v_queue layout (B = base, Q = queue, N = part, C = consumer). */
 export const paths = {
-  infoQueue: (base: string, queue: string) => join(base, `${queue}_info_queue`),
+  infoQueue: (base: string, queue: string) => join(base, `${queue}${INFO_QUEUE_SUFFIX}`),
   partDir: (base: string, queue: string, part: number) => join(base, `${queue}-${part}`),
   infoPush: (base: string, queue: string, part: number) =>
     join(base, `${queue}-${part}`, `${queue}_info_push`),
