@@ -187,7 +187,14 @@ export class Distributor {
         if ((!missing && !isRetryable(error)) || signal?.aborted) throw error;
         if (attempt === 1)
           this.log.warn(
-            { queue: mainQueueName, reason: (error as Error).message },
+            {
+              queue: mainQueueName,
+              // Where it is looked for: an INI whose base_path the original ignored points elsewhere.
+              ...(this.config.dispatcher.backend === 'veda'
+                ? { basePath: this.config.dispatcher.basePath }
+                : {}),
+              reason: (error as Error).message,
+            },
             missing
               ? 'waiting for the main queue to appear'
               : 'cannot open the main queue yet; retrying',

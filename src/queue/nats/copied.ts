@@ -151,7 +151,7 @@ export async function copiedAfter(
       }
     }
     if (oldest > first)
-      ctx.log.info(
+      ctx.log.warn(
         { queue, shardStream, lookBack, found: copied.size },
         'looked back for copies stored before a restart as far as the look-back goes; older ones rely on the duplicate window',
       );

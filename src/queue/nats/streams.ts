@@ -6,8 +6,9 @@ import { MIN_DUPLICATE_WINDOW_MS } from './options.ts';
 
 /**
  * Creates the stream holding `<prefix>.>` if it is missing. An existing stream (made by an
- * administrator, with limits and replicas of their choosing) is used as it is; a duplicate
- * window too short for replays to be dropped is only reported.
+ * administrator, with limits and replicas of their choosing) is used as it is, unless its
+ * retention would lose messages (refused); memory storage, dropping the oldest when full and
+ * a duplicate window too short for replays to be dropped are reported.
  */
 export async function ensureStream(
   ctx: NatsContext,
@@ -17,6 +18,7 @@ export async function ensureStream(
   const what = `stream ${stream}`;
   try {
     const info = await ctx.jsm.streams.info(stream);
+    checkExistingStream(ctx, stream, info.config);
     const window = millis(info.config.duplicate_window);
     if (window < MIN_DUPLICATE_WINDOW_MS) {
       ctx.log.warn(
@@ -53,6 +55,36 @@ export async function ensureStream(
       );
     }
   }
+}
+
+/**
+ * What of an existing stream's configuration the queues cannot live with. `interest`
+ * retention drops a message no consumer is interested in yet (a shard copy stored before its
+ * worker's consumer exists) and `workqueue` allows one consumer per subject (the look-backs
+ * and `queue` commands read with more): refused. Memory storage (a server restart loses
+ * everything) and `discard: old` (a full stream drops the oldest, unread messages) are
+ * allowed, with a warning.
+ */
+function checkExistingStream(
+  ctx: NatsContext,
+  stream: string,
+  config: { retention?: string; storage?: string; discard?: string },
+): void {
+  if (config.retention !== undefined && config.retention !== 'limits') {
+    throw new QueueConflictError(
+      `JetStream stream ${stream} has retention ${config.retention}, which drops messages the queues still need; use a stream with retention limits (or let shard-distributor create it)`,
+    );
+  }
+  if (config.storage === 'memory')
+    ctx.log.warn(
+      { stream },
+      'stream keeps its messages in memory: a nats-server restart loses every queued message',
+    );
+  if (config.discard === 'old')
+    ctx.log.warn(
+      { stream },
+      'stream discards its oldest messages when full: unread messages can be dropped; discard new makes a full stream refuse instead',
+    );
 }
 
 /** Checks that the subject of a queue is stored by the stream we expect (an existing stream may not capture it). */

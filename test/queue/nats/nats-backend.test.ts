@@ -326,6 +326,21 @@ describe('nats backend', () => {
     expect(bodies(await readAll(consumer)).sort()).toEqual(batch.map(String).sort());
   });
 
+  it('refuses an existing stream whose retention would drop messages the queues still need', async () => {
+    const jsm = await jetstreamManager(raw);
+    const stream = h.options.shardStream + '_INTEREST';
+    await jsm.streams.add({
+      name: stream,
+      subjects: [`${h.options.shardSubjectPrefix}i.>`],
+      retention: 'interest',
+    });
+    const error = await h
+      .backendWith({ shardStream: stream, shardSubjectPrefix: `${h.options.shardSubjectPrefix}i` })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueueConflictError);
+    expect((error as Error).message).toContain(`stream ${stream} has retention interest`);
+  });
+
   it('refuses a durable consumer of the same name that reads another subject', async () => {
     const jsm = await jetstreamManager(raw);
     await jsm.consumers.add(h.options.shardStream, {
