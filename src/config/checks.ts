@@ -87,6 +87,28 @@ export function checkCommand(where: Where, value: string, needsWord: boolean): v
   }
 }
 
+/**
+ * A template that passes the workers a literal `--src` other than consumer_name: the
+ * distributor measures each shard's backlog, and moves a removed shard, as consumer_name, so a
+ * worker reading as another consumer leaves a backlog that never drains (and a move re-sends
+ * what it already read). The default template's literal equals the default consumer_name.
+ */
+export function checkSourceConsumer(where: Where, template: string, consumerName: string): void {
+  const split = splitArgv(template);
+  if (!split.ok) return; // checkCommand says why
+  const args = split.args;
+  for (const [i, arg] of args.entries()) {
+    const given =
+      arg === '--src' ? args[i + 1] : arg.startsWith('--src=') ? arg.slice(6) : undefined;
+    if (given === undefined || given.includes('{src}') || given === consumerName) continue;
+    fail(
+      where,
+      template,
+      `passes --src ${given}, but [dispatcher] consumer_name is ${consumerName}: the distributor measures and moves each shard as consumer_name, so the workers must read as it; write --src {src}, or set consumer_name = ${given}`,
+    );
+  }
+}
+
 export function checkKeyField(
   where: Where,
   keyField: string | undefined,

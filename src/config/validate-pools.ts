@@ -2,6 +2,7 @@ import { STRATEGIES } from '../api/index.ts';
 import {
   checkBackpressure,
   checkCommand,
+  checkSourceConsumer,
   checkSeconds,
   checkDraining,
   checkInteger,
@@ -52,6 +53,11 @@ export function checkPools(config: DistributorConfig, locate: Locate): void {
     checkOwnPrefix(at('sub_queue_prefix'), pool, prefixOwners);
     checkCommand(at('worker_module'), pool.workerModule, true);
     checkCommand(at('worker_args_template'), pool.workerArgsTemplate, false);
+    checkSourceConsumer(
+      at('worker_args_template'),
+      pool.workerArgsTemplate,
+      config.dispatcher.consumerName,
+    );
     if (pool.sleepEmptySec !== undefined)
       checkSeconds(at('sleep_empty_sec'), pool.sleepEmptySec, LIMITS.sleep_empty_sec);
     checkBackpressure(at, pool.backpressure);

@@ -2,6 +2,7 @@ import { BACKENDS, STRATEGIES } from '../api/index.ts';
 import {
   checkBackpressure,
   checkCommand,
+  checkSourceConsumer,
   checkDraining,
   checkInteger,
   checkKeyField,
@@ -72,6 +73,7 @@ export function validateConfig(
   checkSeconds(at('worker', 'sleep_empty_sec'), w.sleepEmptySec, LIMITS.sleep_empty_sec);
   checkCommand(at('worker', 'worker_module'), w.workerModule, true);
   checkCommand(at('worker', 'worker_args_template'), w.workerArgsTemplate, false);
+  checkSourceConsumer(at('worker', 'worker_args_template'), w.workerArgsTemplate, d.consumerName);
 
   checkNats(config, at);
   checkPools(config, locate);

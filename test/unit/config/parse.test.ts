@@ -111,6 +111,9 @@ describe('parseIni reads our keys', () => {
       'metrics_port = 0',
       'durable = no',
       'stuck_after_sec = 2.5',
+      // Workers read as consumer_name (the default template's --src is the default name).
+      '[worker]',
+      'worker_args_template = --sub {sub_queue_name} --src {src}',
     ].join('\n');
     expect(parseIni(text, { env }).dispatcher).toStrictEqual({
       basePath: '/q/main',
@@ -178,6 +181,7 @@ describe('parseIni reads our keys', () => {
       'main_queue_name = flow # trailing comment',
       '[worker]',
       'worker_base_path = /a\\;b',
+      'worker_args_template = --src {src}',
     ].join('\n');
     const config = parseIni(text, { env });
     expect(config.dispatcher.basePath).toBe('/data/with ; semicolon');
@@ -254,6 +258,12 @@ describe('parseIni rejects bad values with the file, key and reason', () => {
       'unknown section [workers] (did you mean [worker]?)',
     ],
     ['no "="', '[worker]\nworker_base_path', ConfigFileError, '"worker_base_path" has no "="'],
+    [
+      'workers reading as another consumer',
+      '[dispatcher]\nconsumer_name = sd-2',
+      ConfigKeyError,
+      'passes --src queue-shard-distributor, but [dispatcher] consumer_name is sd-2',
+    ],
     [
       'a number too big to be exact',
       '[dispatcher]\nbatch_size = 99999999999999999999',
