@@ -43,6 +43,20 @@ describe('specProblems', () => {
     ]);
   });
 
+  it('refuses workers that would read their shards as another consumer than the distributor measures', () => {
+    const sd = withSpec(sample('full'), (spec) => {
+      spec.worker.argsTemplate = ['--sub', '{sub_queue_name}', '--src', 'someone-else'];
+    });
+    expect(specProblems(sd)).toEqual([
+      {
+        reason: 'InvalidSpec',
+        message: expect.stringContaining(
+          'passes --src someone-else, but [dispatcher] consumer_name',
+        ),
+      },
+    ]);
+  });
+
   it('rejects pod template volumes the restricted standard forbids', () => {
     const sd = withSpec(sample('full'), (spec) => {
       spec.worker.podTemplate = { spec: { volumes: [{ name: 'root', hostPath: { path: '/' } }] } };
