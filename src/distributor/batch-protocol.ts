@@ -264,7 +264,7 @@ export class BatchProtocol {
     const { lanes, failpoint, metrics, log, deadLetterWrap, mainQueue } = this.options;
     const target = entry.shards[slot]!;
     const retry = new Backoff(this.options.retryMinMs, this.options.retryMaxMs);
-    const mine = messages.filter((_, i) => entry.assignment[i] === slot);
+    const mine = messagesOfSlot(entry, slot, messages);
     const source = entry.source ?? mainQueue;
     const own = target.deadLetter
       ? mine.map((m) => deadLetterWrap(m, target, source))
@@ -337,14 +337,21 @@ export class BatchProtocol {
     messages: readonly QueueMessage[],
   ): Promise<boolean> {
     for (const [slot, target] of entry.shards.entries()) {
-      const ids = messages
-        .filter((_, i) => entry.assignment[i] === slot)
-        .map((m) => messageIdOf(m.position));
+      const ids = messagesOfSlot(entry, slot, messages).map((m) => messageIdOf(m.position));
       const writer = await this.options.lanes.writerOf(target);
       if ((await unstoredOf(writer, target.mark, ids)).length > 0) return false;
     }
     return true;
   }
+}
+
+/** The messages of the batch that the journal entry assigned to shard `slot`, in order. */
+function messagesOfSlot(
+  entry: JournalEntry,
+  slot: number,
+  messages: readonly QueueMessage[],
+): QueueMessage[] {
+  return messages.filter((_, i) => entry.assignment[i] === slot);
 }
 
 function groupBySlot(assignment: readonly number[]): Map<number, number[]> {

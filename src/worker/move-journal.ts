@@ -176,7 +176,7 @@ async function writeTargets(
     const rest = missing.map((i) => target.items[i]!).filter((item) => !copied.has(idOf(item)));
     if (rest.length > 0) {
       const data = rest.map((item) => payloadOf(item, messageAt(messages, item.index)));
-      const ids = rest.map((item) => messageIdOf(messageAt(messages, item.index).position));
+      const ids = rest.map(idOf);
       // A retried or dead-lettered message keeps its headers (nats).
       const headers = rest.map((item) => messageAt(messages, item.index).headers);
       await writer.append(data, { ids, headers });

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +16,7 @@ import { eventually } from '../harness/eventually.ts';
 import { NatsServer } from '../harness/nats-server.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
 import { countDeliveries, ids } from './helpers.ts';
+import { alive } from '../queue/supervisor/helpers.ts';
 import { loggedPort } from './process-helpers.ts';
 
 const CLI = join(REPO_ROOT, 'src', 'cli.ts');
@@ -133,16 +133,6 @@ interface RunProcess {
   signal(signal: NodeJS.Signals): void;
   /** SIGTERM, and the exit code. */
   stop(): Promise<number | null>;
-}
-
-/** Whether `pid` runs (a zombie, exited but not yet reaped, does not). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 type LoadShards = {
@@ -368,16 +358,20 @@ describe('run mode', () => {
       await eventually(() =>
         expect(run.logs('worker output').filter((l) => l['line'] === 'ready')).toHaveLength(2),
       );
-      expect(pids.every(alive)).toBe(true);
+      expect(await Promise.all(pids.map(alive))).toEqual([true, true]);
       run.signal('SIGTERM');
       // The graceful stop has asked the workers to stop, and they have not (signals of one
       // kind sent back to back would merge into one).
       await eventually(() => expect(run.logs('stopping worker')).toHaveLength(2));
       expect(await run.stop()).toBe(143);
       // Workers run in process groups of their own: before, nothing ended them here.
-      await eventually(() => expect(pids.filter(alive)).toEqual([]), { timeoutMs: 10_000 });
+      const stillAlive = async () => {
+        const living = await Promise.all(pids.map(alive));
+        return pids.filter((_, i) => living[i]);
+      };
+      await eventually(async () => expect(await stillAlive()).toEqual([]), { timeoutMs: 10_000 });
     } finally {
-      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+      for (const pid of pids) if (await alive(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 

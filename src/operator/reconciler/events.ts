@@ -48,7 +48,7 @@ export class EventRecorder {
     const now = this.now();
     const last = this.recent.get(dedupeKey);
     if (last !== undefined && now - last < this.repeatAfterMs) return;
-    const object = `${target.kind} ${namespace}/${target.metadata.name}`;
+    const object = objectOf(target, namespace);
     if (this.queued >= MAX_QUEUED) {
       this.log.warn(
         { object, reason, queued: this.queued },
@@ -81,7 +81,7 @@ export class EventRecorder {
     message: string,
     time: Date,
   ): Promise<boolean> {
-    const object = `${target.kind} ${namespace}/${target.metadata.name}`;
+    const object = objectOf(target, namespace);
     try {
       await this.core.createNamespacedEvent({
         namespace,
@@ -117,4 +117,9 @@ export class EventRecorder {
       return false;
     }
   }
+}
+
+/** How the log names an event's object: `Kind namespace/name`. */
+function objectOf(target: EventTarget, namespace: string): string {
+  return `${target.kind} ${namespace}/${target.metadata.name}`;
 }

@@ -27,12 +27,20 @@ describe('the status under traffic', () => {
     distributor = other = undefined;
   });
 
-  /** The requeue the operator's log gives `name`'s last reconcile; undefined before one. */
-  function lastRequeueMs(name: string): number | undefined {
-    const lines = op.operator
+  /**
+   * The operator's log lines with `msg` for `name`'s key: it also reconciles other files'
+   * ShardDistributors.
+   */
+  function logLines(name: string, msg: string): string[] {
+    return op.operator
       .output()
       .split('\n')
-      .filter((l) => l.includes(`"key":"${ns.name}/${name}"`) && l.includes('"msg":"reconciled"'));
+      .filter((l) => l.includes(`"key":"${ns.name}/${name}"`) && l.includes(`"msg":"${msg}"`));
+  }
+
+  /** The requeue the operator's log gives `name`'s last reconcile; undefined before one. */
+  function lastRequeueMs(name: string): number | undefined {
+    const lines = logLines(name, 'reconciled');
     const match = /"requeueAfterMs":(\d+)/.exec(lines.at(-1) ?? '');
     return match ? Number(match[1]) : undefined;
   }
@@ -46,13 +54,7 @@ describe('the status under traffic', () => {
     // Nobody consumes the shards, and messages keep coming: the backlog the status carries
     // changes all the time, so every reconcile has a new status to write. The window holds
     // at least one requeue, the one reconcile that should come.
-    // Counted from its log: the operator also reconciles other files' ShardDistributors.
-    const reconciles = () =>
-      op.operator
-        .output()
-        .split('\n')
-        .filter((l) => l.includes(`"key":"${ns.name}/busy"`) && l.includes('"msg":"reconciling"'))
-        .length;
+    const reconciles = () => logLines('busy', 'reconciling').length;
     const before = reconciles();
     let produced = 0;
     for (const end = Date.now() + (REQUEUE_SECONDS + 2) * 1_000; Date.now() < end;) {
