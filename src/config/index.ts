@@ -32,6 +32,13 @@ export {
 } from './shards.ts';
 export type { ShardSet } from './shards.ts';
 export {
+  deadLetterQueueOf,
+  poolDeadLetterQueueOf,
+  replayQueueOf,
+  retryQueueOf,
+  shardQueueOfRetry,
+} from './queue-names.ts';
+export {
   ConfigError,
   ConfigKeyError,
   ConfigEnvError,

@@ -1,3 +1,4 @@
+import { shardQueueOfRetry } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { hasStagedFlush, type StagedFlush } from '../queue/batch-files.ts';
 import {
@@ -14,7 +15,7 @@ import { Backoff, sleep } from './backoff.ts';
 import { JournalMismatchError } from './errors.ts';
 import type { Failpoint } from './failpoints.ts';
 import type { BatchJournal, JournalEntry, JournalShard } from './journal.ts';
-import type { LoadTracker } from './load.ts';
+import { labelsOf, type LoadTracker } from './load.ts';
 import type { DistributorMetrics } from './metrics.ts';
 import type { DeadLetterTarget, PoolLanes } from './pool-lane.ts';
 import { DEFAULT_POOL } from './pool-shards.ts';
@@ -217,14 +218,10 @@ export class BatchProtocol {
       if (shard?.queue === target.queue) load.dispatched(shard, indices.length);
     }
     const source = entry.source ?? mainQueue;
-    // Moved out of a removed shard (a replay of dead letters is not a move).
-    const shard = source === mainQueue ? undefined : lanes.findByQueue(source);
-    if (shard) {
-      metrics.moved.inc(
-        { pool: shard.pool, shard: String(shard.index), queue: source },
-        entry.count,
-      );
-    }
+    // Moved out of a removed shard or its retry queue (a replay of dead letters is not a move).
+    const shard =
+      source === mainQueue ? undefined : lanes.findByQueue(shardQueueOfRetry(source) ?? source);
+    if (shard) metrics.moved.inc(labelsOf(shard), entry.count);
   }
 
   /**

@@ -1,5 +1,10 @@
 import type { Registry } from 'prom-client';
-import { restartKeys, withLiveKeys, type DistributorConfig } from '../config/index.ts';
+import {
+  restartKeys,
+  shardQueueOfRetry,
+  withLiveKeys,
+  type DistributorConfig,
+} from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
   copiedLookupOf,
@@ -22,6 +27,7 @@ import { DEFAULT_POOL } from './pool-shards.ts';
 import { expiredEnvelope } from './dead-letters.ts';
 import { isExpired } from './deadline.ts';
 import { ReplaySource } from './replay-source.ts';
+import { RetrySource } from './retry-source.ts';
 import { PoolRouter } from './routing.ts';
 import type { Shard } from './shard-table.ts';
 
@@ -154,12 +160,15 @@ export class Distributor {
     for (const lane of this.lanes.all()) {
       const listed = new Set(lane.shards.all().map((s) => s.index));
       const prefix = lane.shards.prefix;
-      for (const name of names) {
-        const suffix = name.startsWith(`${prefix}-`) ? name.slice(prefix.length + 1) : '';
+      for (const queue of names) {
+        // A shard's queue `<prefix>-<i>`, or its worker's retry queue `<prefix>-<i>-retry`.
+        const shardQueue = shardQueueOfRetry(queue) ?? queue;
+        const suffix = shardQueue.startsWith(`${prefix}-`)
+          ? shardQueue.slice(prefix.length + 1)
+          : '';
         if (!/^\d+$/.test(suffix)) continue;
         const index = Number(suffix);
         if (listed.has(index)) continue;
-        const queue = `${prefix}-${index}`;
         const backlog = await backend
           .backlog(queue, this.config.dispatcher.consumerName)
           .catch(() => 0);
@@ -404,7 +413,7 @@ export class Distributor {
   /**
    * Finishes the batch a crash interrupted. The journal names the queue it was read from: the
    * main queue (also when it names none: a journal from before moves), or a moving shard's
-   * queue, re-read as the workers' consumer.
+   * queue or retry queue, re-read as the workers' consumer.
    */
   private async recover(): Promise<void> {
     const entry = await this.options.journal?.read();
@@ -413,10 +422,13 @@ export class Distributor {
       await this.protocol.finish(entry, this.main);
       return;
     }
-    const source = await this.options.shardBackend.openConsumer(
+    const opened = await this.options.shardBackend.openConsumer(
       entry.source,
       this.config.dispatcher.consumerName,
     );
+    // Re-read as it was read: a retry queue's messages were moved unwrapped.
+    const source =
+      shardQueueOfRetry(entry.source) === undefined ? opened : new RetrySource(opened, this.log);
     try {
       await this.protocol.finish(entry, source);
     } finally {

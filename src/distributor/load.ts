@@ -1,7 +1,7 @@
 import type { Logger } from '../observability/index.ts';
 import type { QueueBackend, QueueConsumer } from '../queue/index.ts';
 import type { DistributorMetrics } from './metrics.ts';
-import type { BackpressureConfig } from '../config/index.ts';
+import { retryQueueOf, type BackpressureConfig } from '../config/index.ts';
 import { BackpressureGate, type PoolPressure } from './backpressure.ts';
 import { DEFAULT_POOL } from './pool-shards.ts';
 import type { Shard, ShardState, ShardTable } from './shard-table.ts';
@@ -21,6 +21,8 @@ export interface LoadReport {
     /** Its backlog is being moved to live shards (moving_shards; its worker is stopped). */
     moving: boolean;
     stuck: boolean;
+    /** A draining shard's retry queue backlog, when it has one: it keeps the shard draining. */
+    retryBacklog?: number;
   }[];
   mainLag: number;
   /** Pools whose limits hold the main queue now (empty: none). */
@@ -159,8 +161,15 @@ export class LoadTracker {
     const readings = await Promise.all(
       shards.map((shard) => backend.backlog(shard.queue, workerConsumer)),
     );
+    // Only a draining shard's retry queue matters here: a live worker keeps reading its own.
+    const retries = await Promise.all(
+      shards.map((shard) =>
+        shard.state === 'draining' ? backend.backlog(retryQueueOf(shard.queue), workerConsumer) : 0,
+      ),
+    );
     for (const [i, shard] of shards.entries()) {
       const measured = readings[i]!;
+      shard.retryBacklog = retries[i]!;
       // What the worker popped since the last reading: the backlog we knew (dispatches
       // included) minus what is left.
       shard.popped += Math.max(0, shard.backlog - measured);
@@ -178,7 +187,7 @@ export class LoadTracker {
           shard.stuck ? 'shard is stuck: backlog but nothing popped' : 'shard is moving again',
         );
       }
-      if (shard.state === 'draining' && measured === 0) {
+      if (shard.state === 'draining' && measured === 0 && shard.retryBacklog === 0) {
         shard.state = 'drained';
         log.info({ pool: shard.pool, shard: shard.index, queue: shard.queue }, 'shard drained');
       }
@@ -201,6 +210,7 @@ export class LoadTracker {
           state: s.state,
           moving: s.state === 'draining' && s.moving,
           stuck: s.stuck,
+          ...(s.retryBacklog > 0 ? { retryBacklog: s.retryBacklog } : {}),
         })),
       ),
       mainLag: this.mainLag,

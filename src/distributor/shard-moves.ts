@@ -1,9 +1,13 @@
+import { retryQueueOf } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { QueueNotFoundError, type QueueBackend, type QueueConsumer } from '../queue/index.ts';
-import type { ShardTable } from './shard-table.ts';
+import { RetrySource } from './retry-source.ts';
+import type { Shard, ShardTable } from './shard-table.ts';
 
 export interface MoveSource {
   readonly index: number;
+  /** The shard's queue, or its worker's retry queue (payloads unwrapped: RetrySource). */
+  readonly kind: 'shard' | 'retry';
   readonly queue: string;
   readonly consumer: QueueConsumer;
   /** The last read found nothing: not read again until a load measurement says otherwise. */
@@ -20,47 +24,40 @@ export interface ShardMovesOptions {
 }
 
 /**
- * The consumers the distributor reads moving shards with: one per draining shard listed in
- * moving_shards, as the shard's worker would read it (its worker is stopped, so nobody
- * else reads that consumer). Only the distributor loop calls `sync`, between batches, so a
- * consumer is never closed under a batch in flight.
+ * The consumers the distributor reads moving shards with: for each draining shard listed in
+ * moving_shards, its queue as the shard's worker would read it (its worker is stopped, so
+ * nobody else reads that consumer) and, once a measurement finds it holding messages, its
+ * worker's retry queue: rejects waiting there would otherwise wait for good. Only the
+ * distributor loop calls `sync`, between batches, so a consumer is never closed under a
+ * batch in flight.
  */
 export class ShardMoves {
   private readonly options: ShardMovesOptions;
-  private readonly sources = new Map<number, MoveSource>();
+  /** By queue: a shard's and its retry queue's. */
+  private readonly sources = new Map<string, MoveSource>();
 
   constructor(options: ShardMovesOptions) {
     this.options = options;
   }
 
-  /** Opens a consumer for each shard to move now; closes those drained or no longer moving. */
+  /** Opens a consumer for each queue to move now; closes those no longer moving. */
   async sync(): Promise<void> {
     const { shards, log } = this.options;
-    const wanted = new Map(shards.moving().map((s) => [s.index, s]));
-    for (const [index, source] of this.sources) {
-      const shard = wanted.get(index);
-      if (shard?.queue === source.queue) continue;
+    const moving = shards.moving();
+    const wanted = new Set(moving.flatMap((s) => [s.queue, retryQueueOf(s.queue)]));
+    for (const [queue, source] of this.sources) {
+      if (wanted.has(queue)) continue;
       await source.consumer.close();
-      this.sources.delete(index);
+      this.sources.delete(queue);
       log.info(
-        { shard: index, queue: source.queue, state: shards.get(index)?.state ?? 'removed' },
+        { shard: source.index, queue, state: shards.get(source.index)?.state ?? 'removed' },
         'stopped moving a shard',
       );
     }
-    for (const shard of wanted.values()) {
-      if (this.sources.has(shard.index)) continue;
-      const consumer = await this.open(shard.queue);
-      if (!consumer) continue;
-      this.sources.set(shard.index, {
-        index: shard.index,
-        queue: shard.queue,
-        consumer,
-        empty: false,
-      });
-      log.info(
-        { shard: shard.index, queue: shard.queue, consumer: consumer.name },
-        'moving the backlog of a removed shard to live shards',
-      );
+    for (const shard of moving) {
+      await this.openSource(shard, 'shard');
+      // Opened only when it holds something: most shards have no retry queue at all.
+      if (shard.retryBacklog > 0) await this.openSource(shard, 'retry');
     }
   }
 
@@ -74,24 +71,34 @@ export class ShardMoves {
     this.sources.clear();
   }
 
-  /** Sources that may hold messages, in shard order. */
+  /** Sources that may hold messages, in shard order, each shard's queue before its retries. */
   pending(): MoveSource[] {
-    return [...this.sources.values()].filter((s) => !s.empty).sort((a, b) => a.index - b.index);
+    return [...this.sources.values()]
+      .filter((s) => !s.empty)
+      .sort((a, b) => a.index - b.index || (a.kind === 'shard' ? -1 : 1));
   }
 
-  /** Whether the loop has moving to do: a source not known empty, or a shard not yet opened. */
+  /** Whether the loop has moving to do: a source not known empty, or one not yet opened. */
   hasWork(): boolean {
     const { shards } = this.options;
     return (
       this.pending().length > 0 ||
-      shards.moving().some((s) => !this.sources.has(s.index) && s.backlog > 0)
+      shards
+        .moving()
+        .some(
+          (s) =>
+            (!this.sources.has(s.queue) && s.backlog > 0) ||
+            (!this.sources.has(retryQueueOf(s.queue)) && s.retryBacklog > 0),
+        )
     );
   }
 
-  /** After a load measurement: a source whose shard still has a backlog is read again. */
+  /** After a load measurement: a source whose queue still has a backlog is read again. */
   rearm(): void {
     for (const source of this.sources.values()) {
-      if ((this.options.shards.get(source.index)?.backlog ?? 0) > 0) source.empty = false;
+      const shard = this.options.shards.get(source.index);
+      const backlog = source.kind === 'shard' ? shard?.backlog : shard?.retryBacklog;
+      if ((backlog ?? 0) > 0) source.empty = false;
     }
   }
 
@@ -100,7 +107,22 @@ export class ShardMoves {
     this.sources.clear();
   }
 
-  /** A shard queue never written has nothing to move (and measures a backlog of 0). */
+  private async openSource(shard: Shard, kind: MoveSource['kind']): Promise<void> {
+    const queue = kind === 'shard' ? shard.queue : retryQueueOf(shard.queue);
+    if (this.sources.has(queue)) return;
+    const consumer = await this.open(queue);
+    if (!consumer) return;
+    const source = kind === 'shard' ? consumer : new RetrySource(consumer, this.options.log);
+    this.sources.set(queue, { index: shard.index, kind, queue, consumer: source, empty: false });
+    this.options.log.info(
+      { shard: shard.index, queue, consumer: consumer.name },
+      kind === 'shard'
+        ? 'moving the backlog of a removed shard to live shards'
+        : "moving the retry queue of a removed shard's worker to live shards",
+    );
+  }
+
+  /** A queue never written has nothing to move (and measures a backlog of 0). */
   private async open(queue: string): Promise<QueueConsumer | undefined> {
     const { backend, workerConsumer } = this.options;
     try {

@@ -15,6 +15,12 @@ export interface Shard {
   writer?: QueueWriter;
   /** Last measured backlog plus what was dispatched since the measurement. */
   backlog: number;
+  /**
+   * Draining shards only: what its worker's retry queue (`<queue>-retry`, failure policies
+   * DeadLetter and Drop) still holds. Those messages are the shard's too: it is drained only
+   * once both are empty, so its worker is not removed with rejects still waiting for a retry.
+   */
+  retryBacklog: number;
   /** Estimated messages popped by the worker since start (from backlog movements). */
   popped: number;
   dispatched: number;
@@ -93,6 +99,7 @@ export class ShardTable {
       moving: false,
       writer: await this.backend.openWriter(queue),
       backlog: 0,
+      retryBacklog: 0,
       popped: 0,
       dispatched: 0,
       stuck: false,
@@ -156,6 +163,7 @@ export class ShardTable {
       moving: false,
       writer,
       backlog: 0,
+      retryBacklog: 0,
       popped: 0,
       dispatched: 0,
       stuck: false,

@@ -1,4 +1,4 @@
-import { retryDelayMs } from '../config/index.ts';
+import { deadLetterQueueOf, retryDelayMs, retryQueueOf } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import {
   copiedLookupOf,
@@ -26,7 +26,6 @@ import {
   type MoveContext,
   type MoveItem,
 } from './move-journal.ts';
-import { deadLetterQueueOf, retryQueueOf } from './queue-names.ts';
 import type {
   MessageContext,
   MessageHeaders,

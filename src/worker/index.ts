@@ -27,7 +27,7 @@ export {
   poolDeadLetterQueueOf,
   replayQueueOf,
   retryQueueOf,
-} from './queue-names.ts';
+} from '../config/index.ts';
 export { finishMove, moveBatch, MoveJournal } from './move-journal.ts';
 export type {
   MoveContext,

@@ -257,13 +257,19 @@ describe('a live change of the shard set', () => {
     await runUntil(first, async () => (await b.committedMain()) === 0);
     await first.close();
 
-    // Restarted with fewer shards: shard 2 and its 3 messages are no longer in the INI.
+    // Its worker had rejected one message, waiting in its retry queue.
+    const retries = await b.backend(b.shardDir).openWriter('individuals-flow-shard-2-retry');
+    await retries.append([Buffer.from('a reject in its envelope')]);
+    await retries.flush();
+    await retries.close();
+
+    // Restarted with fewer shards: shard 2 and its 3 + 1 messages are no longer in the INI.
     await b.distributor({
       config: { ...b.config, dispatcher: { ...b.config.dispatcher, minWorkers: 2 } },
     });
-    const stranded = b.logs.filter((l) =>
-      l.msg.startsWith('a shard queue the INI no longer lists'),
-    );
+    const stranded = b.logs
+      .filter((l) => l.msg.startsWith('a shard queue the INI no longer lists'))
+      .sort((x, y) => String(x.queue).localeCompare(String(y.queue)));
     expect(stranded).toEqual([
       expect.objectContaining({
         level: 'warn',
@@ -271,6 +277,12 @@ describe('a live change of the shard set', () => {
         shard: 2,
         queue: 'individuals-flow-shard-2',
         backlog: 3,
+      }),
+      expect.objectContaining({
+        level: 'warn',
+        shard: 2,
+        queue: 'individuals-flow-shard-2-retry',
+        backlog: 1,
       }),
     ]);
   });

@@ -9,7 +9,7 @@ import {
   type DistributorConfig,
 } from '../../src/config/index.ts';
 import { PROTOCOL_STEPS } from '../../src/distributor/index.ts';
-import { createNatsBackend, type QueueBackend } from '../../src/queue/index.ts';
+import { createNatsBackend, encodeEnvelope, type QueueBackend } from '../../src/queue/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { NatsServer } from '../harness/nats-server.ts';
 import {
@@ -115,8 +115,9 @@ describe('the distributor process moving a removed shard (nats)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function natsConfig(): DistributorConfig {
-    const id = `R${process.pid}M`;
+  /** Streams and queues of their own per test (`tag`): the server is shared. */
+  function natsConfig(tag = 'M'): DistributorConfig {
+    const id = `R${process.pid}${tag}`;
     const base = defaultConfig();
     return {
       ...base,
@@ -179,6 +180,74 @@ describe('the distributor process moving a removed shard (nats)', () => {
       survivor.child.kill('SIGTERM');
       expect((await survivor.exited).code).toBe(0);
       expect(audit(await contents(backend, config), taken, messages)).toEqual({
+        delivered: 90,
+        lost: [],
+        duplicated: [],
+        unexpected: [],
+      });
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("moves the stopped worker's retry queue exactly once when killed -9 after-flush", async () => {
+    const config = natsConfig('Q');
+    const { mainQueueName, consumerName } = config.dispatcher;
+    const shard2 = `${config.worker.subQueuePrefix}-2`;
+    const retry2 = `${shard2}-retry`;
+    const backend = await createNatsBackend({ ...config.nats!, mainQueue: mainQueueName });
+    try {
+      const messages = ids(90, 'r');
+      const producer = await backend.openWriter(mainQueueName);
+      await producer.append(messages.map((m) => Buffer.from(m)));
+      await producer.flush();
+      const file = join(dir, 'move-retry.ini');
+      await writeFile(file, renderIni(config));
+      const filler = distributorProcess(file);
+      await eventually(
+        async () => expect(await backend.backlog(mainQueueName, consumerName)).toBe(0),
+        { timeoutMs: 30_000 },
+      );
+      filler.child.kill('SIGTERM');
+      expect((await filler.exited).code).toBe(0);
+      // Shard 2's worker took all 30 and rejected 12, waiting in its retry queue.
+      const taken = await takeAsWorker(backend, shard2, consumerName, 30);
+      expect(taken).toHaveLength(30);
+      const rejected = taken.slice(0, 12);
+      const retries = await backend.openWriter(retry2);
+      const at = new Date().toISOString();
+      await retries.append(
+        rejected.map((m) =>
+          encodeEnvelope(
+            {
+              reason: 'downstream unavailable',
+              attempts: 1,
+              shard: shard2,
+              pool: 'default',
+              firstFailedAt: at,
+              lastFailedAt: at,
+              notBefore: new Date(Date.now() + 3_600_000).toISOString(),
+              kind: 'rejected',
+            },
+            Buffer.from(m),
+          ),
+        ),
+      );
+      await retries.flush();
+      await retries.close();
+
+      await writeFile(file, renderIni(moving(config)));
+      // Batches of 10 from the retry queue alone, flushed to 2 live shards: the third flush
+      // is in its second batch.
+      const crashing = distributorProcess(file, { SD_FAILPOINT: 'after-flush:3' });
+      expect((await crashing.exited).signal).toBe('SIGKILL');
+      const survivor = distributorProcess(file);
+      await eventually(async () => expect(await backend.backlog(retry2, consumerName)).toBe(0), {
+        timeoutMs: 30_000,
+      });
+      survivor.child.kill('SIGTERM');
+      expect((await survivor.exited).code).toBe(0);
+      expect(audit(await contents(backend, config), taken.slice(12), messages)).toEqual({
         delivered: 90,
         lost: [],
         duplicated: [],

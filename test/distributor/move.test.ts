@@ -8,6 +8,7 @@ import {
   failpointFromSpec,
   type Distributor,
 } from '../../src/distributor/index.ts';
+import { encodeEnvelope } from '../../src/queue/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import {
   bench,
@@ -70,6 +71,38 @@ async function audit(takenByWorker: readonly string[], expected: readonly string
     ]),
     expected,
   );
+}
+
+const RETRY_2 = `${SHARD_2}-retry`;
+
+/** What shard 2's worker left in its retry queue: `payloads`, each in a reject's envelope. */
+async function rejectsWaiting(bench: Bench, payloads: readonly string[]): Promise<void> {
+  const at = new Date().toISOString();
+  const writer = await bench.backend(bench.shardDir).openWriter(RETRY_2);
+  await writer.append(
+    payloads.map((p) =>
+      encodeEnvelope(
+        {
+          reason: 'downstream unavailable',
+          attempts: 1,
+          shard: SHARD_2,
+          pool: 'default',
+          firstFailedAt: at,
+          lastFailedAt: at,
+          // Not due for an hour: the move does not wait for it.
+          notBefore: new Date(Date.now() + 3_600_000).toISOString(),
+          kind: 'rejected',
+        },
+        Buffer.from(p),
+      ),
+    ),
+  );
+  await writer.flush();
+  await writer.close();
+}
+
+function retryBacklog(bench: Bench): Promise<number> {
+  return bench.backend(bench.shardDir).backlog(RETRY_2, bench.config.dispatcher.consumerName);
 }
 
 describe('moving the backlog of a removed shard', () => {
@@ -247,5 +280,110 @@ describe('moving the backlog of a removed shard', () => {
       unexpected: [],
     });
     expect(b.logs.some((l) => l.msg === 'finished a batch interrupted by a crash')).toBe(true);
+  });
+
+  it("moves the rejects waiting in the stopped worker's retry queue, unwrapped, and is drained only then", async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const messages = ids(60);
+    await distributedToThreeShards(messages);
+    // Shard 2's worker took its 20 and rejected 5 of them, which wait for a retry.
+    const taken = await workerTakes(b, 2, 20);
+    const rejected = taken.slice(0, 5);
+    await rejectsWaiting(b, rejected);
+    const before = await b.shardContents(3);
+
+    const d = await b.distributor({ config: moving(b.config) });
+    expect(stateOf(d, 2)).toMatchObject({ state: 'draining', backlog: 0, retryBacklog: 5 });
+    await runUntil(d, async () => stateOf(d, 2)?.state === 'drained');
+
+    expect(await retryBacklog(b)).toBe(0);
+    const after = await b.shardContents(3);
+    // The original payloads, not their envelopes, reach the live shards, each once.
+    const landed = [0, 1].flatMap((i) => (after.get(i) ?? []).slice(before.get(i)?.length ?? 0));
+    expect(landed.sort()).toEqual([...rejected].sort());
+    expect(
+      countDeliveries(
+        new Map([
+          [0, after.get(0) ?? []],
+          [1, after.get(1) ?? []],
+          [2, taken.slice(5)],
+        ]),
+        messages,
+      ),
+    ).toEqual({ delivered: 60, lost: [], duplicated: [], unexpected: [] });
+    expect(
+      b.logs.some(
+        (l) => l.msg === "moving the retry queue of a removed shard's worker to live shards",
+      ),
+    ).toBe(true);
+    expect(await d.metrics.moved.get()).toMatchObject({
+      values: [
+        expect.objectContaining({
+          value: 5,
+          labels: { pool: 'default', shard: '2', queue: SHARD_2 },
+        }),
+      ],
+    });
+  });
+
+  it('keeps a draining shard whose running worker still has rejects to retry from being drained', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    await distributedToThreeShards(ids(30));
+    const taken = await workerTakes(b, 2, 10);
+    await rejectsWaiting(b, taken.slice(0, 2));
+    // Draining, not moving: its worker runs, and is removed once the shard is drained.
+    const d = await b.distributor({
+      config: {
+        ...b.config,
+        dispatcher: { ...b.config.dispatcher, minWorkers: 2, drainingShards: [2] },
+      },
+    });
+    await d.refreshLoad();
+    expect(stateOf(d, 2)).toMatchObject({ state: 'draining', backlog: 0, retryBacklog: 2 });
+    // Its worker handles the two retries.
+    await takeAsWorker(b.backend(b.shardDir), RETRY_2, b.config.dispatcher.consumerName, 2);
+    await d.refreshLoad();
+    expect(stateOf(d, 2)?.state).toBe('drained');
+    expect(stateOf(d, 2)).not.toHaveProperty('retryBacklog');
+    await d.close();
+  });
+
+  it.each(PROTOCOL_STEPS)('moves a retry queue exactly once when interrupted %s', async (step) => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const messages = ids(90);
+    await distributedToThreeShards(messages);
+    const taken = await workerTakes(b, 2, 30);
+    const rejected = taken.slice(0, 25);
+    await rejectsWaiting(b, rejected);
+    // Shard 2's queue is empty: every step reached is the retry queue's (batches of 10).
+    const crashing = await b.distributor({
+      config: moving(b.config),
+      failpoint: failpointFromSpec(`${step}:3:throw`),
+    });
+    await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
+    await crashing.close();
+
+    const restarted = await b.distributor({ config: moving(b.config) });
+    await runUntil(restarted, async () => stateOf(restarted, 2)?.state === 'drained');
+    expect(await retryBacklog(b)).toBe(0);
+    const after = await b.shardContents(3);
+    expect(
+      countDeliveries(
+        new Map([
+          [0, after.get(0) ?? []],
+          [1, after.get(1) ?? []],
+          [2, taken.slice(25)],
+        ]),
+        messages,
+      ),
+    ).toEqual({ delivered: 90, lost: [], duplicated: [], unexpected: [] });
+    if (step !== 'after-clear') {
+      const recovery = b.logs.find(
+        (l) =>
+          l.msg === 'finished a batch interrupted by a crash' ||
+          l.msg === 'interrupted batch was already committed; journal cleared',
+      );
+      expect(recovery?.source).toBe(RETRY_2);
+    }
   });
 });

@@ -6,6 +6,11 @@ export function retryQueueOf(shardQueue: string): string {
   return `${shardQueue}-retry`;
 }
 
+/** The shard queue whose retry queue `queue` is, or undefined when it is none. */
+export function shardQueueOfRetry(queue: string): string | undefined {
+  return queue.endsWith('-retry') ? queue.slice(0, -'-retry'.length) : undefined;
+}
+
 /** `<shard queue>-dlq`: messages rejected `max_attempts` times, in envelopes. */
 export function deadLetterQueueOf(shardQueue: string): string {
   return `${shardQueue}-dlq`;
