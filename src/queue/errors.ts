@@ -41,6 +41,18 @@ export class QueueFullError extends QueueError {
   }
 }
 
+/**
+ * The server refused what its user may not do (NATS: a permissions violation on a publish or
+ * a subscription). A person has to grant it; retried meanwhile, as the refusal ends the moment
+ * the grant reaches the server, and a restart would change nothing.
+ */
+export class QueuePermissionError extends QueueError {
+  readonly retryable = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super('SD_ERR_QUEUE_PERMISSION', message, options);
+  }
+}
+
 /** The backend did not answer in time. */
 export class QueueTimeoutError extends QueueError {
   readonly retryable = true;

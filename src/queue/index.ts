@@ -21,6 +21,7 @@ export {
   fromFsError,
   QueueLockedError,
   QueueNotFoundError,
+  QueuePermissionError,
   QueuePositionError,
   QueueTimeoutError,
 } from './errors.ts';

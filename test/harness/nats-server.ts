@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,7 @@ export class NatsServer {
   monitorPort = 0;
   private process?: ManagedProcess;
   private starts = 0;
+  private configFile?: string;
 
   constructor() {
     const parent = tmpdir();
@@ -48,8 +49,16 @@ export class NatsServer {
     return this.process?.running ?? false;
   }
 
-  static async start(): Promise<NatsServer> {
+  /**
+   * `config`: nats-server configuration text (users and their permissions, say), given to the
+   * server as a file next to its store; the flags here (port, store, JetStream) come after it.
+   */
+  static async start(options: { readonly config?: string } = {}): Promise<NatsServer> {
     const server = new NatsServer();
+    if (options.config !== undefined) {
+      server.configFile = join(server.dir, 'nats-server.conf');
+      writeFileSync(server.configFile, options.config);
+    }
     server.port = await freePort();
     server.monitorPort = await freePort();
     await server.launch();
@@ -90,6 +99,7 @@ export class NatsServer {
       `nats-server-${this.starts}`,
       toolPath('nats-server'),
       [
+        ...(this.configFile === undefined ? [] : ['-c', this.configFile]),
         '-js',
         '-sd',
         this.storeDir,

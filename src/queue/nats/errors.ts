@@ -3,6 +3,7 @@ import {
   ClosedConnectionError,
   DrainingConnectionError,
   NoRespondersError,
+  PermissionViolationError,
   RequestError,
   TimeoutError,
 } from '@nats-io/transport-node';
@@ -11,6 +12,7 @@ import {
   QueueError,
   QueueFullError,
   QueueNotFoundError,
+  QueuePermissionError,
   QueueTimeoutError,
 } from '../errors.ts';
 
@@ -84,6 +86,7 @@ export function fromNatsError(err: unknown, what: string): unknown {
         { cause: err },
       );
     }
+    if (e instanceof PermissionViolationError) return permissionError(e, what);
     if (e instanceof ClosedConnectionError || e instanceof DrainingConnectionError) {
       return new QueueClosedError(`${what}: the NATS connection is closed`, { cause: err });
     }
@@ -102,4 +105,17 @@ export function fromNatsError(err: unknown, what: string): unknown {
 
 export function isNotFound(err: unknown): boolean {
   return fromNatsError(err, '') instanceof QueueNotFoundError;
+}
+
+/**
+ * What the server refused its user, named with the subject and where to grant it: a refused
+ * request or publish otherwise looks like a server that does not answer.
+ */
+export function permissionError(e: PermissionViolationError, what: string): QueuePermissionError {
+  const verb = e.operation === 'subscription' ? 'subscribe to' : 'publish to';
+  const grant = e.operation === 'subscription' ? 'subscribe' : 'publish';
+  return new QueuePermissionError(
+    `${what}: the NATS server does not allow this connection's user to ${verb} ${e.subject} (${e.message}); grant it in the user's permissions (${grant}.allow); retrying meanwhile`,
+    { cause: e },
+  );
 }

@@ -1,6 +1,14 @@
 import { JetStreamApiError, type ApiError } from '@nats-io/jetstream';
-import { createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import {
+  createInbox,
+  headers,
+  PermissionViolationError,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import { QueueTimeoutError } from '../errors.ts';
+import { permissionError } from './errors.ts';
 
 /** One message to store, with the id JetStream deduplicates it by (`Nats-Msg-Id`). */
 export interface Publication {
@@ -36,17 +44,53 @@ export class AckedPublisher {
   private counter = 0;
   /** Who waits for the ack sent to each reply subject. */
   private readonly waiting = new Map<string, (msg: Msg) => void>();
+  /** The calls in flight: a refusal by the server ends those of its subject at once. */
+  private readonly calls = new Set<PendingCall>();
+  /** The acks' subscription; gone after the server refused it, made again by the next call. */
+  private acks: Subscription | undefined;
 
   constructor(nc: NatsConnection) {
     this.nc = nc;
     this.prefix = createInbox();
-    // Drained with the connection. The client subscribes again after a reconnect; an ack
-    // lost meanwhile is a timeout, and the caller's retry with the same msgID is stored once.
-    nc.subscribe(`${this.prefix}.*`, {
+    this.subscribeToAcks();
+    void this.watchRefusals();
+  }
+
+  /**
+   * Drained with the connection. The client subscribes again after a reconnect; an ack lost
+   * meanwhile is a timeout, and the caller's retry with the same msgID is stored once.
+   */
+  private subscribeToAcks(): void {
+    const subject = `${this.prefix}.*`;
+    this.acks = this.nc.subscribe(subject, {
       callback: (err, msg) => {
-        if (!err) this.waiting.get(msg.subject)?.(msg);
+        if (!err) {
+          this.waiting.get(msg.subject)?.(msg);
+          return;
+        }
+        // The server closed the subscription: no ack can come back, so every call would wait
+        // for its timeout and report an unreachable server.
+        this.acks = undefined;
+        const refusal =
+          err instanceof PermissionViolationError
+            ? permissionError(err, `receiving the publish acks on ${subject}`)
+            : err;
+        for (const call of this.calls) call.refuse(refusal);
       },
     });
+  }
+
+  /** A publish the server refuses is answered by an error on the connection, not by an ack. */
+  private async watchRefusals(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type !== 'error') continue;
+      const error = status.error;
+      if (!(error instanceof PermissionViolationError) || error.operation !== 'publish') continue;
+      for (const call of this.calls) {
+        if (call.subject === error.subject)
+          call.refuse(permissionError(error, `publishing to ${call.subject}`));
+      }
+    }
   }
 
   /**
@@ -63,11 +107,19 @@ export class AckedPublisher {
     // message neither acknowledged nor retried.
     const outcomes = Array.from<PublishOutcome | undefined>({ length: messages.length });
     if (messages.length === 0) return Promise.resolve([]);
+    if (this.acks === undefined) this.subscribeToAcks();
     return new Promise((resolve) => {
       const tokens: string[] = [];
       let left = messages.length;
+      const call: PendingCall = {
+        subject,
+        refuse: (error) => {
+          for (let i = 0; i < messages.length; i++) settle(i, { ok: false, error });
+        },
+      };
       const finish = (): void => {
         clearTimeout(timer);
+        this.calls.delete(call);
         for (const token of tokens) this.waiting.delete(token);
         resolve(Array.from(outcomes, (o) => o ?? timedOut(subject, timeoutMs)));
       };
@@ -77,6 +129,7 @@ export class AckedPublisher {
         if (--left === 0) finish();
       };
       const timer = setTimeout(finish, timeoutMs);
+      this.calls.add(call);
       for (const [i, message] of messages.entries()) {
         if (left === 0) break;
         const token = `${this.prefix}.${++this.counter}`;
@@ -95,6 +148,12 @@ export class AckedPublisher {
       }
     });
   }
+}
+
+interface PendingCall {
+  readonly subject: string;
+  /** Settles every message of the call not yet answered with `error`. */
+  refuse(error: unknown): void;
 }
 
 function timedOut(subject: string, timeoutMs: number): PublishOutcome {
