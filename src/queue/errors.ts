@@ -53,6 +53,18 @@ export class QueuePermissionError extends QueueError {
   }
 }
 
+/**
+ * One message is bigger than the backend takes (NATS: the server's max_payload, counting the
+ * headers a copy carries). Retried: raising the limit lets it through, and nothing after it
+ * may pass it.
+ */
+export class QueueMessageTooLargeError extends QueueError {
+  readonly retryable = true;
+  constructor(message: string, options?: ErrorOptions) {
+    super('SD_ERR_QUEUE_MESSAGE_TOO_LARGE', message, options);
+  }
+}
+
 /** The backend did not answer in time. */
 export class QueueTimeoutError extends QueueError {
   readonly retryable = true;

@@ -20,6 +20,7 @@ export {
   QueueFullError,
   fromFsError,
   QueueLockedError,
+  QueueMessageTooLargeError,
   QueueNotFoundError,
   QueuePermissionError,
   QueuePositionError,

@@ -7,7 +7,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
-import { QueueTimeoutError } from '../errors.ts';
+import { QueueMessageTooLargeError, QueueTimeoutError } from '../errors.ts';
 import { permissionError } from './errors.ts';
 
 /** One message to store, with the id JetStream deduplicates it by (`Nats-Msg-Id`). */
@@ -142,6 +142,13 @@ export class AckedPublisher {
         try {
           this.nc.publish(subject, message.data, { reply: token, headers: h });
         } catch (error) {
+          if (/max_payload/.test((error as Error).message)) {
+            // This message alone: the rest of the call may well fit.
+            const size = message.data.byteLength;
+            const limit = this.nc.info?.max_payload ?? 0;
+            settle(i, { ok: false, error: tooLarge(message.id, subject, size, limit, error) });
+            continue;
+          }
           // A closed connection, say: the rest would fail the same way.
           for (let j = i; j < messages.length; j++) settle(j, { ok: false, error });
         }
@@ -154,6 +161,19 @@ interface PendingCall {
   readonly subject: string;
   /** Settles every message of the call not yet answered with `error`. */
   refuse(error: unknown): void;
+}
+
+function tooLarge(
+  id: string,
+  subject: string,
+  size: number,
+  limit: number,
+  cause: unknown,
+): QueueMessageTooLargeError {
+  return new QueueMessageTooLargeError(
+    `message ${id} to ${subject} (a ${size}-byte payload and its headers) is over the server's max_payload of ${limit} bytes: raise max_payload in the nats-server configuration; it is retried, and nothing after it is skipped`,
+    { cause },
+  );
 }
 
 function timedOut(subject: string, timeoutMs: number): PublishOutcome {

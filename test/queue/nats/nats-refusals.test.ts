@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QueuePermissionError } from '../../../src/queue/index.ts';
+import { QueueMessageTooLargeError, QueuePermissionError } from '../../../src/queue/index.ts';
 import { fromNatsError } from '../../../src/queue/nats/errors.ts';
 import { AckedPublisher } from '../../../src/queue/nats/publisher.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
@@ -97,5 +97,39 @@ describe('nats permissions: a refusal is named, not taken for a server that does
     const mapped = fromNatsError(refused, 'reading stream PERM');
     expect(mapped).toBeInstanceOf(QueuePermissionError);
     expect((mapped as Error).message).toMatch(/^reading stream PERM: .*publish to \$JS\.API\.\S+ /);
+  }, 30_000);
+});
+
+describe('nats max_payload: a message over it is named, and the rest of its batch goes on', () => {
+  let server: NatsServer;
+  let nc: NatsConnection | undefined;
+  beforeAll(async () => {
+    server = await NatsServer.start({ config: 'max_payload: 1024\n' });
+    nc = await connect({ servers: server.url });
+    await (await jetstreamManager(nc)).streams.add({ name: 'BIG', subjects: ['big.>'] });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  it('fails only the message too big, with a QueueMessageTooLargeError naming it and the limit', async () => {
+    const publisher = new AckedPublisher(nc!);
+    const outcomes = await publisher.publishAll(
+      'big.shard',
+      [
+        { data: Buffer.from('small-1'), id: 'q:S:1' },
+        { data: Buffer.alloc(1_000, 'x'), id: 'q:S:2' },
+        { data: Buffer.from('small-3'), id: 'q:S:3' },
+      ],
+      ACK_TIMEOUT_MS,
+    );
+    expect(outcomes[0]).toMatchObject({ ok: true, seq: 1 });
+    expect(outcomes[2]).toMatchObject({ ok: true, seq: 2 });
+    const error = (outcomes[1] as { error: unknown }).error;
+    expect(error).toBeInstanceOf(QueueMessageTooLargeError);
+    expect((error as Error).message).toMatch(
+      /^message q:S:2 to big\.shard \(a 1000-byte payload and its headers\) is over the server's max_payload of 1024 bytes: raise max_payload/,
+    );
   }, 30_000);
 });
