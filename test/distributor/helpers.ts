@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { defaultConfig, type DistributorConfig } from '../../src/config/index.ts';
 import { BatchJournal, Distributor, type DistributorOptions } from '../../src/distributor/index.ts';
 import { createLogger, type Logger } from '../../src/observability/index.ts';
-import { createVedaBackend, type QueueBackend } from '../../src/queue/index.ts';
+import { createVedaBackend, encodeEnvelope, type QueueBackend } from '../../src/queue/index.ts';
 
 export const MAIN = 'individuals-flow';
 export const PREFIX = 'individuals-flow-shard';
@@ -202,4 +202,36 @@ export async function readShards(
     result.set(i, list);
   }
   return result;
+}
+
+/**
+ * What a shard's stopped worker left in its retry queue `<shardQueue>-retry`: `payloads`, each
+ * rejected once and in its envelope, not due for an hour.
+ */
+export async function rejectsWaiting(
+  backend: QueueBackend,
+  shardQueue: string,
+  payloads: readonly string[],
+): Promise<void> {
+  const at = new Date().toISOString();
+  const writer = await backend.openWriter(`${shardQueue}-retry`);
+  await writer.append(
+    payloads.map((p) =>
+      encodeEnvelope(
+        {
+          reason: 'downstream unavailable',
+          attempts: 1,
+          shard: shardQueue,
+          pool: 'default',
+          firstFailedAt: at,
+          lastFailedAt: at,
+          notBefore: new Date(Date.now() + 3_600_000).toISOString(),
+          kind: 'rejected',
+        },
+        Buffer.from(p),
+      ),
+    ),
+  );
+  await writer.flush();
+  await writer.close();
 }

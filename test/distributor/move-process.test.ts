@@ -9,7 +9,7 @@ import {
   type DistributorConfig,
 } from '../../src/config/index.ts';
 import { PROTOCOL_STEPS } from '../../src/distributor/index.ts';
-import { createNatsBackend, encodeEnvelope, type QueueBackend } from '../../src/queue/index.ts';
+import { createNatsBackend, type QueueBackend } from '../../src/queue/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { NatsServer } from '../harness/nats-server.ts';
 import {
@@ -21,6 +21,7 @@ import {
   takeAsWorker,
   type Bench,
   readShards,
+  rejectsWaiting,
 } from './helpers.ts';
 import { distributorProcess, loggedPort } from './process-helpers.ts';
 
@@ -145,6 +146,30 @@ describe('the distributor process moving a removed shard (nats)', () => {
     return readShards(backend, config.worker.subQueuePrefix, 3);
   }
 
+  /**
+   * `messages` produced to the main queue and distributed by a distributor process on
+   * `config`, stopped once the main queue is empty; `file` holds the INI.
+   */
+  async function distributed(
+    backend: QueueBackend,
+    config: DistributorConfig,
+    messages: readonly string[],
+    file: string,
+  ): Promise<void> {
+    const { mainQueueName, consumerName } = config.dispatcher;
+    const producer = await backend.openWriter(mainQueueName);
+    await producer.append(messages.map((m) => Buffer.from(m)));
+    await producer.flush();
+    await writeFile(file, renderIni(config));
+    const filler = distributorProcess(file);
+    await eventually(
+      async () => expect(await backend.backlog(mainQueueName, consumerName)).toBe(0),
+      { timeoutMs: 30_000 },
+    );
+    filler.child.kill('SIGTERM');
+    expect((await filler.exited).code).toBe(0);
+  }
+
   it('moves exactly once when killed -9 after-flush: JetStream drops the replayed publishes', async () => {
     const config = natsConfig();
     const { mainQueueName, consumerName } = config.dispatcher;
@@ -152,21 +177,8 @@ describe('the distributor process moving a removed shard (nats)', () => {
     const backend = await createNatsBackend({ ...config.nats!, mainQueue: mainQueueName });
     try {
       const messages = ids(90, 'n');
-      const producer = await backend.openWriter(mainQueueName);
-      await producer.append(messages.map((m) => Buffer.from(m)));
-      await producer.flush();
-
       const file = join(dir, 'move.ini');
-      await writeFile(file, renderIni(config));
-      const filler = distributorProcess(file);
-      await eventually(
-        async () => expect(await backend.backlog(mainQueueName, consumerName)).toBe(0),
-        {
-          timeoutMs: 30_000,
-        },
-      );
-      filler.child.kill('SIGTERM');
-      expect((await filler.exited).code).toBe(0);
+      await distributed(backend, config, messages, file);
       const taken = await takeAsWorker(backend, shard2, consumerName, 4);
       expect(taken.length).toBeGreaterThan(0);
 
@@ -198,43 +210,13 @@ describe('the distributor process moving a removed shard (nats)', () => {
     const backend = await createNatsBackend({ ...config.nats!, mainQueue: mainQueueName });
     try {
       const messages = ids(90, 'r');
-      const producer = await backend.openWriter(mainQueueName);
-      await producer.append(messages.map((m) => Buffer.from(m)));
-      await producer.flush();
       const file = join(dir, 'move-retry.ini');
-      await writeFile(file, renderIni(config));
-      const filler = distributorProcess(file);
-      await eventually(
-        async () => expect(await backend.backlog(mainQueueName, consumerName)).toBe(0),
-        { timeoutMs: 30_000 },
-      );
-      filler.child.kill('SIGTERM');
-      expect((await filler.exited).code).toBe(0);
+      await distributed(backend, config, messages, file);
       // Shard 2's worker took all 30 and rejected 12, waiting in its retry queue.
       const taken = await takeAsWorker(backend, shard2, consumerName, 30);
       expect(taken).toHaveLength(30);
       const rejected = taken.slice(0, 12);
-      const retries = await backend.openWriter(retry2);
-      const at = new Date().toISOString();
-      await retries.append(
-        rejected.map((m) =>
-          encodeEnvelope(
-            {
-              reason: 'downstream unavailable',
-              attempts: 1,
-              shard: shard2,
-              pool: 'default',
-              firstFailedAt: at,
-              lastFailedAt: at,
-              notBefore: new Date(Date.now() + 3_600_000).toISOString(),
-              kind: 'rejected',
-            },
-            Buffer.from(m),
-          ),
-        ),
-      );
-      await retries.flush();
-      await retries.close();
+      await rejectsWaiting(backend, shard2, rejected);
 
       await writeFile(file, renderIni(moving(config)));
       // Batches of 10 from the retry queue alone, flushed to 2 live shards: the third flush
