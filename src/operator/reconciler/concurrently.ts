@@ -1,12 +1,14 @@
 /**
  * Runs `task` on every item, at most `limit` at a time, and waits for all of them to settle
  * before it returns or throws: a failed write never leaves others still running behind the
- * reconcile that started them. The first failure (in item order) is rethrown.
+ * reconcile that started them. The first failure (in item order) is rethrown; each other
+ * one goes to `otherFailure`, so that none is lost.
  */
 export async function forEachConcurrently<T>(
   items: readonly T[],
   limit: number,
   task: (item: T) => Promise<void>,
+  otherFailure: (item: T, error: unknown) => void = () => undefined,
 ): Promise<void> {
   const failures: { index: number; error: unknown }[] = [];
   let next = 0;
@@ -21,5 +23,8 @@ export async function forEachConcurrently<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failures.length > 0) throw failures.sort((a, b) => a.index - b.index)[0]!.error;
+  if (failures.length === 0) return;
+  const [first, ...others] = failures.sort((a, b) => a.index - b.index);
+  for (const { index, error } of others) otherFailure(items[index]!, error);
+  throw first!.error;
 }

@@ -194,7 +194,7 @@ export class ShardDistributorReconciler {
   ): Promise<ReconcileResult> {
     const problems = [...specProblems(sd), ...this.worldProblems(sd)];
     const { load, loadError } = await this.readLoad(sd);
-    const ini = this.renderedConfig(sd);
+    const ini = this.renderedConfig(sd, log);
     const history = this.history.get(key) ?? new Map<string, Recommendation[]>();
     this.history.set(key, history);
     const host = await this.sidecarHost(sd, problems);
@@ -432,14 +432,20 @@ export class ShardDistributorReconciler {
   }
 
   /** The INI last rendered into the ConfigMap: where every pool's shard set is kept. */
-  private renderedConfig(sd: ShardDistributor): DistributorConfig | undefined {
+  private renderedConfig(sd: ShardDistributor, log: Logger): DistributorConfig | undefined {
     const cm = this.o.configMaps.get(sd.metadata.namespace, configMapName(sd));
     const text = cm?.data?.[CONFIG_FILE_NAME];
     if (!text) return undefined;
     try {
       return parseIni(text, { file: `ConfigMap ${configMapName(sd)}`, env: {} });
-    } catch {
-      return undefined; // edited by hand into nonsense: the Deployments tell the rest
+    } catch (error) {
+      // Edited by hand into nonsense: the Deployments tell the rest, and this reconcile
+      // applies the rendered INI over it. Which shards were being moved is not known.
+      log.warn(
+        { err: error, configMap: configMapName(sd) },
+        'the ConfigMap does not parse (edited by hand?): planning from the Deployments, and rendering it again',
+      );
+      return undefined;
     }
   }
 
@@ -554,7 +560,13 @@ export class ShardDistributorReconciler {
     // that adds shards costs one round trip, not one per Deployment.
     const reader = desired.distributorDeployment;
     const rest = desired.owned.filter((object) => object !== reader);
-    await forEachConcurrently(rest, MAX_CONCURRENT_APPLIES, applyOne);
+    // The first failure fails the reconcile; the others would go unseen without this line.
+    await forEachConcurrently(rest, MAX_CONCURRENT_APPLIES, applyOne, (object, error) =>
+      log.error(
+        { err: error, kind: object.kind, name: object.metadata?.name },
+        'apply failed (besides the error this reconcile returns)',
+      ),
+    );
     // A distributor must never start on a ConfigMap someone else wrote.
     if (reader && !refused.has(desired.configMap)) await applyOne(reader);
     return notOwned;
@@ -772,7 +784,7 @@ export class ShardDistributorReconciler {
   ): Promise<ReconcileResult | void> {
     if (!(sd.metadata.finalizers ?? []).includes(FINALIZER)) return;
     if (sd.spec.deletionPolicy === 'Drain') {
-      const ini = this.renderedConfig(sd);
+      const ini = this.renderedConfig(sd, log);
       // Every shard of every pool drains, its worker running until it is done.
       const states: PoolState[] = poolsOf(sd).map((pool) => {
         const shards = [

@@ -206,6 +206,45 @@ describe('the operator on a real control plane', () => {
     expect(reasons.some((r) => r.startsWith('Restored:'))).toBe(true);
   });
 
+  it('says so when its ConfigMap was edited into an INI that does not parse, and renders it again', async () => {
+    await createSd(ns.name, sdManifest('garbled', { minWorkers: 2 }));
+    await eventually(
+      async () =>
+        expect(await workerDeploymentNames(ns.name, 'garbled')).toEqual(workers('garbled', 2)),
+      { timeoutMs: 30_000 },
+    );
+    kubectlOk([
+      'patch',
+      'configmap',
+      '-n',
+      ns.name,
+      'garbled-config',
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ data: { [CONFIG_FILE_NAME]: '[dispatcher\nmin_workers = two\n' } }),
+    ]);
+    await eventually(
+      () =>
+        expect(op.operator.output()).toMatch(
+          /"configMap":"garbled-config".*"msg":"the ConfigMap does not parse \(edited by hand\?\)/,
+        ),
+      { timeoutMs: 30_000 },
+    );
+    await eventually(
+      async () => {
+        const cm = await core().readNamespacedConfigMap({
+          namespace: ns.name,
+          name: 'garbled-config',
+        });
+        const ini = parseIni(cm.data?.[CONFIG_FILE_NAME] ?? '', { file: 'ConfigMap', env: {} });
+        expect(ini.dispatcher.minWorkers).toBe(2);
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(await workerDeploymentNames(ns.name, 'garbled')).toEqual(workers('garbled', 2));
+  });
+
   it('leaves a same-named Deployment it did not make alone, says so, and takes the name once it is free', async () => {
     const theirs = {
       metadata: { name: 'taken-worker-1', labels: { app: 'theirs' } },

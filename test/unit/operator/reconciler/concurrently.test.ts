@@ -32,6 +32,25 @@ describe('forEachConcurrently', () => {
     expect(finished.sort()).toEqual([1, 4]);
   });
 
+  it('hands every failure but the one it throws to otherFailure, with its item', async () => {
+    const others: [number, string][] = [];
+    const run = forEachConcurrently(
+      [1, 2, 3, 4, 5],
+      2,
+      async (n) => {
+        await tick();
+        if (n !== 3) throw new Error(`item ${n}`);
+      },
+      (n, error) => others.push([n, (error as Error).message]),
+    );
+    await expect(run).rejects.toThrow('item 1');
+    expect(others.sort()).toEqual([
+      [2, 'item 2'],
+      [4, 'item 4'],
+      [5, 'item 5'],
+    ]);
+  });
+
   it('does nothing for no items', async () => {
     let calls = 0;
     await forEachConcurrently([], 8, async () => {
