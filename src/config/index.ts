@@ -58,6 +58,7 @@ export {
   retryDelayMs,
 } from './failure.ts';
 export { NATS_ENV, natsEnv, natsFromEnv, type NatsWorkerConnection } from './nats-env.ts';
+export { NATS_FILE_KEYS, type NatsFileField, type NatsFileKey } from './nats-files.ts';
 export type { ConfigLocation } from './errors.ts';
 export type {
   Backend,

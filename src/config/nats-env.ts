@@ -1,5 +1,6 @@
 import { DEFAULT_NATS_MAIN_STREAM, DEFAULT_NATS_SHARD_STREAM } from './defaults.ts';
 import { NatsEnvError } from './errors.ts';
+import { NATS_FILE_KEYS, type NatsFileField } from './nats-files.ts';
 import type { DistributorConfig, NatsConfig } from './types.ts';
 
 /**
@@ -12,6 +13,9 @@ export const NATS_ENV = {
   mainStream: 'SD_NATS_MAIN_STREAM',
   shardStream: 'SD_NATS_SHARD_STREAM',
   credentialsFile: 'SD_NATS_CREDENTIALS_FILE',
+  tlsCaFile: 'SD_NATS_TLS_CA_FILE',
+  tlsCertFile: 'SD_NATS_TLS_CERT_FILE',
+  tlsKeyFile: 'SD_NATS_TLS_KEY_FILE',
   mainQueue: 'SD_MAIN_QUEUE',
 } as const;
 
@@ -28,9 +32,12 @@ export function natsEnv(config: DistributorConfig): Record<string, string> {
     [NATS_ENV.url]: nats.url,
     [NATS_ENV.mainStream]: nats.mainStream,
     [NATS_ENV.shardStream]: nats.shardStream,
-    ...(nats.credentialsFile === undefined
-      ? {}
-      : { [NATS_ENV.credentialsFile]: nats.credentialsFile }),
+    ...Object.fromEntries(
+      NATS_FILE_KEYS.flatMap(({ field, env }) => {
+        const path = nats[field];
+        return path === undefined ? [] : [[env, path]];
+      }),
+    ),
     [NATS_ENV.mainQueue]: config.dispatcher.mainQueueName,
   };
 }
@@ -55,12 +62,16 @@ export function natsFromEnv(
       );
     return value;
   };
-  const credentialsFile = text(NATS_ENV.credentialsFile);
+  const files: Partial<Record<NatsFileField, string>> = {};
+  for (const { field, env: name } of NATS_FILE_KEYS) {
+    const path = text(name);
+    if (path !== undefined) files[field] = path;
+  }
   return {
     url: required(NATS_ENV.url, 'the NATS server URL(s), comma-separated'),
     mainStream: text(NATS_ENV.mainStream) ?? DEFAULT_NATS_MAIN_STREAM,
     shardStream: text(NATS_ENV.shardStream) ?? DEFAULT_NATS_SHARD_STREAM,
-    ...(credentialsFile === undefined ? {} : { credentialsFile }),
+    ...files,
     mainQueue: required(NATS_ENV.mainQueue, 'the main queue name'),
   };
 }

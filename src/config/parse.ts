@@ -26,6 +26,7 @@ import {
   readBackpressure,
   readPool,
 } from './pools.ts';
+import { NATS_FILE_KEYS, type NatsFileField } from './nats-files.ts';
 import { LIMITS } from './problem.ts';
 import { closest, SectionReader } from './section-reader.ts';
 import type { DistributorConfig, Env, NatsConfig } from './types.ts';
@@ -55,7 +56,12 @@ const WORKER_KEYS = [
   'worker_module',
   'worker_args_template',
 ] as const;
-const NATS_KEYS = ['url', 'main_stream', 'shard_stream', 'credentials_file'] as const;
+const NATS_KEYS = [
+  'url',
+  'main_stream',
+  'shard_stream',
+  ...NATS_FILE_KEYS.map((f) => f.key),
+] as const;
 
 const SECTIONS = ['dispatcher', 'worker', 'nats'];
 const POOL_SECTION_HINT = `[${POOL_SECTION_PREFIX}NAME]`;
@@ -153,12 +159,16 @@ export function parseIni(text: string, options: ParseOptions): DistributorConfig
 
 function readNats(file: string, section: IniSection, env: Env): NatsConfig {
   const nats = new SectionReader(file, 'nats', section, env, NATS_KEYS);
-  const credentialsFile = nats.optionalString('credentials_file');
+  const files: Partial<Record<NatsFileField, string>> = {};
+  for (const { key, field } of NATS_FILE_KEYS) {
+    const path = nats.optionalString(key);
+    if (path !== undefined) files[field] = path;
+  }
   return {
     url: nats.string('url', ''),
     mainStream: nats.string('main_stream', DEFAULT_NATS_MAIN_STREAM),
     shardStream: nats.string('shard_stream', DEFAULT_NATS_SHARD_STREAM),
-    ...(credentialsFile === undefined ? {} : { credentialsFile }),
+    ...files,
   };
 }
 

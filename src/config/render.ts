@@ -1,5 +1,6 @@
 import { ARGS_PLACEHOLDERS, BACKENDS, STRATEGIES } from '../api/index.ts';
 import { CONFIG_FILE_NAME } from './defaults.ts';
+import { NATS_FILE_KEYS } from './nats-files.ts';
 import { escapeEnv } from './env-substitution.ts';
 import { POOL_SECTION_PREFIX } from './pools.ts';
 import { FAILURE_POLICIES } from './failure.ts';
@@ -128,15 +129,10 @@ export function renderIni(config: DistributorConfig): string {
         ['NATS server URL(s), comma-separated.', 'url', nats.url],
         ['JetStream stream of the main queue.', 'main_stream', nats.mainStream],
         ['JetStream stream of the shard subjects.', 'shard_stream', nats.shardStream],
-        ...(nats.credentialsFile === undefined
-          ? []
-          : [
-              [
-                'NATS credentials (.creds) file.',
-                'credentials_file',
-                nats.credentialsFile,
-              ] as const,
-            ]),
+        ...NATS_FILE_KEYS.flatMap(({ field, key, about }) => {
+          const path = nats[field];
+          return path === undefined ? [] : [[about, key, path] as const];
+        }),
       ]),
     );
   }

@@ -54,6 +54,12 @@ export interface NatsConfig {
   readonly mainStream: string;
   readonly shardStream: string;
   readonly credentialsFile?: string;
+  /** PEM CA bundle the server's certificate is checked against (TLS with a private CA). */
+  readonly tlsCaFile?: string;
+  /** PEM client certificate for a server that verifies clients (mutual TLS); with `tlsKeyFile`. */
+  readonly tlsCertFile?: string;
+  /** PEM private key of `tlsCertFile`. */
+  readonly tlsKeyFile?: string;
 }
 
 /**

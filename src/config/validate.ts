@@ -17,6 +17,7 @@ import {
 import { CONFIG_FILE_NAME } from './defaults.ts';
 import { ConfigKeyError } from './errors.ts';
 import { checkFailure } from './failure.ts';
+import { NATS_FILE_KEYS } from './nats-files.ts';
 import { fail, LIMITS, place, type Locate, type Where } from './problem.ts';
 import type { DistributorConfig } from './types.ts';
 import { checkPools } from './validate-pools.ts';
@@ -116,6 +117,20 @@ function checkNats(config: DistributorConfig, at: (section: string, key: string)
       'is the same stream as main_stream; give the shards their own stream',
     );
   }
-  if (nats.credentialsFile !== undefined)
-    checkNonEmpty(at('nats', 'credentials_file'), nats.credentialsFile);
+  for (const { field, key } of NATS_FILE_KEYS) {
+    const path = nats[field];
+    if (path !== undefined) checkNonEmpty(at('nats', key), path);
+  }
+  // A client certificate is nothing without its key, and the other way round.
+  if ((nats.tlsCertFile === undefined) !== (nats.tlsKeyFile === undefined)) {
+    const [given, missing] =
+      nats.tlsCertFile === undefined
+        ? (['tls_key_file', 'tls_cert_file'] as const)
+        : (['tls_cert_file', 'tls_key_file'] as const);
+    fail(
+      at('nats', given),
+      nats.tlsCertFile ?? nats.tlsKeyFile ?? '',
+      `is set without ${missing}; a client certificate needs both (or neither, for TLS without a client certificate)`,
+    );
+  }
 }

@@ -35,8 +35,9 @@ interface CommonWorkerArgs {
 export const WORKER_USAGE = `usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--reject-matching REGEX] [--backend veda|nats]
 
 --backend defaults to nats when SD_NATS_URL is set (the operator and run mode set it, with
-SD_NATS_MAIN_STREAM, SD_NATS_SHARD_STREAM, SD_NATS_CREDENTIALS_FILE and SD_MAIN_QUEUE, for
-the workers of a nats ShardDistributor), else to veda, which needs --base.
+SD_NATS_MAIN_STREAM, SD_NATS_SHARD_STREAM, SD_NATS_CREDENTIALS_FILE, SD_NATS_TLS_CA_FILE,
+SD_NATS_TLS_CERT_FILE, SD_NATS_TLS_KEY_FILE and SD_MAIN_QUEUE, for the workers of a nats
+ShardDistributor), else to veda, which needs --base.
 
 With SD_FAILURE_POLICY (DeadLetter, Drop or Block) in the environment, and optionally
 SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC, SD_RETRY_BACKOFF_MAX_SEC and SD_POOL, a rejected

@@ -7,12 +7,16 @@ import {
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import type { Logger } from '../../observability/index.ts';
-import { QueueTimeoutError } from '../errors.ts';
+import { QueueNotFoundError, QueueTimeoutError } from '../errors.ts';
 
 export interface ConnectOptions {
   readonly servers: readonly string[];
   readonly name?: string;
   readonly credentialsFile?: string;
+  /** TLS: a private CA's bundle, and a client certificate with its key (mutual TLS). */
+  readonly tlsCaFile?: string;
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
   readonly timeoutMs: number;
 }
 
@@ -43,8 +47,19 @@ export async function openConnection(
     const file = options.credentialsFile;
     // Read now, so a missing file fails the start; then again at each (re)connect, so a
     // rotated Secret (a new user JWT) is used without a restart.
-    await readFile(file);
+    await readable(file, 'credentials');
     connectOptions.authenticator = credsAuthenticator(() => readFileSync(file));
+  }
+  const tlsFiles = {
+    ...(options.tlsCaFile === undefined ? {} : { caFile: options.tlsCaFile }),
+    ...(options.tlsCertFile === undefined ? {} : { certFile: options.tlsCertFile }),
+    ...(options.tlsKeyFile === undefined ? {} : { keyFile: options.tlsKeyFile }),
+  };
+  if (Object.keys(tlsFiles).length > 0) {
+    // Read now, so a missing file fails the start naming it; the client reads them again at
+    // each (re)connect, so a renewed certificate (cert-manager) is used without a restart.
+    for (const file of Object.values(tlsFiles)) await readable(file, 'TLS');
+    connectOptions.tls = tlsFiles;
   }
   let nc: NatsConnection;
   try {
@@ -57,6 +72,18 @@ export async function openConnection(
   }
   void watchStatus(nc, log);
   return nc;
+}
+
+/** Fails with the file and what it is for when it cannot be read. */
+async function readable(file: string, what: string): Promise<void> {
+  try {
+    await readFile(file);
+  } catch (err) {
+    throw new QueueNotFoundError(
+      `cannot read the NATS ${what} file ${file}: ${(err as Error).message}; check the [nats] keys that name it and that the file (or Secret) is there`,
+      { cause: err },
+    );
+  }
 }
 
 async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {

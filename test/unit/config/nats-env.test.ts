@@ -19,6 +19,23 @@ describe('natsEnv and natsFromEnv', () => {
       ...nats,
       mainQueue: 'individuals-flow',
     });
+    const withTls = {
+      url: 'tls://a:4222',
+      mainStream: 'M',
+      shardStream: 'S',
+      tlsCaFile: '/tls/ca.crt',
+      tlsCertFile: '/tls/tls.crt',
+      tlsKeyFile: '/tls/tls.key',
+    };
+    expect(natsEnv(natsConfig(withTls))).toMatchObject({
+      SD_NATS_TLS_CA_FILE: '/tls/ca.crt',
+      SD_NATS_TLS_CERT_FILE: '/tls/tls.crt',
+      SD_NATS_TLS_KEY_FILE: '/tls/tls.key',
+    });
+    expect(natsFromEnv(natsEnv(natsConfig(withTls)))).toEqual({
+      ...withTls,
+      mainQueue: 'individuals-flow',
+    });
     const withoutCreds = { url: 'nats://a:4222', mainStream: 'M', shardStream: 'S' };
     expect(natsFromEnv(natsEnv(natsConfig(withoutCreds)))).toEqual({
       ...withoutCreds,

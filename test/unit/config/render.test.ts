@@ -40,6 +40,9 @@ const natsKeyHash: DistributorConfig = {
   nats: {
     ...defaultNatsConfig('nats://a:4222, nats://b:4222'),
     credentialsFile: '/run/secrets/nats.creds',
+    tlsCaFile: '/run/tls/ca.crt',
+    tlsCertFile: '/run/tls/tls.crt',
+    tlsKeyFile: '/run/tls/tls.key',
   },
   pools: [],
 };
