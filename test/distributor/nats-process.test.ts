@@ -1,6 +1,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   defaultConfig,
@@ -137,6 +139,53 @@ describe('the distributor process on the nats backend', () => {
         everyOnce(64),
       );
       expect(output).toMatch(/not copied again/);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('copies every message of a main stream deleted and created again, though its sequences start over', async () => {
+    const config = natsConfig();
+    const { mainQueueName, consumerName } = config.dispatcher;
+    const file = join(dir, `${mainQueueName}.ini`);
+    await writeFile(file, renderIni(config));
+    /** Produces `messages` on a backend of its own and distributes them with a process. */
+    const distribute = async (messages: readonly string[]) => {
+      const backend = await backendFor(config);
+      try {
+        const producer = await backend.openWriter(mainQueueName);
+        await producer.append(messages.map((m) => Buffer.from(m)));
+        await producer.flush();
+        const distributor = distributorProcess(file);
+        await eventually(
+          async () => expect(await backend.backlog(mainQueueName, consumerName)).toBe(0),
+          { timeoutMs: 30_000 },
+        );
+        distributor.child.kill('SIGTERM');
+        expect((await distributor.exited).code).toBe(0);
+      } finally {
+        await backend.close();
+      }
+    };
+    const before = ids(40, 'old');
+    await distribute(before);
+    // Deleted with its consumer (a `nats stream rm`, a storage reset) and created again by
+    // the next producer, well within the shard stream's duplicate window: its messages are
+    // numbered from 1 again, as the ones already copied were.
+    const nc = await connect({ servers: server.url });
+    try {
+      await (await jetstreamManager(nc)).streams.delete(config.nats!.mainStream);
+    } finally {
+      await nc.close();
+    }
+    const after = ids(40, 'new');
+    await distribute(after);
+
+    const backend = await backendFor(config);
+    try {
+      expect(countDeliveries(await shardContents(backend, config), [...before, ...after])).toEqual(
+        everyOnce(80),
+      );
     } finally {
       await backend.close();
     }

@@ -12,6 +12,7 @@ import { parseAckSubject } from './ack-subject.ts';
 import type { NatsContext, QueueAddress } from './context.ts';
 import { QueueConflictError, fromNatsError, isNotFound } from './errors.ts';
 import { checkName, durableOf } from './names.ts';
+import { streamEpoch } from './message-id.ts';
 import { fromPosition, toPosition } from './position.ts';
 import { PullAhead } from './pull-ahead.ts';
 import { pull, pullWait } from './pull.ts';
@@ -60,8 +61,18 @@ export class NatsConsumer implements QueueConsumer {
   /** Ends a `waitForNew` in flight on `close`. */
   private readonly closing = new AbortController();
 
-  private constructor(ctx: NatsContext, address: QueueAddress, name: string, info: ConsumerInfo) {
+  /** The stream's incarnation, in every position (message ids name it: messageIdOf). */
+  private readonly epoch: string | undefined;
+
+  private constructor(
+    ctx: NatsContext,
+    address: QueueAddress,
+    name: string,
+    info: ConsumerInfo,
+    epoch: string | undefined,
+  ) {
     this.ctx = ctx;
+    this.epoch = epoch;
     this.address = address;
     this.queue = address.queue;
     this.name = name;
@@ -99,7 +110,8 @@ export class NatsConsumer implements QueueConsumer {
         // What a previous reader read and did not commit comes back now, not after ack_wait.
         info = await ctx.jsm.consumers.reset(address.stream, durable);
       }
-      return new NatsConsumer(ctx, address, name, info);
+      const { created } = await ctx.jsm.streams.info(address.stream);
+      return new NatsConsumer(ctx, address, name, info, streamEpoch(created));
     } catch (err) {
       throw fromNatsError(err, what);
     }
@@ -411,7 +423,11 @@ export class NatsConsumer implements QueueConsumer {
   }
 
   private position(seq: number): QueuePosition {
-    return toPosition(this.queue, { stream: this.address.stream, seq });
+    return toPosition(this.queue, {
+      stream: this.address.stream,
+      seq,
+      ...(this.epoch === undefined ? {} : { epoch: this.epoch }),
+    });
   }
 
   private assertOpen(): void {

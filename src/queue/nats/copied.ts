@@ -3,20 +3,25 @@ import { QueuePositionError } from '../errors.ts';
 import type { QueuePosition } from '../types.ts';
 import type { NatsContext } from './context.ts';
 import { fromNatsError } from './errors.ts';
-import { sourceSeqOf } from './message-id.ts';
+import { epochMs, sourceOfId } from './message-id.ts';
 import { isNoMessage } from './streams.ts';
 
 /**
  * The sequence and queue of a nats position whose copies are looked up. Throws for another
  * backend's position.
  */
-function sourceOf(after: QueuePosition): { queue: string; stream: string; committed: number } {
-  const { queue, stream, seq } = after;
+function sourceOf(after: QueuePosition): {
+  queue: string;
+  stream: string;
+  committed: number;
+  epoch: string | undefined;
+} {
+  const { queue, stream, seq, epoch } = after;
   if (after.backend !== 'nats' || typeof stream !== 'string' || typeof seq !== 'number')
     throw new QueuePositionError(
       `position ${JSON.stringify(after)} is not a nats position: only copies of nats messages are looked up`,
     );
-  return { queue, stream, committed: seq };
+  return { queue, stream, committed: seq, epoch: typeof epoch === 'string' ? epoch : undefined };
 }
 
 /**
@@ -45,9 +50,12 @@ export async function copiedInto(
         );
         return copied;
       }
+      // The copies are in the source's own stream, so they are of its incarnation: a stream
+      // created again has none of the old one's messages.
       for (const id of ids) {
-        const copyOf = sourceSeqOf(id, source.queue, source.stream);
-        if (copyOf !== undefined && copyOf > source.committed) copied.add(id);
+        const copyOf = sourceOfId(id, source.queue, source.stream, source.epoch);
+        if (copyOf !== undefined && copyOf.incarnation !== 'other' && copyOf.seq > source.committed)
+          copied.add(id);
       }
     }
     return copied;
@@ -124,7 +132,8 @@ export const COPIED_LOOK_BACK = 10_000;
  * before `after`, a committed position: a distributor commits only at the end of a batch,
  * once all its copies are stored (in any order), and stores nothing of the next batch
  * before that, so every copy older than a committed one is committed too.
- * Copies of other sources in between are passed over. When `lookBack` messages go by first,
+ * Copies of other sources in between are passed over; a copy of the source stream's earlier
+ * incarnation (message-id.ts) ends the look-back as a committed one does. When `lookBack` messages go by first,
  * the older ones are left to the duplicate window, with a warning.
  */
 export async function copiedAfter(
@@ -133,7 +142,7 @@ export async function copiedAfter(
   after: QueuePosition,
   lookBack = COPIED_LOOK_BACK,
 ): Promise<Set<string>> {
-  const { queue, stream, committed } = sourceOf(after);
+  const { queue, stream, committed, epoch } = sourceOf(after);
   const copied = new Set<string>();
   try {
     const info = await ctx.jsm.streams.info(shardStream);
@@ -142,11 +151,16 @@ export async function copiedAfter(
     const oldest = Math.max(first, 1, last - lookBack + 1);
     for (let end = last; end >= oldest; end -= WINDOW) {
       const start = Math.max(oldest, end - WINDOW + 1);
-      const ids = await msgIdsBetween(ctx, shardStream, start, end, info.config.allow_direct);
-      for (const id of ids.reverse()) {
-        const source = sourceSeqOf(id, queue, stream);
+      const stored = await msgIdsBetween(ctx, shardStream, start, end, info.config.allow_direct);
+      for (const { id, time } of stored.reverse()) {
+        const source = sourceOfId(id, queue, stream, epoch);
         if (source === undefined) continue;
-        if (source <= committed) return copied;
+        // A copy of the source stream's earlier incarnation (deleted and created again, its
+        // sequences starting over): older than every copy of this one, so the end as well.
+        const earlier =
+          source.incarnation === 'other' ||
+          (source.incarnation === 'unmarked' && epoch !== undefined && time < epochMs(epoch));
+        if (earlier || source.seq <= committed) return copied;
         copied.add(id);
       }
     }
@@ -165,9 +179,9 @@ export async function copiedAfter(
 const WINDOW = 256;
 
 /**
- * The `Nats-Msg-Id`s of the stream's messages `start` … `end`, oldest first (deleted messages
- * and those without one left out): one direct batch get when the stream allows direct gets,
- * else one get per message.
+ * The `Nats-Msg-Id`s of the stream's messages `start` … `end` with when each was stored (ms),
+ * oldest first (deleted messages and those without one left out): one direct batch get when
+ * the stream allows direct gets, else one get per message.
  */
 async function msgIdsBetween(
   ctx: NatsContext,
@@ -175,11 +189,11 @@ async function msgIdsBetween(
   start: number,
   end: number,
   direct: boolean | undefined,
-): Promise<string[]> {
-  const ids: string[] = [];
+): Promise<{ id: string; time: number }[]> {
+  const ids: { id: string; time: number }[] = [];
   const keep = (msg: StoredMsg | null | undefined) => {
     const id = msgIdOf(msg);
-    if (msg && id && msg.seq <= end) ids.push(id);
+    if (msg && id && msg.seq <= end) ids.push({ id, time: msg.time.getTime() });
   };
   if (direct) {
     for (const msg of await directBatch(ctx, stream, start, end - start + 1)) keep(msg);

@@ -9,10 +9,18 @@ import type { QueueMark, QueuePosition } from '../types.ts';
 export interface NatsPlace {
   readonly stream: string;
   readonly seq: number;
+  /** Positions only: the stream's incarnation (streamEpoch), which message ids carry. */
+  readonly epoch?: string;
 }
 
 export function toPosition(queue: string, place: NatsPlace): QueuePosition {
-  return { backend: 'nats', queue, stream: place.stream, seq: place.seq };
+  return {
+    backend: 'nats',
+    queue,
+    stream: place.stream,
+    seq: place.seq,
+    ...(place.epoch === undefined ? {} : { epoch: place.epoch }),
+  };
 }
 
 export function toMark(queue: string, place: NatsPlace): QueueMark {

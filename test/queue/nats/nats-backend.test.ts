@@ -180,6 +180,35 @@ describe('nats backend', () => {
       expect(await h.backend.copiedAfter!(fifth)).toEqual(new Set());
     });
 
+    it('tells copies of the main stream from those of its earlier incarnation, with or without an epoch in their ids', async () => {
+      await writeTo(h.backend, 'main', texts('old', 3));
+      const first = await h.backend.openConsumer('main', 'distributor');
+      const old = (await first.read(3)).messages;
+      await first.close();
+      // Copied by a version whose ids carried no epoch, and by this one.
+      const unmarked = (seq: number) => `main:${h.options.mainStream}:${seq}`;
+      const copies = await h.backend.openWriter('main-shard-0');
+      await copies.append(texts('old', 2), { ids: [messageIdOf(old[1]!.position), unmarked(1)] });
+      await copies.flush();
+      // Deleted and created again: its messages are numbered from 1 again.
+      await (await jetstreamManager(raw)).streams.delete(h.options.mainStream);
+      const backend = await h.backendWith({});
+      await writeTo(backend, 'main', texts('new', 3));
+      const main = await backend.openConsumer('main', 'distributor');
+      const fresh = (await main.read(3)).messages;
+      expect(fresh.map((m) => m.position['seq'])).toEqual([1, 2, 3]);
+      // The newest old copy's id has no epoch: it was stored before this stream existed.
+      expect(await backend.copiedAfter!(main.committed())).toEqual(new Set());
+      // Copies of this incarnation are found whichever form their ids take (the unmarked one
+      // of a sequence not copied before: JetStream's duplicate window would drop a second).
+      const now = await backend.openWriter('main-shard-1');
+      await now.append(texts('new', 2), { ids: [unmarked(3), messageIdOf(fresh[1]!.position)] });
+      await now.flush();
+      expect(await backend.copiedAfter!(main.committed())).toEqual(
+        new Set([unmarked(3), messageIdOf(fresh[1]!.position)]),
+      );
+    });
+
     it('finds none in an empty shard stream', async () => {
       await writeTo(h.backend, 'main', texts('m', 1));
       const main = await h.backend.openConsumer('main', 'distributor');
