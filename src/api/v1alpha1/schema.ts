@@ -70,6 +70,32 @@ export const VedaQueueSchema = Type.Object(
   { description: 'The Veda file queue (embedded default backend): files on a shared volume.' },
 );
 
+export const NatsTlsSchema = Type.Object(
+  {
+    caSecret: Type.Optional(
+      secretKeyRef(
+        "PEM CA bundle the NATS server's certificate is checked against (a private CA).",
+      ),
+    ),
+    certSecret: Type.Optional(
+      secretKeyRef(
+        'PEM client certificate, for a server that verifies clients (mutual TLS); with keySecret.',
+      ),
+    ),
+    keySecret: Type.Optional(secretKeyRef('PEM private key of certSecret.')),
+  },
+  {
+    description:
+      'TLS to the NATS server, each file a Secret key mounted read-only into the distributor and every worker ' +
+      '(INI: [nats] tls_ca_file, tls_cert_file, tls_key_file; workers: SD_NATS_TLS_CA_FILE, SD_NATS_TLS_CERT_FILE, SD_NATS_TLS_KEY_FILE).',
+    ...celRules({
+      rule: 'has(self.certSecret) == has(self.keySecret)',
+      message:
+        'queue.nats.tls.certSecret and queue.nats.tls.keySecret go together (mutual TLS needs the client certificate and its private key); set both or neither',
+    }),
+  },
+);
+
 export const NatsQueueSchema = Type.Object(
   {
     url: Type.String({
@@ -92,6 +118,7 @@ export const NatsQueueSchema = Type.Object(
         "The workers' own NATS credentials (.creds) file, so they can be given only what a worker does (read and acknowledge its shard subjects) rather than the distributor's rights; without it the workers get credentialsSecret.",
       ),
     ),
+    tls: Type.Optional(NatsTlsSchema),
   },
   { description: 'NATS JetStream backend, for workers on more than one machine.' },
 );

@@ -8,6 +8,8 @@ import {
   configVolume,
   natsCredentialsMount,
   natsCredentialsVolume,
+  natsTlsMount,
+  natsTlsVolume,
   queueMounts,
   tmpMount,
   tmpVolume,
@@ -23,6 +25,7 @@ export interface DistributorVolumeNames {
   queue: string;
   tmp: string;
   natsCredentials: string;
+  natsTls: string;
 }
 
 export interface DistributorContainerOptions {
@@ -55,6 +58,7 @@ export function distributorContainerFor(
   const port = sd.spec.distributor.metricsPort;
   const resources = resourcesFor(sd.spec.distributor.resources);
   const natsVolume = natsCredentialsVolume(sd, options.volumes.natsCredentials);
+  const tlsVolume = natsTlsVolume(sd, options.volumes.natsTls);
   return {
     name: options.name,
     image: options.image,
@@ -78,6 +82,7 @@ export function distributorContainerFor(
       ...queueMounts(sd, options.volumes.queue, 'distributor'),
       tmpMount(options.volumes.tmp),
       ...(natsVolume === undefined ? [] : [natsCredentialsMount(options.volumes.natsCredentials)]),
+      ...(tlsVolume === undefined ? [] : [natsTlsMount(options.volumes.natsTls)]),
     ],
   };
 }
@@ -88,9 +93,11 @@ export function distributorSupportVolumes(
   names: DistributorVolumeNames,
 ): V1Volume[] {
   const natsVolume = natsCredentialsVolume(sd, names.natsCredentials);
+  const tlsVolume = natsTlsVolume(sd, names.natsTls);
   return [
     configVolume(sd, names.config),
     tmpVolume(names.tmp),
     ...(natsVolume === undefined ? [] : [natsVolume]),
+    ...(tlsVolume === undefined ? [] : [tlsVolume]),
   ];
 }

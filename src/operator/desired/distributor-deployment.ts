@@ -25,6 +25,7 @@ const VOLUMES: DistributorVolumeNames = {
   queue: 'queue',
   tmp: 'tmp',
   natsCredentials: 'nats-credentials',
+  natsTls: 'nats-tls',
 };
 
 export interface DistributorDeploymentOptions {

@@ -142,7 +142,7 @@ export {
   sidecarTargetOf,
 } from './sidecar.ts';
 export type { HostWorkloadApply, SidecarOptions, SidecarTarget } from './sidecar.ts';
-export { CONFIG_DIR, CONFIG_PATH, NATS_CREDENTIALS_DIR } from './volumes.ts';
+export { CONFIG_DIR, CONFIG_PATH, NATS_CREDENTIALS_DIR, NATS_TLS_DIR } from './volumes.ts';
 export {
   failureEnvFor,
   workerArgvFor,

@@ -8,7 +8,7 @@ import {
   type PoolConfig,
 } from '../../config/index.ts';
 import { poolsOf, type WorkerPool } from './pools.ts';
-import { natsCredentialsFile, vedaOf } from './volumes.ts';
+import { natsCredentialsFile, natsTlsPaths, vedaOf } from './volumes.ts';
 
 /** The shard set the INI announces: shards 0 … liveShards-1 receive, the draining ones finish. */
 export interface ShardPlan {
@@ -133,6 +133,8 @@ export function configFor(
             ...(nats.credentialsSecret === undefined
               ? {}
               : { credentialsFile: natsCredentialsFile(nats.credentialsSecret.key) }),
+            // The keys queue.nats.tls names, where natsTlsVolume mounts them.
+            ...natsTlsPaths(sd),
           },
         }),
     ...(spec.backpressure === undefined

@@ -4,6 +4,7 @@ import { configFor } from './ini.ts';
 import { metricsServiceName } from './names.ts';
 import { poolsOf, type WorkerPool } from './pools.ts';
 import { sidecarContainerName, sidecarVolumeNames } from './sidecar.ts';
+import { natsTlsPaths } from './volumes.ts';
 import { failureEnvFor } from './worker-deployment.ts';
 
 /** Something wrong that a person must fix; becomes the Degraded condition. */
@@ -59,6 +60,9 @@ export function specProblems(sd: ShardDistributor): Problem[] {
   if (sidecar) {
     checkName(sidecarContainerName(sd), DNS_LABEL, 'sidecar container', problems);
     checkName(sidecarVolumeNames(sd).config, DNS_LABEL, 'sidecar config volume', problems);
+    // Longer than the config volume's name, so checked too, but only when there is one.
+    if (Object.keys(natsTlsPaths(sd)).length > 0)
+      checkName(sidecarVolumeNames(sd).natsTls, DNS_LABEL, 'sidecar NATS TLS volume', problems);
   }
   if (spec.queue.backend === 'veda') {
     if (spec.queue.veda?.persistentVolumeClaim === undefined) {

@@ -45,7 +45,12 @@ export function sidecarContainerName(sd: ShardDistributor): string {
 
 export function sidecarVolumeNames(sd: ShardDistributor): Omit<DistributorVolumeNames, 'queue'> {
   const base = sidecarContainerName(sd);
-  return { config: `${base}-config`, tmp: `${base}-tmp`, natsCredentials: `${base}-nats` };
+  return {
+    config: `${base}-config`,
+    tmp: `${base}-tmp`,
+    natsCredentials: `${base}-nats`,
+    natsTls: `${base}-nats-tls`,
+  };
 }
 
 /**

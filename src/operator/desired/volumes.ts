@@ -1,12 +1,13 @@
 import type { V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { ShardDistributor, ShardDistributorSpec } from '../../api/index.ts';
-import { CONFIG_FILE_NAME } from '../../config/index.ts';
+import { CONFIG_FILE_NAME, type NatsFileField } from '../../config/index.ts';
 import { configMapName } from './names.ts';
 
 // Fixed paths inside our containers; the INI the operator renders refers to them.
 export const CONFIG_DIR = '/etc/shard-distributor';
 export const CONFIG_PATH = `${CONFIG_DIR}/${CONFIG_FILE_NAME}`;
 export const NATS_CREDENTIALS_DIR = '/var/run/secrets/shard-distributor/nats';
+export const NATS_TLS_DIR = '/var/run/secrets/shard-distributor/nats-tls';
 export const TMP_DIR = '/tmp';
 
 // The CRD's defaults for queue.veda, for specs that leave queue.veda out entirely (its
@@ -111,4 +112,62 @@ export function natsCredentialsVolume(
 
 export function natsCredentialsMount(name: string): V1VolumeMount {
   return { name, mountPath: NATS_CREDENTIALS_DIR, readOnly: true };
+}
+
+/** The [nats] keys queue.nats.tls fills. */
+type NatsTlsField = Exclude<NatsFileField, 'credentialsFile'>;
+
+/** The queue.nats.tls fields, each with the [nats] key it fills and its fixed file name. */
+const NATS_TLS_FILES = [
+  { secret: 'caSecret', field: 'tlsCaFile', file: 'ca.crt' },
+  { secret: 'certSecret', field: 'tlsCertFile', file: 'tls.crt' },
+  { secret: 'keySecret', field: 'tlsKeyFile', file: 'tls.key' },
+] as const satisfies readonly { secret: string; field: NatsTlsField; file: string }[];
+
+type NatsTlsSpec = NonNullable<NonNullable<ShardDistributorSpec['queue']['nats']>['tls']>;
+
+/** The Secret keys queue.nats.tls names (none on veda), each with its [nats] field and file. */
+function natsTlsFiles(
+  sd: ShardDistributor,
+): { secret: { name: string; key: string }; field: NatsTlsField; file: string }[] {
+  const tls: NatsTlsSpec | undefined =
+    sd.spec.queue.backend === 'nats' ? sd.spec.queue.nats?.tls : undefined;
+  if (tls === undefined) return [];
+  return NATS_TLS_FILES.flatMap(({ secret, field, file }) => {
+    const ref = tls[secret];
+    return ref === undefined ? [] : [{ secret: ref, field, file }];
+  });
+}
+
+/**
+ * The [nats] TLS keys (tlsCaFile, tlsCertFile, tlsKeyFile) for the keys queue.nats.tls
+ * names, as paths inside natsTlsMount: the same for the distributor (its INI) and the
+ * workers (their SD_NATS_TLS_* variables).
+ */
+export function natsTlsPaths(sd: ShardDistributor): Partial<Record<NatsTlsField, string>> {
+  return Object.fromEntries(
+    natsTlsFiles(sd).map(({ field, file }) => [field, `${NATS_TLS_DIR}/${file}`]),
+  );
+}
+
+/**
+ * The Secret keys queue.nats.tls names, when it names any: one projected volume (the keys
+ * may be in different Secrets), each key at its fixed file name (ca.crt, tls.crt, tls.key)
+ * and nothing else of those Secrets. The operator only refers to them; the kubelet reads them.
+ */
+export function natsTlsVolume(sd: ShardDistributor, name: string): V1Volume | undefined {
+  const files = natsTlsFiles(sd);
+  if (files.length === 0) return undefined;
+  return {
+    name,
+    projected: {
+      sources: files.map(({ secret, file }) => ({
+        secret: { name: secret.name, items: [{ key: secret.key, path: file }] },
+      })),
+    },
+  };
+}
+
+export function natsTlsMount(name: string): V1VolumeMount {
+  return { name, mountPath: NATS_TLS_DIR, readOnly: true };
 }

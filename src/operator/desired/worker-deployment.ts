@@ -20,6 +20,8 @@ import {
   natsCredentialsMount,
   natsCredentialsSecret,
   natsCredentialsVolume,
+  natsTlsMount,
+  natsTlsVolume,
   queueMounts,
   queueVolume,
   tmpMount,
@@ -28,6 +30,7 @@ import {
 
 export const WORKER_CONTAINER = 'worker';
 const NATS_CREDENTIALS_VOLUME = 'nats-credentials';
+const NATS_TLS_VOLUME = 'nats-tls';
 /** For what a worker is given that does not depend on the shard set. */
 const ANY_PLAN: ShardPlan = { liveShards: 1, drainingShards: [] };
 
@@ -74,7 +77,8 @@ export function failureEnvFor(pool: WorkerPool): Record<string, string> {
  * The worker container's env: the failure policy's `SD_*` variables first, then the
  * template's env without the names they take (ours win; specProblems reports the clash),
  * then on nats the connection's `SD_NATS_*` variables the template does not set itself, the
- * credentials file being the workers' own Secret when the spec names one.
+ * credentials file being the workers' own Secret when the spec names one, and the TLS files
+ * (SD_NATS_TLS_*) the same mounted paths as the distributor's INI.
  */
 export function workerEnvFor(sd: ShardDistributor, pool: WorkerPool): V1EnvVar[] {
   const asEnv = (vars: Record<string, string>) =>
@@ -133,6 +137,7 @@ export function workerDeploymentFor(
   const resources = resourcesFor(worker.resources);
   const queue = queueVolume(sd, 'queue');
   const natsCredentials = natsCredentialsVolume(sd, NATS_CREDENTIALS_VOLUME, 'worker');
+  const natsTls = natsTlsVolume(sd, NATS_TLS_VOLUME);
   const env = workerEnvFor(sd, pool);
   const container: V1Container = {
     name: WORKER_CONTAINER,
@@ -145,6 +150,7 @@ export function workerDeploymentFor(
     volumeMounts: [
       ...queueMounts(sd, 'queue', 'worker'),
       ...(natsCredentials ? [natsCredentialsMount(NATS_CREDENTIALS_VOLUME)] : []),
+      ...(natsTls ? [natsTlsMount(NATS_TLS_VOLUME)] : []),
       tmpMount('tmp'),
     ],
   };
@@ -160,6 +166,7 @@ export function workerDeploymentFor(
         volumes: [
           ...(queue === undefined ? [] : [queue]),
           ...(natsCredentials ? [natsCredentials] : []),
+          ...(natsTls ? [natsTls] : []),
           tmpVolume('tmp'),
         ],
       },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { shardDistributorCrd } from '../../../src/api/index.ts';
+import { InvalidSpecError, shardDistributorCrd, withDefaults } from '../../../src/api/index.ts';
 import { CRD_FILES, renderCrdYaml } from '../../../scripts/crd-files.ts';
 
 describe('the generated CRD', () => {
@@ -50,5 +50,84 @@ describe('the generated CRD', () => {
       'rejects %s',
       (arg) => expect(pattern.test(arg)).toBe(false),
     );
+  });
+
+  describe('queue.nats.tls', () => {
+    const spec = shardDistributorCrd().spec.versions[0]!.schema.openAPIV3Schema.properties
+      .spec as any;
+    const tls = spec.properties.queue.properties.nats.properties.tls;
+    const ref = (name: string, key: string) => ({ name, key });
+
+    it('holds three optional Secret key references, never a value', () => {
+      expect(tls.type).toBe('object');
+      expect(Object.keys(tls.properties)).toEqual(['caSecret', 'certSecret', 'keySecret']);
+      expect(tls.required).toBeUndefined();
+      for (const field of ['caSecret', 'certSecret', 'keySecret']) {
+        expect(tls.properties[field], field).toMatchObject({
+          type: 'object',
+          required: ['name', 'key'],
+          properties: { name: { type: 'string' }, key: { type: 'string' } },
+        });
+      }
+      expect(spec.properties.queue.properties.nats.required).not.toContain('tls');
+    });
+
+    // The CEL rule, read as JavaScript: has(self.f) is `f in self`; nothing else may appear.
+    const [only, ...others] = tls['x-kubernetes-validations'] as {
+      rule: string;
+      message: string;
+    }[];
+    const js = only!.rule.replace(/has\(self\.(\w+)\)/g, "('$1' in self)");
+    const holds = new Function('self', `return ${js};`) as (self: object) => boolean;
+
+    it('has one CEL rule with a message naming both fields', () => {
+      expect(others).toEqual([]);
+      expect(js).toMatch(/^[\s\w'()=!&|]+$/);
+      expect(only!.message).toMatch(/certSecret and .*keySecret .*both or neither/);
+    });
+
+    it.each([
+      ['nothing', {}],
+      ['only caSecret', { caSecret: ref('ca', 'ca.crt') }],
+      [
+        'certSecret with keySecret',
+        { certSecret: ref('c', 'tls.crt'), keySecret: ref('c', 'tls.key') },
+      ],
+      [
+        'all three',
+        {
+          caSecret: ref('ca', 'ca.crt'),
+          certSecret: ref('c', 'tls.crt'),
+          keySecret: ref('c', 'tls.key'),
+        },
+      ],
+    ])('accepts %s', (_what, value) => expect(holds(value)).toBe(true));
+
+    it.each([
+      ['certSecret without keySecret', { certSecret: ref('c', 'tls.crt') }],
+      [
+        'keySecret without certSecret',
+        { caSecret: ref('ca', 'ca.crt'), keySecret: ref('c', 'tls.key') },
+      ],
+    ])('rejects %s', (_what, value) => expect(holds(value)).toBe(false));
+
+    it('is in the spec type: withDefaults keeps it, and refuses a reference without its key', () => {
+      const base = {
+        queue: { backend: 'nats', mainQueue: 'orders', nats: { url: 'nats://n:4222' } },
+        worker: { image: 'w:1', command: ['/w'] },
+      };
+      const tlsSpec = { caSecret: ref('ca', 'ca.crt') };
+      const spec = withDefaults({
+        ...base,
+        queue: { ...base.queue, nats: { ...base.queue.nats, tls: tlsSpec } },
+      });
+      expect(spec.queue.nats?.tls).toEqual(tlsSpec);
+      expect(() =>
+        withDefaults({
+          ...base,
+          queue: { ...base.queue, nats: { ...base.queue.nats, tls: { caSecret: { name: 'ca' } } } },
+        }),
+      ).toThrow(InvalidSpecError);
+    });
   });
 });

@@ -4,7 +4,7 @@ import {
   ANNOTATION_CONFIG_HASH,
   distributorDeploymentFor,
 } from '../../../../src/operator/desired/index.ts';
-import { expectPlainJson, expectRestricted, sample, withSpec } from './samples.ts';
+import { expectPlainJson, expectRestricted, natsWithTls, sample, withSpec } from './samples.ts';
 
 const options = {
   defaultImage: 'ghcr.io/veda-project/shard-distributor:9.9.9',
@@ -136,6 +136,52 @@ describe('distributorDeploymentFor', () => {
       mountPath: '/var/run/secrets/shard-distributor/nats',
       readOnly: true,
     });
+  });
+
+  it('mounts the queue.nats.tls Secret keys read-only, each at its fixed file name', () => {
+    const pod = distributorDeploymentFor(natsWithTls('all'), options).spec!.template.spec!;
+    expect(pod.volumes?.map((v) => v.name)).toEqual([
+      'config',
+      'tmp',
+      'nats-credentials',
+      'nats-tls',
+    ]);
+    expect(pod.volumes).toContainEqual({
+      name: 'nats-tls',
+      projected: {
+        sources: [
+          { secret: { name: 'nats-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] } },
+          { secret: { name: 'nats-client', items: [{ key: 'client.pem', path: 'tls.crt' }] } },
+          { secret: { name: 'nats-client', items: [{ key: 'client-key.pem', path: 'tls.key' }] } },
+        ],
+      },
+    });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({
+      name: 'nats-tls',
+      mountPath: '/var/run/secrets/shard-distributor/nats-tls',
+      readOnly: true,
+    });
+    expectRestricted(pod);
+    expectPlainJson(pod);
+  });
+
+  it('mounts only the CA when queue.nats.tls names only caSecret, and nothing without tls', () => {
+    const pod = distributorDeploymentFor(natsWithTls('caOnly'), options).spec!.template.spec!;
+    expect(pod.volumes?.find((v) => v.name === 'nats-tls')).toEqual({
+      name: 'nats-tls',
+      projected: {
+        sources: [{ secret: { name: 'nats-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] } }],
+      },
+    });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({
+      name: 'nats-tls',
+      mountPath: '/var/run/secrets/shard-distributor/nats-tls',
+      readOnly: true,
+    });
+    expectRestricted(pod);
+    const { pod: plain, container } = build('nats');
+    expect(JSON.stringify(plain.volumes)).not.toContain('nats-tls');
+    expect(JSON.stringify(container.volumeMounts)).not.toContain('nats-tls');
   });
 
   it.each(['minimal', 'full', 'nats'] as const)('meets the restricted standard (%s)', (name) => {

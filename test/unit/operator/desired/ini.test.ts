@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseIni, renderWorkerArgv } from '../../../../src/config/index.ts';
 import { configFor, renderedIni } from '../../../../src/operator/desired/index.ts';
-import { SAMPLES, sample, withSpec } from './samples.ts';
+import { natsWithTls, SAMPLES, sample, withSpec } from './samples.ts';
 
 const plan = { liveShards: 4, drainingShards: [] };
 
@@ -49,6 +49,24 @@ describe('configFor', () => {
     });
   });
 
+  it('points the NATS TLS files at the mounted Secret keys, only those queue.nats.tls names', () => {
+    const dir = '/var/run/secrets/shard-distributor/nats-tls';
+    expect(configFor(natsWithTls('all'), plan).nats).toEqual({
+      url: 'nats://nats.messaging.svc:4222',
+      mainStream: 'SD_MAIN',
+      shardStream: 'SD_SHARDS',
+      credentialsFile: '/var/run/secrets/shard-distributor/nats/user.creds',
+      tlsCaFile: `${dir}/ca.crt`,
+      tlsCertFile: `${dir}/tls.crt`,
+      tlsKeyFile: `${dir}/tls.key`,
+    });
+    const caOnly = configFor(natsWithTls('caOnly'), plan).nats;
+    expect(caOnly?.tlsCaFile).toBe(`${dir}/ca.crt`);
+    expect(caOnly).not.toHaveProperty('tlsCertFile');
+    expect(caOnly).not.toHaveProperty('tlsKeyFile');
+    expect(configFor(sample('nats'), plan).nats).not.toHaveProperty('tlsCaFile');
+  });
+
   it('keeps an argument with spaces one argument through the INI', () => {
     const sd = withSpec(sample('full'), (spec) => {
       spec.worker.command = ['/opt/my worker/run', '--mode', "it's"];
@@ -71,6 +89,28 @@ describe('renderedIni', () => {
     const shards = { liveShards: 3, drainingShards: [5, 3] };
     expect(parseIni(renderedIni(sd, shards), { env: {} })).toEqual(configFor(sd, shards));
   });
+
+  it.each(['all', 'caOnly'] as const)(
+    'writes the NATS TLS files (%s) into [nats] and parses back to configFor',
+    (which) => {
+      const sd = natsWithTls(which);
+      const text = renderedIni(sd, plan);
+      expect(text).toMatch(
+        /^tls_ca_file = \/var\/run\/secrets\/shard-distributor\/nats-tls\/ca\.crt$/m,
+      );
+      if (which === 'all') {
+        expect(text).toMatch(
+          /^tls_cert_file = \/var\/run\/secrets\/shard-distributor\/nats-tls\/tls\.crt$/m,
+        );
+        expect(text).toMatch(
+          /^tls_key_file = \/var\/run\/secrets\/shard-distributor\/nats-tls\/tls\.key$/m,
+        );
+      } else {
+        expect(text).not.toMatch(/^tls_(cert|key)_file/m);
+      }
+      expect(parseIni(text, { env: {} })).toEqual(configFor(sd, plan));
+    },
+  );
 
   it('lists the draining shards', () => {
     expect(renderedIni(sample('full'), { liveShards: 2, drainingShards: [3, 2] })).toMatch(

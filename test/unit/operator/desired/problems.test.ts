@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { specProblems } from '../../../../src/operator/desired/index.ts';
-import { sample, withSpec } from './samples.ts';
+import { natsWithTls, sample, withSpec } from './samples.ts';
 
 describe('specProblems', () => {
   it.each(['full', 'nats', 'sidecar'] as const)(
@@ -34,6 +34,33 @@ describe('specProblems', () => {
         .map((p) => p.message)
         .join('\n'),
     ).toMatch(/metrics Service would be named n+-metrics/);
+  });
+
+  it("catches a sidecar's NATS TLS volume name too long, only when there is one", () => {
+    const sd = sample('sidecar');
+    // Short enough for the metrics Service and the sidecar's other names, not for -nats-tls.
+    const long = withSpec({ ...sd, metadata: { ...sd.metadata, name: 'n'.repeat(52) } }, (spec) => {
+      spec.queue.backend = 'nats';
+      delete spec.queue.veda;
+      spec.queue.nats = { url: 'nats://nats:4222' } as any;
+    });
+    expect(specProblems(long)).toEqual([]);
+    expect(specProblems(natsWithTls('caOnly', long))).toEqual([
+      {
+        reason: 'InvalidSpec',
+        message: expect.stringMatching(/sidecar NATS TLS volume would be named sd-n+-nats-tls/),
+      },
+    ]);
+  });
+
+  it('passes on what the INI rules refuse, a TLS client certificate without its key among them', () => {
+    // The CRD's CEL rule refuses it on admission; a spec that did not come through one still fails here.
+    const certOnly = withSpec(sample('nats'), (spec) => {
+      spec.queue.nats!.tls = { certSecret: { name: 'nats-client', key: 'tls.crt' } };
+    });
+    expect(specProblems(certOnly)).toEqual([
+      { reason: 'InvalidSpec', message: expect.stringContaining('tls_key_file') },
+    ]);
   });
 
   it('passes on what the INI rules refuse', () => {

@@ -71,3 +71,23 @@ export function expectRestricted(pod: Partial<V1PodSpec>, podLevel = true): void
 export function expectPlainJson(value: unknown): void {
   expect(JSON.parse(JSON.stringify(value))).toStrictEqual(value);
 }
+
+/**
+ * queue.nats.tls with all three keys (the client pair in one Secret, the CA in another, under
+ * key names other than the files they become), or with the CA alone.
+ */
+export const NATS_TLS = {
+  all: {
+    caSecret: { name: 'nats-ca', key: 'ca.pem' },
+    certSecret: { name: 'nats-client', key: 'client.pem' },
+    keySecret: { name: 'nats-client', key: 'client-key.pem' },
+  },
+  caOnly: { caSecret: { name: 'nats-ca', key: 'ca.pem' } },
+} as const;
+
+/** The nats sample with queue.nats.tls set to NATS_TLS[which]. */
+export function natsWithTls(which: keyof typeof NATS_TLS, base: ShardDistributor = sample('nats')) {
+  return withSpec(base, (spec) => {
+    spec.queue.nats!.tls = structuredClone(NATS_TLS[which]);
+  });
+}

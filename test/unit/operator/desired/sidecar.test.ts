@@ -6,7 +6,7 @@ import {
   sidecarFieldManager,
   sidecarRemovalFor,
 } from '../../../../src/operator/desired/index.ts';
-import { expectPlainJson, expectRestricted, sample, withSpec } from './samples.ts';
+import { expectPlainJson, expectRestricted, natsWithTls, sample, withSpec } from './samples.ts';
 
 const sd = sample('sidecar');
 const options = { defaultImage: 'ghcr.io/veda-project/shard-distributor:9.9.9', configHash: 'h1' };
@@ -73,6 +73,28 @@ describe('distributorSidecarFor', () => {
 
   it('meets the restricted standard at container level', () => {
     expectRestricted(applied.spec!.template.spec, false);
+  });
+
+  it('mounts the queue.nats.tls Secret keys under a volume name of its own in the host pod', () => {
+    const nats = withSpec(sd, (spec) => {
+      spec.queue.backend = 'nats';
+      delete spec.queue.veda;
+      spec.queue.nats = { url: 'nats://nats:4222' } as any;
+    });
+    const applied = distributorSidecarFor(natsWithTls('caOnly', nats), options);
+    const pod = applied.spec!.template.spec;
+    expect(pod.volumes).toContainEqual({
+      name: 'sd-veda-sidecar-nats-tls',
+      projected: {
+        sources: [{ secret: { name: 'nats-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] } }],
+      },
+    });
+    expect(pod.initContainers[0]!.volumeMounts).toContainEqual({
+      name: 'sd-veda-sidecar-nats-tls',
+      mountPath: '/var/run/secrets/shard-distributor/nats-tls',
+      readOnly: true,
+    });
+    expectRestricted(pod, false);
   });
 
   it('refuses a veda sidecar without the host volume name', () => {

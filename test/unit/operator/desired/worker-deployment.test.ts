@@ -3,11 +3,12 @@ import { LABEL_DISTRIBUTOR, LABEL_SHARD } from '../../../../src/api/index.ts';
 import {
   configFor,
   distributorDeploymentFor,
+  poolsOf,
   workerArgvFor,
   workerDeploymentFor,
   workerSelectorLabels,
 } from '../../../../src/operator/desired/index.ts';
-import { expectPlainJson, expectRestricted, sample, withSpec } from './samples.ts';
+import { expectPlainJson, expectRestricted, natsWithTls, sample, withSpec } from './samples.ts';
 
 const full = sample('full');
 
@@ -188,6 +189,99 @@ describe('workerDeploymentFor', () => {
     expect(configFor(sd, { liveShards: 1, drainingShards: [] }).nats?.credentialsFile).toBe(
       '/var/run/secrets/shard-distributor/nats/user.creds',
     );
+  });
+
+  it('mounts the queue.nats.tls Secret keys read-only and names the files in SD_NATS_TLS_*', () => {
+    const pod = podOf(workerDeploymentFor(natsWithTls('all'), 0));
+    expect(pod.volumes).toEqual([
+      {
+        name: 'nats-credentials',
+        secret: { secretName: 'nats-creds', items: [{ key: 'user.creds', path: 'user.creds' }] },
+      },
+      {
+        name: 'nats-tls',
+        projected: {
+          sources: [
+            { secret: { name: 'nats-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] } },
+            { secret: { name: 'nats-client', items: [{ key: 'client.pem', path: 'tls.crt' }] } },
+            {
+              secret: { name: 'nats-client', items: [{ key: 'client-key.pem', path: 'tls.key' }] },
+            },
+          ],
+        },
+      },
+      { name: 'tmp', emptyDir: {} },
+    ]);
+    const container = pod.containers[0]!;
+    expect(container.volumeMounts).toEqual([
+      {
+        name: 'nats-credentials',
+        mountPath: '/var/run/secrets/shard-distributor/nats',
+        readOnly: true,
+      },
+      {
+        name: 'nats-tls',
+        mountPath: '/var/run/secrets/shard-distributor/nats-tls',
+        readOnly: true,
+      },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    expect(container.env?.slice(5)).toEqual([
+      { name: 'SD_NATS_URL', value: 'nats://nats.messaging.svc:4222' },
+      { name: 'SD_NATS_MAIN_STREAM', value: 'SD_MAIN' },
+      { name: 'SD_NATS_SHARD_STREAM', value: 'SD_SHARDS' },
+      {
+        name: 'SD_NATS_CREDENTIALS_FILE',
+        value: '/var/run/secrets/shard-distributor/nats/user.creds',
+      },
+      { name: 'SD_NATS_TLS_CA_FILE', value: '/var/run/secrets/shard-distributor/nats-tls/ca.crt' },
+      {
+        name: 'SD_NATS_TLS_CERT_FILE',
+        value: '/var/run/secrets/shard-distributor/nats-tls/tls.crt',
+      },
+      {
+        name: 'SD_NATS_TLS_KEY_FILE',
+        value: '/var/run/secrets/shard-distributor/nats-tls/tls.key',
+      },
+      { name: 'SD_MAIN_QUEUE', value: 'orders' },
+    ]);
+    expectRestricted(pod);
+    expectPlainJson(pod);
+  });
+
+  it('gives nats workers only the CA when queue.nats.tls names only caSecret', () => {
+    const sd = natsWithTls('caOnly');
+    const pod = podOf(workerDeploymentFor(sd, 1));
+    expect(pod.volumes).toContainEqual({
+      name: 'nats-tls',
+      projected: {
+        sources: [{ secret: { name: 'nats-ca', items: [{ key: 'ca.pem', path: 'ca.crt' }] } }],
+      },
+    });
+    const container = pod.containers[0]!;
+    expect(container.volumeMounts).toContainEqual({
+      name: 'nats-tls',
+      mountPath: '/var/run/secrets/shard-distributor/nats-tls',
+      readOnly: true,
+    });
+    const tlsEnv = container.env?.filter((e) => e.name.startsWith('SD_NATS_TLS_'));
+    expect(tlsEnv).toEqual([
+      { name: 'SD_NATS_TLS_CA_FILE', value: '/var/run/secrets/shard-distributor/nats-tls/ca.crt' },
+    ]);
+    expectRestricted(pod);
+    // Every pool's workers connect too.
+    const pooled = withSpec(sd, (spec) => {
+      spec.pools = [{ name: 'big', match: { minBytes: 1024 } } as any];
+    });
+    const pools = poolsOf(pooled);
+    expect(pools.map((p) => p.name)).toEqual(['default', 'big']);
+    for (const pool of pools) {
+      const env = podOf(workerDeploymentFor(pooled, 0, { pool })).containers[0]!.env;
+      expect(env?.filter((e) => e.name.startsWith('SD_NATS_TLS_'))).toEqual(tlsEnv);
+    }
+    // Without tls: no volume, no mount, no variable.
+    const plain = podOf(workerDeploymentFor(sample('nats'), 0));
+    expect(JSON.stringify(plain)).not.toMatch(/nats-tls|SD_NATS_TLS_/);
   });
 
   it('applies the pod template overrides', () => {
