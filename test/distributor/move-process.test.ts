@@ -170,6 +170,28 @@ describe('the distributor process moving a removed shard (nats)', () => {
     expect((await filler.exited).code).toBe(0);
   }
 
+  /**
+   * Shard 2 moved by a distributor process killed -9 at its third flush, then by one that runs
+   * until `queue` (shard 2's, or its retry queue) is empty as the workers' consumer.
+   */
+  async function crashedThenDrained(
+    backend: QueueBackend,
+    config: DistributorConfig,
+    file: string,
+    queue: string,
+  ): Promise<void> {
+    await writeFile(file, renderIni(moving(config)));
+    const crashing = distributorProcess(file, { SD_FAILPOINT: 'after-flush:3' });
+    expect((await crashing.exited).signal).toBe('SIGKILL');
+    const survivor = distributorProcess(file);
+    const { consumerName } = config.dispatcher;
+    await eventually(async () => expect(await backend.backlog(queue, consumerName)).toBe(0), {
+      timeoutMs: 30_000,
+    });
+    survivor.child.kill('SIGTERM');
+    expect((await survivor.exited).code).toBe(0);
+  }
+
   it('moves exactly once when killed -9 after-flush: JetStream drops the replayed publishes', async () => {
     const config = natsConfig();
     const { mainQueueName, consumerName } = config.dispatcher;
@@ -182,15 +204,7 @@ describe('the distributor process moving a removed shard (nats)', () => {
       const taken = await takeAsWorker(backend, shard2, consumerName, 4);
       expect(taken.length).toBeGreaterThan(0);
 
-      await writeFile(file, renderIni(moving(config)));
-      const crashing = distributorProcess(file, { SD_FAILPOINT: 'after-flush:3' });
-      expect((await crashing.exited).signal).toBe('SIGKILL');
-      const survivor = distributorProcess(file);
-      await eventually(async () => expect(await backend.backlog(shard2, consumerName)).toBe(0), {
-        timeoutMs: 30_000,
-      });
-      survivor.child.kill('SIGTERM');
-      expect((await survivor.exited).code).toBe(0);
+      await crashedThenDrained(backend, config, file, shard2);
       expect(audit(await contents(backend, config), taken, messages)).toEqual({
         delivered: 90,
         lost: [],
@@ -218,17 +232,9 @@ describe('the distributor process moving a removed shard (nats)', () => {
       const rejected = taken.slice(0, 12);
       await rejectsWaiting(backend, shard2, rejected);
 
-      await writeFile(file, renderIni(moving(config)));
       // Batches of 10 from the retry queue alone, flushed to 2 live shards: the third flush
       // is in its second batch.
-      const crashing = distributorProcess(file, { SD_FAILPOINT: 'after-flush:3' });
-      expect((await crashing.exited).signal).toBe('SIGKILL');
-      const survivor = distributorProcess(file);
-      await eventually(async () => expect(await backend.backlog(retry2, consumerName)).toBe(0), {
-        timeoutMs: 30_000,
-      });
-      survivor.child.kill('SIGTERM');
-      expect((await survivor.exited).code).toBe(0);
+      await crashedThenDrained(backend, config, file, retry2);
       expect(audit(await contents(backend, config), taken.slice(12), messages)).toEqual({
         delivered: 90,
         lost: [],

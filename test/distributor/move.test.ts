@@ -88,6 +88,18 @@ function recoverySource(): unknown {
   )?.source;
 }
 
+/** A move killed at the third `step`, then a distributor run until shard 2 is drained. */
+async function crashedThenRestarted(step: string): Promise<void> {
+  const crashing = await b.distributor({
+    config: moving(b.config),
+    failpoint: failpointFromSpec(`${step}:3:throw`),
+  });
+  await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
+  await crashing.close();
+  const restarted = await b.distributor({ config: moving(b.config) });
+  await runUntil(restarted, async () => stateOf(restarted, 2)?.state === 'drained');
+}
+
 describe('moving the backlog of a removed shard', () => {
   it('moves every message of the shard to live shards exactly once and reports it drained', async () => {
     b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
@@ -215,15 +227,7 @@ describe('moving the backlog of a removed shard', () => {
     const taken = await workerTakes(b, 2, 4);
     // The main queue is empty, so every step reached is a move's; the third time falls in a
     // later batch (append and flush come once per live shard of a batch).
-    const crashing = await b.distributor({
-      config: moving(b.config),
-      failpoint: failpointFromSpec(`${step}:3:throw`),
-    });
-    await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
-    await crashing.close();
-
-    const restarted = await b.distributor({ config: moving(b.config) });
-    await runUntil(restarted, async () => stateOf(restarted, 2)?.state === 'drained');
+    await crashedThenRestarted(step);
     expect(await audit(taken, messages)).toEqual({
       delivered: 90,
       lost: [],
@@ -330,15 +334,7 @@ describe('moving the backlog of a removed shard', () => {
     const rejected = taken.slice(0, 25);
     await rejectsWaiting(b.backend(b.shardDir), SHARD_2, rejected);
     // Shard 2's queue is empty: every step reached is the retry queue's (batches of 10).
-    const crashing = await b.distributor({
-      config: moving(b.config),
-      failpoint: failpointFromSpec(`${step}:3:throw`),
-    });
-    await expect(runUntil(crashing, async () => false)).rejects.toThrow(/failpoint/);
-    await crashing.close();
-
-    const restarted = await b.distributor({ config: moving(b.config) });
-    await runUntil(restarted, async () => stateOf(restarted, 2)?.state === 'drained');
+    await crashedThenRestarted(step);
     expect(await retryBacklog(b)).toBe(0);
     expect(await audit(taken.slice(25), messages)).toEqual({
       delivered: 90,
