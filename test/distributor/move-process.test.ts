@@ -109,7 +109,7 @@ describe('the distributor process moving a removed shard (nats)', () => {
   let dir: string;
   beforeAll(async () => {
     server = await NatsServer.start();
-    dir = await mkdtemp(join(tmpdir(), 'sd-nats-move-'));
+    dir = await mkdtemp(join(tmpdir(), 'sd-move-nats-'));
   });
   afterAll(async () => {
     await server?.dispose();

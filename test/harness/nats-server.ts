@@ -7,6 +7,8 @@ import { freePort } from './ports.ts';
 import { claimRunDir, ManagedProcess } from './process.ts';
 import { toolPath } from './tools.ts';
 
+// Every directory under the temp dir with this prefix and no live owner is removed when a
+// server starts: test directories of their own must not take it.
 const RUN_PREFIX = 'sd-nats-';
 
 /** Ends a wait at once: the server exited, waiting longer cannot help. */
