@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -21,7 +21,7 @@ let server: NatsServer;
 let dir: string;
 beforeAll(async () => {
   server = await NatsServer.start();
-  dir = await mkdtemp(join(tmpdir(), 'sd-nats-dist-'));
+  dir = await mkdtemp(join(tmpdir(), 'sd-dist-nats-'));
 });
 afterAll(async () => {
   await server?.dispose();
@@ -189,5 +189,80 @@ describe('the distributor process on the nats backend', () => {
     } finally {
       await backend.close();
     }
+  });
+
+  describe('while it runs', () => {
+    /**
+     * A distributor process on `config` that has copied `first`; `change` is then done to the
+     * server, `second` produced, and every message expected in the shards exactly once.
+     */
+    async function survives(change: (config: DistributorConfig) => Promise<void>) {
+      const config = natsConfig();
+      const { mainQueueName, consumerName } = config.dispatcher;
+      const file = join(dir, `${mainQueueName}.ini`);
+      await writeFile(file, renderIni(config));
+      const produce = async (messages: readonly string[]) => {
+        const backend = await backendFor(config);
+        const producer = await backend.openWriter(mainQueueName);
+        await producer.append(messages.map((m) => Buffer.from(m)));
+        await producer.flush();
+        await backend.close();
+      };
+      const first = ids(30, 'first');
+      const second = ids(30, 'second');
+      await produce(first);
+      const distributor = distributorProcess(file);
+      const backend = await backendFor(config);
+      try {
+        await eventually(
+          async () => expect(await backend.backlog(mainQueueName, consumerName)).toBe(0),
+          { timeoutMs: 30_000 },
+        );
+        await change(config);
+        await produce(second);
+        await eventually(
+          async () => {
+            const contents = await shardContents(backend, config);
+            expect(countDeliveries(contents, [...first, ...second])).toEqual(everyOnce(60));
+          },
+          { timeoutMs: 30_000 },
+        );
+      } finally {
+        distributor.child.kill('SIGTERM');
+        await backend.close();
+      }
+      expect((await distributor.exited).code).toBe(0);
+      return distributor.output();
+    }
+
+    const jsmOf = async <T>(work: (jsm: JetStreamManager) => Promise<T>): Promise<T> => {
+      const nc = await connect({ servers: server.url });
+      try {
+        return await work(await jetstreamManager(nc));
+      } finally {
+        await nc.close();
+      }
+    };
+
+    it('reads a main stream deleted and created again from its first message', async () => {
+      const output = await survives(async (config) => {
+        await jsmOf((jsm) => jsm.streams.delete(config.nats!.mainStream));
+      });
+      expect(output).toMatch(
+        /the stream was deleted and created again; reading it from its first message/,
+      );
+    });
+
+    it('goes on after its committed position when its consumer alone is deleted', async () => {
+      const output = await survives(async (config) => {
+        const { mainQueueName, consumerName } = config.dispatcher;
+        await jsmOf((jsm) =>
+          jsm.consumers.delete(config.nats!.mainStream, `${mainQueueName}_${consumerName}`),
+        );
+      });
+      expect(output).toMatch(
+        /the consumer was deleted; created again after its committed position/,
+      );
+    });
   });
 });

@@ -62,7 +62,7 @@ export class NatsConsumer implements QueueConsumer {
   private readonly closing = new AbortController();
 
   /** The stream's incarnation, in every position (message ids name it: messageIdOf). */
-  private readonly epoch: string | undefined;
+  private epoch: string | undefined;
 
   private constructor(
     ctx: NatsContext,
@@ -229,7 +229,10 @@ export class NatsConsumer implements QueueConsumer {
       // Whatever became of the last acknowledgement, the reset below reads the ack floor.
       await this.confirm().catch(() => undefined);
       await this.ahead.drop();
-      const info = await this.ctx.jsm.consumers.reset(this.address.stream, this.durable);
+      const info =
+        (await existing(this.ctx, this.address.stream, this.durable)) === undefined
+          ? await this.createAgain()
+          : await this.ctx.jsm.consumers.reset(this.address.stream, this.durable);
       this.restart(info, info.ack_floor.stream_seq);
     } catch (err) {
       this.mustRewind = true;
@@ -383,6 +386,32 @@ export class NatsConsumer implements QueueConsumer {
   }
 
   /** Adopts the consumer state after a reset: nothing held, the server delivers from `seq + 1`. */
+  /**
+   * The durable consumer was deleted under this reader (`nats consumer rm`, or its stream
+   * deleted and created again): made again where this reader knows it stands. In the same
+   * stream, right after the committed position, so nothing is read twice or passed over;
+   * in a stream created again (another incarnation), from its first message.
+   */
+  private async createAgain(): Promise<ConsumerInfo> {
+    const { ctx, address, durable } = this;
+    const epoch = streamEpoch((await ctx.jsm.streams.info(address.stream)).created);
+    const sameStream = epoch === this.epoch;
+    const info = await create(ctx, address, durable, {}, sameStream ? this.committedSeq + 1 : 1);
+    ctx.log.warn(
+      {
+        queue: this.queue,
+        consumer: this.name,
+        stream: address.stream,
+        from: info.ack_floor.stream_seq + 1,
+      },
+      sameStream
+        ? 'the consumer was deleted; created again after its committed position'
+        : 'the stream was deleted and created again; reading it from its first message',
+    );
+    this.epoch = epoch;
+    return info;
+  }
+
   private restart(info: ConsumerInfo, seq: number): void {
     this.held.clear();
     this.buffered = [];
@@ -452,19 +481,23 @@ async function existing(
   }
 }
 
+/** A new durable consumer, from `startAt`, or from the stream sequence `startSeq` when given. */
 async function create(
   ctx: NatsContext,
   address: QueueAddress,
   durable: string,
   options: ConsumerOptions,
+  startSeq?: number,
 ): Promise<ConsumerInfo> {
+  const from =
+    startSeq ??
+    ((options.startAt ?? 'oldest') === 'oldest'
+      ? undefined
+      : (await ctx.jsm.streams.info(address.stream)).state.last_seq + 1);
   const start =
-    (options.startAt ?? 'oldest') === 'oldest'
+    from === undefined || from <= 1
       ? ({ deliver_policy: 'all' } as const)
-      : ({
-          deliver_policy: 'by_start_sequence',
-          opt_start_seq: (await ctx.jsm.streams.info(address.stream)).state.last_seq + 1,
-        } as const);
+      : ({ deliver_policy: 'by_start_sequence', opt_start_seq: from } as const);
   return ctx.jsm.consumers.add(address.stream, {
     durable_name: durable,
     filter_subject: address.subject,
