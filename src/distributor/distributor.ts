@@ -91,6 +91,10 @@ export class Distributor {
       {
         backend: options.shardBackend,
         workerConsumer: consumerName,
+        // A veda worker's move journal sits beside its shard queue (the reference worker's --base).
+        ...(options.shardBackend.kind === 'veda'
+          ? { workerJournalDir: options.config.worker.workerBasePath }
+          : {}),
         random: options.random ?? Math.random,
         log: options.log,
       },

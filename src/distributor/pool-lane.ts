@@ -55,6 +55,8 @@ export interface PoolLanesOptions {
   backend: QueueBackend;
   /** The workers' consumer name (`{src}`), which moves read removed shards as. */
   workerConsumer: string;
+  /** The workers' move journals' directory (veda); absent: workers keep none (nats). */
+  workerJournalDir?: string;
   random: () => number;
   log: Logger;
 }
@@ -82,6 +84,9 @@ export class PoolLanes {
         shards,
         backend: options.backend,
         workerConsumer: options.workerConsumer,
+        ...(options.workerJournalDir === undefined
+          ? {}
+          : { workerJournalDir: options.workerJournalDir }),
         log: options.log,
       });
       this.lanes.set(spec.pool, {

@@ -1,8 +1,14 @@
 import { retryQueueOf } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { QueueNotFoundError, type QueueBackend, type QueueConsumer } from '../queue/index.ts';
+import {
+  MoveJournalError,
+  QueueNotFoundError,
+  type QueueBackend,
+  type QueueConsumer,
+} from '../queue/index.ts';
 import { RetrySource } from './retry-source.ts';
 import type { Shard, ShardTable } from './shard-table.ts';
+import { finishStoppedWorkerMove } from './worker-move.ts';
 
 export interface MoveSource {
   readonly index: number;
@@ -20,6 +26,8 @@ export interface ShardMovesOptions {
   backend: QueueBackend;
   /** The workers' consumer name (`{src}`): a move continues exactly where the worker stopped. */
   workerConsumer: string;
+  /** The workers' move journals' directory (veda); absent: workers keep none (nats). */
+  workerJournalDir?: string;
   log: Logger;
 }
 
@@ -35,6 +43,8 @@ export class ShardMoves {
   private readonly options: ShardMovesOptions;
   /** By queue: a shard's and its retry queue's. */
   private readonly sources = new Map<string, MoveSource>();
+  /** By shard queue: why its stopped worker's move journal cannot be finished (logged once). */
+  private readonly unfinished = new Map<string, string>();
 
   constructor(options: ShardMovesOptions) {
     this.options = options;
@@ -55,6 +65,7 @@ export class ShardMoves {
       );
     }
     for (const shard of moving) {
+      if (!(await this.workerMoveFinished(shard))) continue;
       await this.openSource(shard, 'shard');
       // Opened only when it holds something: most shards have no retry queue at all.
       if (shard.retryBacklog > 0) await this.openSource(shard, 'retry');
@@ -105,6 +116,34 @@ export class ShardMoves {
   async close(): Promise<void> {
     for (const source of this.sources.values()) await source.consumer.close();
     this.sources.clear();
+  }
+
+  /**
+   * Before a shard's first source opens: finishes what its stopped worker was moving when it
+   * died (see finishStoppedWorkerMove). False while its journal cannot be finished: the
+   * shard is not moved (nothing of it is lost or sent twice) until a person moves it aside.
+   */
+  private async workerMoveFinished(shard: Shard): Promise<boolean> {
+    const { backend, workerConsumer, workerJournalDir, log } = this.options;
+    if (workerJournalDir === undefined) return true;
+    if (this.sources.has(shard.queue) || this.sources.has(retryQueueOf(shard.queue))) return true;
+    try {
+      await finishStoppedWorkerMove(
+        { backend, journalDir: workerJournalDir, workerConsumer, log },
+        shard,
+      );
+      this.unfinished.delete(shard.queue);
+      return true;
+    } catch (error) {
+      if (!(error instanceof MoveJournalError)) throw error;
+      if (this.unfinished.get(shard.queue) !== error.message)
+        log.error(
+          { err: error, shard: shard.index, queue: shard.queue },
+          "a removed shard is not moved: its stopped worker's move journal cannot be finished",
+        );
+      this.unfinished.set(shard.queue, error.message);
+      return false;
+    }
   }
 
   private async openSource(shard: Shard, kind: MoveSource['kind']): Promise<void> {

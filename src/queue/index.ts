@@ -51,3 +51,11 @@ export {
   unstoredOf,
   writeJournalFile,
 } from './batch-files.ts';
+export { finishMove, moveBatch, MoveJournal, MoveJournalError } from './move-journal.ts';
+export type {
+  MoveContext,
+  MoveEntry,
+  MoveFailpoint,
+  MoveItem,
+  MoveTarget,
+} from './move-journal.ts';

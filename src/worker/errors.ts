@@ -28,13 +28,6 @@ export class WorkerInfrastructureError extends ShardDistributorError {
   }
 }
 
-/** The worker's move journal cannot be used: unreadable, or it does not match its queue. */
-export class WorkerJournalError extends ShardDistributorError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('SD_ERR_WORKER_JOURNAL', message, options);
-  }
-}
-
 /** The worker's options do not fit together (e.g. a failure policy on veda without a journal directory). */
 export class WorkerConfigError extends ShardDistributorError {
   constructor(message: string, options?: ErrorOptions) {

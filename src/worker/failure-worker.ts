@@ -3,29 +3,23 @@ import type { Logger } from '../observability/index.ts';
 import {
   copiedLookupOf,
   decodeEnvelope,
+  finishMove,
+  moveBatch,
+  MoveJournal,
+  MoveJournalError,
   samePosition,
   type Envelope,
   type EnvelopeHeader,
+  type MoveContext,
+  type MoveItem,
   type QueueConsumer,
   type QueueMessage,
   type QueuePosition,
   type QueueWriter,
   type ReadBatch,
 } from '../queue/index.ts';
-import {
-  WorkerConfigError,
-  WorkerHandlerError,
-  WorkerInfrastructureError,
-  WorkerJournalError,
-} from './errors.ts';
+import { WorkerConfigError, WorkerHandlerError, WorkerInfrastructureError } from './errors.ts';
 import { workerMetrics, type RejectOutcome, type WorkerMetrics } from './metrics.ts';
-import {
-  finishMove,
-  moveBatch,
-  MoveJournal,
-  type MoveContext,
-  type MoveItem,
-} from './move-journal.ts';
 import type {
   MessageContext,
   MessageHeaders,
@@ -192,7 +186,7 @@ class FailureWorker {
           ? this.#retry
           : undefined;
     if (!source) {
-      throw new WorkerJournalError(
+      throw new MoveJournalError(
         `the move journal ${journal?.file} is of queue ${entry.source}, not of ${this.#shard.queue} or ${this.#retryQueue}; move it aside`,
       );
     }

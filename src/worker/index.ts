@@ -20,7 +20,6 @@ export {
   WorkerConfigError,
   WorkerHandlerError,
   WorkerInfrastructureError,
-  WorkerJournalError,
 } from './errors.ts';
 export {
   deadLetterQueueOf,
@@ -28,13 +27,13 @@ export {
   replayQueueOf,
   retryQueueOf,
 } from '../config/index.ts';
-export { finishMove, moveBatch, MoveJournal } from './move-journal.ts';
+export { finishMove, moveBatch, MoveJournal, MoveJournalError } from '../queue/index.ts';
 export type {
   MoveContext,
   MoveEntry,
   MoveFailpoint,
   MoveItem,
   MoveTarget,
-} from './move-journal.ts';
+} from '../queue/index.ts';
 export { workerMetrics } from './metrics.ts';
 export type { RejectOutcome, WorkerMetrics } from './metrics.ts';

@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import type { FailureConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import type { QueueBackend } from '../queue/index.ts';
-import type { MoveFailpoint } from './move-journal.ts';
+import type { MoveFailpoint } from '../queue/index.ts';
 
 /**
  * What a handler returns. Nothing (or undefined) means handled; `{ reject: reason }` means the

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DistributorConfig } from '../../src/config/index.ts';
 import {
@@ -8,6 +9,8 @@ import {
   failpointFromSpec,
   type Distributor,
 } from '../../src/distributor/index.ts';
+import { MoveJournal } from '../../src/queue/index.ts';
+import { runWorker } from '../../src/worker/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import {
   bench,
@@ -74,6 +77,11 @@ async function audit(takenByWorker: readonly string[], expected: readonly string
 }
 
 const RETRY_2 = `${SHARD_2}-retry`;
+
+/** Where shard 2's worker keeps its move journal (beside the shard queues). */
+function journalOf2(): string {
+  return MoveJournal.forWorker(b.shardDir, SHARD_2, b.config.dispatcher.consumerName).file;
+}
 
 function retryBacklog(bench: Bench): Promise<number> {
   return bench.backend(bench.shardDir).backlog(RETRY_2, bench.config.dispatcher.consumerName);
@@ -324,6 +332,122 @@ describe('moving the backlog of a removed shard', () => {
     expect(stateOf(d, 2)?.state).toBe('drained');
     expect(stateOf(d, 2)).not.toHaveProperty('retryBacklog');
     await d.close();
+  });
+
+  it.each(['after-journal', 'after-append', 'after-flush', 'after-commit'] as const)(
+    "finishes the stopped worker's move of rejects killed %s before moving its shard: each message once",
+    async (step) => {
+      b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+      const messages = ids(60);
+      await distributedToThreeShards(messages);
+      // Shard 2's worker handles its 20 in one batch, rejects 5, and dies while moving them to
+      // its retry queue: its journal names the batch, its consumer is not committed.
+      const handled: string[] = [];
+      const rejected: string[] = [];
+      const crash = new Error(`kill -9 ${step}`);
+      await expect(
+        runWorker({
+          backend: b.backend(b.shardDir),
+          queue: SHARD_2,
+          consumer: b.config.dispatcher.consumerName,
+          batchSize: 20,
+          sleepEmptySec: 0.02,
+          signal: new AbortController().signal,
+          failure: {
+            policy: 'DeadLetter',
+            maxAttempts: 3,
+            retryBackoffSec: 3600,
+            retryBackoffMaxSec: 3600,
+            journalDir: b.shardDir,
+          },
+          handler: (message) => {
+            const id = Buffer.from(message).toString();
+            if (rejected.length + handled.length < 5) rejected.push(id);
+            else handled.push(id);
+            return rejected.at(-1) === id ? { reject: 'downstream unavailable' } : undefined;
+          },
+          failpoint: (name) => {
+            if (name === step) throw crash;
+          },
+        }),
+      ).rejects.toBe(crash);
+      expect(await workerBacklog(b, 2)).toBe(step === 'after-commit' ? 0 : 20);
+      const before = await b.shardContents(3);
+
+      const d = await b.distributor({ config: moving(b.config) });
+      await runUntil(d, async () => {
+        await d.refreshLoad();
+        return stateOf(d, 2)?.state === 'drained';
+      });
+
+      // The worker's batch is committed as it would have been: its handled 15 stay handled,
+      // its 5 rejects reach the live shards once, through its retry queue.
+      expect(await workerBacklog(b, 2)).toBe(0);
+      expect(await retryBacklog(b)).toBe(0);
+      const after = await b.shardContents(3);
+      const landed = [0, 1].flatMap((i) => (after.get(i) ?? []).slice(before.get(i)?.length ?? 0));
+      expect(landed.sort()).toEqual([...rejected].sort());
+      expect(await audit(handled, messages)).toEqual({
+        delivered: 60,
+        lost: [],
+        duplicated: [],
+        unexpected: [],
+      });
+      expect(
+        b.logs.find((l) => l.msg === "finished the stopped worker's interrupted move of rejects"),
+      ).toMatchObject({
+        shard: 2,
+        source: SHARD_2,
+        messages: 20,
+        result: step === 'after-commit' ? 'already-committed' : 'finished',
+      });
+      expect(await new MoveJournal(journalOf2()).read()).toBeUndefined();
+    },
+  );
+
+  it("holds a removed shard whose stopped worker's move journal names another queue, until it is moved aside", async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const messages = ids(30);
+    await distributedToThreeShards(messages);
+    const file = journalOf2();
+    await writeFile(
+      file,
+      JSON.stringify({
+        version: 1,
+        source: `${PREFIX}-1`,
+        from: {},
+        next: {},
+        count: 1,
+        digest: '',
+        targets: [],
+      }),
+    );
+    const d = await b.distributor({ config: moving(b.config) });
+    const stop = new AbortController();
+    const running = d.run(stop.signal);
+    const refused = () =>
+      b.logs.filter(
+        (l) =>
+          l.msg ===
+          "a removed shard is not moved: its stopped worker's move journal cannot be finished",
+      );
+    await eventually(() => expect(refused()).toHaveLength(1));
+    await sleep(200);
+    expect(await workerBacklog(b, 2)).toBe(10);
+    expect(refused()).toHaveLength(1);
+    expect(String((refused()[0]?.['err'] as { message?: string })?.message)).toContain(
+      `${file} of shard 2's stopped worker names queue ${PREFIX}-1`,
+    );
+    await rename(file, `${file}.aside`);
+    await eventually(() => expect(stateOf(d, 2)?.state).toBe('drained'));
+    stop.abort();
+    await running;
+    expect(await audit([], messages)).toEqual({
+      delivered: 30,
+      lost: [],
+      duplicated: [],
+      unexpected: [],
+    });
   });
 
   it.each(PROTOCOL_STEPS)('moves a retry queue exactly once when interrupted %s', async (step) => {

@@ -1,24 +1,34 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ShardDistributorError } from '../errors.ts';
 import {
   batchDigest,
   clearJournalFile,
   samePosition,
   unstoredOf,
   writeJournalFile,
-  decodeEnvelope,
-  encodeEnvelope,
-  fromFsError,
-  messageIdOf,
-  type EnvelopeHeader,
-  type QueueConsumer,
-  type QueueMark,
-  type QueueMessage,
-  type QueuePosition,
-  type CopiedLookup,
-  type QueueWriter,
-} from '../queue/index.ts';
-import { WorkerJournalError } from './errors.ts';
+} from './batch-files.ts';
+import type { CopiedLookup } from './copied-lookup.ts';
+import { decodeEnvelope, encodeEnvelope, type EnvelopeHeader } from './envelope.ts';
+import { fromFsError } from './errors.ts';
+import { messageIdOf } from './nats/message-id.ts';
+import type {
+  QueueConsumer,
+  QueueMark,
+  QueueMessage,
+  QueuePosition,
+  QueueWriter,
+} from './types.ts';
+
+/**
+ * A move journal that cannot be used: unreadable, or it does not match the queue it names
+ * (someone moved the consumer or rewrote the queue). A person moves it aside.
+ */
+export class MoveJournalError extends ShardDistributorError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('SD_ERR_MOVE_JOURNAL', message, options);
+  }
+}
 
 /**
  * A batch read from one queue whose messages go on to other queues (a worker's rejects to its
@@ -117,7 +127,7 @@ export async function moveBatch(
 
 /**
  * Finishes an entry left by a crash: already committed → nothing to do; else re-reads the
- * batch, writes what the targets lack and commits. Throws WorkerJournalError when the source
+ * batch, writes what the targets lack and commits. Throws MoveJournalError when the source
  * is elsewhere or holds other messages (someone moved the consumer or rewrote the queue).
  */
 export async function finishMove(
@@ -132,7 +142,7 @@ export async function finishMove(
   }
   const where = context.journal ? ` (journal ${context.journal.file})` : '';
   if (!samePosition(committed, entry.from)) {
-    throw new WorkerJournalError(
+    throw new MoveJournalError(
       `the move journal${where} starts at ${JSON.stringify(entry.from)} but consumer ${source.name} of queue ${source.queue} is at ${JSON.stringify(committed)}; ` +
         'someone moved the consumer: check it, then move the journal aside',
     );
@@ -147,7 +157,7 @@ export async function finishMove(
     messages.length !== entry.count ||
     batchDigest(messages.map((m) => m.data)) !== entry.digest
   ) {
-    throw new WorkerJournalError(
+    throw new MoveJournalError(
       `re-reading the interrupted batch of queue ${source.queue}${where} gave ${messages.length} messages that differ from the ${entry.count} journalled; ` +
         'the queue changed: move the journal aside to resume from the committed position',
     );
@@ -236,7 +246,7 @@ export class MoveJournal {
       }
       return entry;
     } catch (error) {
-      throw new WorkerJournalError(
+      throw new MoveJournalError(
         `the move journal ${this.file} is unreadable; move it aside (its batch is then handled again from the committed position)`,
         { cause: error },
       );
