@@ -561,12 +561,14 @@ export class ShardDistributorReconciler {
     const reader = desired.distributorDeployment;
     const rest = desired.owned.filter((object) => object !== reader);
     // The first failure fails the reconcile; the others would go unseen without this line.
-    await forEachConcurrently(rest, MAX_CONCURRENT_APPLIES, applyOne, (object, error) =>
+    await forEachConcurrently(rest, MAX_CONCURRENT_APPLIES, applyOne, (object, error) => {
+      // A namespace being deleted refuses every write alike; the reconcile says so once.
+      if (error instanceof NamespaceTerminatingError) return;
       log.error(
         { err: error, kind: object.kind, name: object.metadata?.name },
         'apply failed (besides the error this reconcile returns)',
-      ),
-    );
+      );
+    });
     // A distributor must never start on a ConfigMap someone else wrote.
     if (reader && !refused.has(desired.configMap)) await applyOne(reader);
     return notOwned;
