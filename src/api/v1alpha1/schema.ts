@@ -88,11 +88,23 @@ export const NatsTlsSchema = Type.Object(
     description:
       'TLS to the NATS server, each file a Secret key mounted read-only into the distributor and every worker ' +
       '(INI: [nats] tls_ca_file, tls_cert_file, tls_key_file; workers: SD_NATS_TLS_CA_FILE, SD_NATS_TLS_CERT_FILE, SD_NATS_TLS_KEY_FILE).',
-    ...celRules({
-      rule: 'has(self.certSecret) == has(self.keySecret)',
-      message:
-        'queue.nats.tls.certSecret and queue.nats.tls.keySecret go together (mutual TLS needs the client certificate and its private key); set both or neither',
-    }),
+    // One rule per field, so the error names the one that is missing.
+    ...celRules(
+      {
+        rule: 'has(self.keySecret) || !has(self.certSecret)',
+        fieldPath: '.keySecret',
+        reason: 'FieldValueRequired',
+        message:
+          'queue.nats.tls.keySecret is required with certSecret: mutual TLS needs the client certificate and its private key; set both or neither',
+      },
+      {
+        rule: 'has(self.certSecret) || !has(self.keySecret)',
+        fieldPath: '.certSecret',
+        reason: 'FieldValueRequired',
+        message:
+          'queue.nats.tls.certSecret is required with keySecret: mutual TLS needs the client certificate and its private key; set both or neither',
+      },
+    ),
   },
 );
 

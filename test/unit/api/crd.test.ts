@@ -72,18 +72,28 @@ describe('the generated CRD', () => {
       expect(spec.properties.queue.properties.nats.required).not.toContain('tls');
     });
 
-    // The CEL rule, read as JavaScript: has(self.f) is `f in self`; nothing else may appear.
-    const [only, ...others] = tls['x-kubernetes-validations'] as {
+    // The CEL rules, read as JavaScript: has(self.f) is `f in self`; nothing else may appear.
+    const rules = tls['x-kubernetes-validations'] as {
       rule: string;
       message: string;
+      fieldPath: string;
     }[];
-    const js = only!.rule.replace(/has\(self\.(\w+)\)/g, "('$1' in self)");
-    const holds = new Function('self', `return ${js};`) as (self: object) => boolean;
+    const jsOf = (rule: string) => rule.replace(/has\(self\.(\w+)\)/g, "('$1' in self)");
+    const checks = rules.map(
+      ({ rule }) => new Function('self', `return ${jsOf(rule)};`) as (self: object) => boolean,
+    );
+    const holds = (self: object) => checks.every((check) => check(self));
 
-    it('has one CEL rule with a message naming both fields', () => {
-      expect(others).toEqual([]);
-      expect(js).toMatch(/^[\s\w'()=!&|]+$/);
-      expect(only!.message).toMatch(/certSecret and .*keySecret .*both or neither/);
+    it('has one CEL rule per field of the pair, each naming the field it puts its error on', () => {
+      expect(rules.map((r) => r.fieldPath)).toEqual(['.keySecret', '.certSecret']);
+      for (const { rule, message, fieldPath } of rules) {
+        expect(jsOf(rule)).toMatch(/^[\s\w'()=!&|]+$/);
+        expect(message).toMatch(
+          new RegExp(
+            `^queue\\.nats\\.tls\\.${fieldPath.slice(1)} is required with .*both or neither`,
+          ),
+        );
+      }
     });
 
     it.each([
@@ -109,7 +119,11 @@ describe('the generated CRD', () => {
         'keySecret without certSecret',
         { caSecret: ref('ca', 'ca.crt'), keySecret: ref('c', 'tls.key') },
       ],
-    ])('rejects %s', (_what, value) => expect(holds(value)).toBe(false));
+    ])('rejects %s', (_what, value) => {
+      expect(holds(value)).toBe(false);
+      // Only the rule of the missing field fails, so the error names that field.
+      expect(checks.filter((check) => !check(value))).toHaveLength(1);
+    });
 
     it('is in the spec type: withDefaults keeps it, and refuses a reference without its key', () => {
       const base = {
