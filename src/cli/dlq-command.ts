@@ -14,8 +14,14 @@ import {
   createNatsBackend,
   createVedaBackend,
   decodeEnvelope,
+  finishMove,
+  moveBatch,
+  MoveJournal,
   QueueNotFoundError,
   type EnvelopeHeader,
+  type MoveContext,
+  type MoveFailpoint,
+  type MoveItem,
   type QueueBackend,
   type QueueConsumer,
   type QueueWriter,
@@ -23,14 +29,8 @@ import {
 import {
   deadLetterQueueOf,
   encodeOutputLine,
-  finishMove,
-  moveBatch,
-  MoveJournal,
   poolDeadLetterQueueOf,
   replayQueueOf,
-  type MoveContext,
-  type MoveFailpoint,
-  type MoveItem,
 } from '../worker/index.ts';
 import { UsageError } from './usage-error.ts';
 

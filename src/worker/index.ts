@@ -27,13 +27,7 @@ export {
   replayQueueOf,
   retryQueueOf,
 } from '../config/index.ts';
-export { finishMove, moveBatch, MoveJournal, MoveJournalError } from '../queue/index.ts';
-export type {
-  MoveContext,
-  MoveEntry,
-  MoveFailpoint,
-  MoveItem,
-  MoveTarget,
-} from '../queue/index.ts';
+// A worker's move journal cannot be used (unreadable, or not of its queue): move it aside.
+export { MoveJournalError } from '../queue/index.ts';
 export { workerMetrics } from './metrics.ts';
 export type { RejectOutcome, WorkerMetrics } from './metrics.ts';
