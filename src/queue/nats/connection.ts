@@ -7,7 +7,7 @@ import {
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import type { Logger } from '../../observability/index.ts';
-import { QueueNotFoundError, QueueTimeoutError } from '../errors.ts';
+import { QueueClosedError, QueueNotFoundError, QueueTimeoutError } from '../errors.ts';
 
 export interface ConnectOptions {
   readonly servers: readonly string[];
@@ -71,7 +71,44 @@ export async function openConnection(
     );
   }
   void watchStatus(nc, log);
+  void watchClosed(nc, options.servers, log);
   return nc;
+}
+
+/** Why each connection the client closed on its own (not through `close`) ended. */
+const closedForGood = new WeakMap<NatsConnection, QueueClosedError>();
+
+/**
+ * The error a consumer or writer of `nc` throws once `nc` is closed: why the client gave the
+ * connection up, when it did so on its own, rather than the bare "is closed" of a handle.
+ */
+export function closedError(nc: NatsConnection, handle: string): QueueClosedError {
+  return closedForGood.get(nc) ?? new QueueClosedError(`${handle} is closed; open a new one`);
+}
+
+/**
+ * The client closes a connection for good only when reconnecting cannot help: the same
+ * authorisation error twice in a row, or an authenticator that throws (a credentials file
+ * gone). Nothing in this process can reopen it, so every queue operation fails from then on
+ * with this error, and the process exits with it for its supervisor to restart.
+ */
+async function watchClosed(
+  nc: NatsConnection,
+  servers: readonly string[],
+  log: Logger,
+): Promise<void> {
+  const reason = await nc.closed();
+  if (reason === undefined) return; // closed by us
+  const auth = /authori[sz]ation|authentication|expired/i.test(String(reason.message));
+  const error = new QueueClosedError(
+    `the NATS client closed its connection to ${servers.join(',')} for good: ${reason.message}; ` +
+      (auth
+        ? "check the credentials ([nats] credentials_file, the ShardDistributor's queue.nats.credentialsSecret) and the user's authorisation on the server, then restart"
+        : 'restart the process once the cause is fixed'),
+    { cause: reason },
+  );
+  closedForGood.set(nc, error);
+  log.error({ err: error }, 'NATS connection closed for good; queue operations fail from now on');
 }
 
 /** Fails with the file and what it is for when it cannot be read. */

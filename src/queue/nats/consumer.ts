@@ -9,6 +9,7 @@ import type {
   ReadBatch,
 } from '../types.ts';
 import { parseAckSubject } from './ack-subject.ts';
+import { closedError } from './connection.ts';
 import type { NatsContext, QueueAddress } from './context.ts';
 import { QueueConflictError, fromNatsError, isNotFound } from './errors.ts';
 import { checkName, durableOf } from './names.ts';
@@ -460,11 +461,9 @@ export class NatsConsumer implements QueueConsumer {
   }
 
   private assertOpen(): void {
-    if (this.closed || this.ctx.nc.isClosed()) {
-      throw new QueueClosedError(
-        `consumer ${this.name} of queue ${this.queue} is closed; open a new one`,
-      );
-    }
+    const what = `consumer ${this.name} of queue ${this.queue}`;
+    if (this.ctx.nc.isClosed()) throw closedError(this.ctx.nc, what);
+    if (this.closed) throw new QueueClosedError(`${what} is closed; open a new one`);
   }
 }
 

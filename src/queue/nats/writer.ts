@@ -2,6 +2,7 @@ import type { AppendOptions } from '../types.ts';
 import { nuid } from '@nats-io/transport-node';
 import { QueueClosedError, QueueTimeoutError } from '../errors.ts';
 import type { QueueMark, QueueWriter } from '../types.ts';
+import { closedError } from './connection.ts';
 import type { NatsContext, QueueAddress } from './context.ts';
 import { fromNatsError } from './errors.ts';
 import type { Publication } from './publisher.ts';
@@ -135,8 +136,8 @@ export class NatsWriter implements QueueWriter {
   }
 
   private assertOpen(): void {
-    if (this.closed || this.ctx.nc.isClosed()) {
-      throw new QueueClosedError(`writer of queue ${this.queue} is closed; open a new one`);
-    }
+    const what = `writer of queue ${this.queue}`;
+    if (this.ctx.nc.isClosed()) throw closedError(this.ctx.nc, what);
+    if (this.closed) throw new QueueClosedError(`${what} is closed; open a new one`);
   }
 }
