@@ -26,7 +26,8 @@ export interface StoppedWorkerMove {
  * whole batch to live shards, and the rejects a second time through the retry queue. So the
  * distributor finishes that move first, as the worker's next start would have: the rejects
  * missing from their queues are written, the batch is committed, the journal cleared.
- * Veda only: a nats worker keeps no journal, its replayed rejects are dropped by message id.
+ * Veda only: a nats worker keeps no journal, and the distributor's read-back of the shard
+ * stream finds the rejects' copies by their source ids, so it does not move them again.
  * Throws MoveJournalError when the journal is not of this shard or no longer fits its queue.
  */
 export async function finishStoppedWorkerMove(
