@@ -6,16 +6,15 @@ import type { DistributorConfig, NatsConfig } from './types.ts';
 /**
  * Where a worker finds its shard queue on the nats backend. The distributor's `[nats]`
  * section and main queue name reach a worker as these variables, from `run` mode and from
- * the operator alike, so a worker needs no config file of its own.
+ * the operator alike, so a worker needs no config file of its own. The file keys' variables
+ * (credentials, TLS) are NATS_FILE_KEYS'; credentialsFile is named here too because the
+ * operator gives workers credentials of their own.
  */
 export const NATS_ENV = {
   url: 'SD_NATS_URL',
   mainStream: 'SD_NATS_MAIN_STREAM',
   shardStream: 'SD_NATS_SHARD_STREAM',
   credentialsFile: 'SD_NATS_CREDENTIALS_FILE',
-  tlsCaFile: 'SD_NATS_TLS_CA_FILE',
-  tlsCertFile: 'SD_NATS_TLS_CERT_FILE',
-  tlsKeyFile: 'SD_NATS_TLS_KEY_FILE',
   mainQueue: 'SD_MAIN_QUEUE',
 } as const;
 

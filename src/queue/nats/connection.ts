@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
+  AuthorizationError,
   connect,
   credsAuthenticator,
+  UserAuthenticationExpiredError,
   type NatsConnection,
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
@@ -99,7 +101,8 @@ async function watchClosed(
 ): Promise<void> {
   const reason = await nc.closed();
   if (reason === undefined) return; // closed by us
-  const auth = /authori[sz]ation|authentication|expired/i.test(String(reason.message));
+  const auth =
+    reason instanceof AuthorizationError || reason instanceof UserAuthenticationExpiredError;
   const error = new QueueClosedError(
     `the NATS client closed its connection to ${servers.join(',')} for good: ${reason.message}; ` +
       (auth

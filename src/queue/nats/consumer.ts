@@ -386,7 +386,6 @@ export class NatsConsumer implements QueueConsumer {
         });
   }
 
-  /** Adopts the consumer state after a reset: nothing held, the server delivers from `seq + 1`. */
   /**
    * The durable consumer was deleted under this reader (`nats consumer rm`, or its stream
    * deleted and created again): made again where this reader knows it stands. In the same
@@ -413,6 +412,7 @@ export class NatsConsumer implements QueueConsumer {
     return info;
   }
 
+  /** Adopts the consumer state after a reset: nothing held, the server delivers from `seq + 1`. */
   private restart(info: ConsumerInfo, seq: number): void {
     this.held.clear();
     this.buffered = [];
