@@ -180,29 +180,29 @@ export class LeaderElector {
     };
     const current = await this.lock.get();
     if (!current) {
-      return this.accept(await this.lock.create(desired(undefined)), now);
+      return this.accept(await this.lock.create(desired(undefined)));
     }
-    this.observe(current, now);
+    this.observe(current);
     const { holderIdentity, leaseDurationSeconds } = current.record;
     const heldByOther = holderIdentity !== '' && holderIdentity !== this.identity;
     if (heldByOther && this.observedAt + leaseDurationSeconds * 1000 > now) return false;
-    return this.accept(
-      await this.lock.update(desired(current.record), current.resourceVersion),
-      now,
-    );
+    return this.accept(await this.lock.update(desired(current.record), current.resourceVersion));
   }
 
-  private accept(written: ObservedLease | undefined, now: number): boolean {
+  private accept(written: ObservedLease | undefined): boolean {
     if (!written) return false;
-    this.observe(written, now);
+    this.observe(written);
     // Written while stopping: not leading, but stop() sees the record and releases it.
     return !(this.stopping.signal.aborted && !this.leading);
   }
 
-  private observe(lease: ObservedLease, now: number): void {
+  private observe(lease: ObservedLease): void {
     if (lease.resourceVersion !== this.observed?.resourceVersion) {
       this.observed = lease;
-      this.observedAt = now;
+      // When the answer came, not when the request left (as client-go): a renewal seen at the
+      // end of a slow GET must not be dated to its start, or the lease looks seconds older
+      // than it is and is taken while its holder still leads.
+      this.observedAt = this.clock.now();
     }
     const holder = lease.record.holderIdentity;
     if (holder !== this.lastLeader) {

@@ -121,6 +121,46 @@ describe('LeaderElector', () => {
     await b.stop();
   });
 
+  it('dates a renewal from when its slow read returned, so it never takes a lease its holder still leads by', async () => {
+    const clock = new FakeClock();
+    const lease = new MemoryLease();
+    const events: string[] = [];
+    let cut = false;
+    const a = elector(
+      'a',
+      lease.lockFor(() => cut),
+      clock,
+      events,
+    );
+    const plain = lease.lockFor();
+    let slow = true;
+    const b = elector(
+      'b',
+      {
+        ...plain,
+        // b's first read takes 9 s and returns the renewal a made near its end; right after
+        // that, a loses the API server, and leads on until its renew deadline.
+        get: async () => {
+          if (!slow) return plain.get();
+          slow = false;
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, 9_000));
+          const seen = await plain.get();
+          cut = true;
+          return seen;
+        },
+      },
+      clock,
+      events,
+    );
+    a.start();
+    await run(clock, 500, [a, b]);
+    b.start();
+    await run(clock, 40_000, [a, b]);
+    expect(events).toEqual(['a started', 'a stopped (lost)', 'b started']);
+    await a.stop();
+    await b.stop();
+  });
+
   it('rejects timings where the renew deadline is not shorter than the lease', () => {
     expect(
       () =>
