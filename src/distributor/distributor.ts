@@ -25,6 +25,7 @@ import { distributorMetrics, type DistributorMetrics } from './metrics.ts';
 import { PoolLanes, type DeadLetterTarget, type PoolLane } from './pool-lane.ts';
 import { DEFAULT_POOL } from './pool-shards.ts';
 import { expiredEnvelope } from './dead-letters.ts';
+import { Exclusive } from './exclusive.ts';
 import { isExpired } from './deadline.ts';
 import { ReplaySource } from './replay-source.ts';
 import { RetrySource } from './retry-source.ts';
@@ -33,6 +34,8 @@ import type { Shard } from './shard-table.ts';
 
 /** The longest single idle wait on the main queue: the load is measured at least this often. */
 const MAX_IDLE_WAIT_MS = 1_000;
+
+type TurnOutcome = 'moved' | 'held' | 'paused' | 'empty';
 
 export interface DistributorOptions {
   config: DistributorConfig;
@@ -80,6 +83,8 @@ export class Distributor {
   private started = false;
   /** Set after a failed batch or recovery: rewind and finish the journal before going on. */
   private recoveryPending = false;
+  /** Held by each turn of the loop and by a config change: see applyConfig. */
+  private readonly exclusive = new Exclusive();
 
   private constructor(options: DistributorOptions) {
     this.options = options;
@@ -227,9 +232,15 @@ export class Distributor {
     const retry = new Backoff(this.options.retryMinMs ?? 100, this.options.retryMaxMs ?? 5_000);
     while (!signal.aborted) {
       try {
-        if (this.recoveryPending) await this.resume();
-        paused = await this.turn(idle, paused, signal);
+        // A config change waits for the turn, the turn for a config change; the idle wait
+        // after it holds nothing.
+        const outcome = await this.exclusive.run(async () => {
+          if (this.recoveryPending) await this.resume();
+          return this.turn(paused, signal);
+        });
+        paused = outcome === 'paused';
         retry.reset();
+        await this.waitAfter(outcome, idle, signal);
       } catch (error) {
         if (!isRetryable(error) || signal.aborted) throw error;
         // A read, the journal or a commit failed (a full disk, a lost server): nothing was
@@ -258,17 +269,18 @@ export class Distributor {
     this.log.info({ committed: this.main.committed() }, 'resumed after a queue failure');
   }
 
-  /** One turn of the loop; returns whether distribution is paused (no live shard). */
-  private async turn(idle: Backoff, paused: boolean, signal: AbortSignal): Promise<boolean> {
+  /**
+   * One turn of the loop: what it moved, 'held' (a pool's limits hold the main queue, or a
+   * batch found no live shard of its pool), 'paused' (no live shard at all) or 'empty'.
+   */
+  private async turn(paused: boolean, signal: AbortSignal): Promise<TurnOutcome> {
     for (const lane of this.lanes.all()) await lane.moves.sync();
     if (this.lanes.all().every((lane) => lane.shards.live().length === 0)) {
       // min_workers = 0 (the operator drains a ShardDistributor being deleted): the main
       // queue and the moving shards keep every message until a live shard exists again.
       if (!paused)
         this.log.warn('no live shard: distribution paused, the main queue keeps its messages');
-      await this.refreshIfDue();
-      await sleep(idle.next(), signal);
-      return true;
+      return 'paused';
     }
     if (paused) this.log.info('live shards again: distribution resumed');
     // Fair turns: one batch of the main queue (unless a pool is full), then one of each
@@ -296,12 +308,21 @@ export class Distributor {
         moved ||= outcome === 'moved';
       }
     }
-    if (moved) idle.reset();
-    else if (held) {
-      await this.refreshIfDue();
-      await sleep(idle.next(), signal);
-    } else await this.waitForMessages(idle, signal);
-    return false;
+    return moved ? 'moved' : held ? 'held' : 'empty';
+  }
+
+  /** After a turn: at once if it moved; else a backoff, or until messages come. */
+  private async waitAfter(outcome: TurnOutcome, idle: Backoff, signal: AbortSignal): Promise<void> {
+    if (outcome === 'moved') {
+      idle.reset();
+      return;
+    }
+    if (outcome === 'empty') {
+      await this.waitForMessages(idle, signal);
+      return;
+    }
+    await this.exclusive.run(() => this.refreshIfDue());
+    await sleep(idle.next(), signal);
   }
 
   /** Reads one batch of `source` and moves it where `route` says. */
@@ -391,7 +412,7 @@ export class Distributor {
    */
   private async waitForMessages(idle: Backoff, signal: AbortSignal): Promise<void> {
     for (;;) {
-      await this.refreshIfDue();
+      await this.exclusive.run(() => this.refreshIfDue());
       if (
         signal.aborted ||
         this.replay.hasWork() ||
@@ -442,6 +463,12 @@ export class Distributor {
 
   /** Applies a changed INI: shard sets, strategies and limits change live; the rest needs a restart. */
   async applyConfig(next: DistributorConfig): Promise<void> {
+    // Between turns: a shard drained (or made live) under a batch routed to it would have
+    // that batch land in a queue its worker has stopped reading (or read twice).
+    await this.exclusive.run(() => this.apply(next));
+  }
+
+  private async apply(next: DistributorConfig): Promise<void> {
     const restartNeeded = restartKeys(this.config, next);
     if (restartNeeded.length > 0) {
       this.log.warn(
@@ -457,6 +484,9 @@ export class Distributor {
     this.router = routerFor(merged);
     this.config = merged;
     this.load.setStuckAfter(merged.dispatcher.stuckAfterSec * 1000);
+    // Now, not at the next turn: once /load says a shard is no longer moved, the operator may
+    // start its worker, which must not find the distributor still reading its queue.
+    for (const lane of this.lanes.all()) await lane.moves.sync();
     for (const lane of this.lanes.all()) {
       this.log.info(
         {

@@ -37,6 +37,38 @@ function failingFlushes(inner: QueueBackend, failures: { left: number }): QueueB
   };
 }
 
+/** A shard backend whose writer of `queue` holds its flushes until `gate` resolves. */
+function heldFlushes(
+  inner: QueueBackend,
+  queue: string,
+  gate: Promise<void>,
+  reached: () => void,
+): QueueBackend {
+  return {
+    ...inner,
+    kind: inner.kind,
+    backlog: inner.backlog.bind(inner),
+    openConsumer: inner.openConsumer.bind(inner),
+    close: inner.close.bind(inner),
+    async openWriter(name, options) {
+      const writer = await inner.openWriter(name, options);
+      if (name !== queue) return writer;
+      return {
+        queue: writer.queue,
+        append: (m) => writer.append(m),
+        mark: () => writer.mark(),
+        countSince: (m) => writer.countSince(m),
+        close: () => writer.close(),
+        async flush() {
+          reached();
+          await gate;
+          return writer.flush();
+        },
+      };
+    },
+  };
+}
+
 describe('the distributor loop', () => {
   it('moves every message into exactly one shard, byte-identical, and commits the main queue', async () => {
     b = await bench();
@@ -248,6 +280,46 @@ describe('a live change of the shard set', () => {
     expect(d.loadReport().shards.map((s) => s.index)).toEqual([0, 1]);
     expect(await shardSeries(2)).toEqual([]);
     expect(await shardSeries(1)).toContain('shard_distributor_shard_backlog');
+  });
+
+  it('takes a shard out only between batches: one already on its way there is counted, not reported drained past', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reached = false;
+    await b.produce(ids(2));
+    const d = await b.distributor({
+      shardBackend: heldFlushes(
+        b.backend(b.shardDir),
+        'individuals-flow-shard-1',
+        gate,
+        () => (reached = true),
+      ),
+    });
+    const stop = new AbortController();
+    const running = d.run(stop.signal);
+    await eventually(async () => expect(reached).toBe(true));
+
+    // Shard 1 is taken out while the batch's write to it is under way, its queue still empty:
+    // were the change applied now, the shard would be measured empty and reported drained, and
+    // the message landing after that would be left where no worker reads.
+    const applied = d.applyConfig({
+      ...b.config,
+      dispatcher: { ...b.config.dispatcher, minWorkers: 1, drainingShards: [1] },
+    });
+    await Promise.race([applied, new Promise((resolve) => setTimeout(resolve, 500))]);
+    open();
+    await applied;
+    await eventually(async () => expect(await b.committedMain()).toBe(0));
+    stop.abort();
+    await running;
+
+    expect((await b.shardContents(2)).get(1)).toEqual(['m-000001']);
+    await d.refreshLoad();
+    expect(d.loadReport().shards.find((s) => s.index === 1)).toMatchObject({
+      state: 'draining',
+      backlog: 1,
+    });
   });
 
   it('says at start which shard queues the INI no longer lists still hold messages', async () => {

@@ -228,6 +228,38 @@ describe('moving the backlog of a removed shard', () => {
     expect([...(contents.get(0) ?? [])].sort()).toEqual(messages);
   });
 
+  it("lets go of a removed shard's queue as soon as a config makes it live again, before its worker may start", async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
+    await b.produce(ids(30));
+    const d = await b.distributor();
+    await runUntil(d, async () => (await b.committedMain()) === 0);
+    // Shard 1 removed while no shard is live: its queue is opened to be moved, nothing moves.
+    await d.applyConfig({
+      ...b.config,
+      dispatcher: {
+        ...b.config.dispatcher,
+        minWorkers: 0,
+        drainingShards: [0, 1],
+        movingShards: [1],
+      },
+    });
+    const stop = new AbortController();
+    const running = d.run(stop.signal);
+    await eventually(() =>
+      expect(b.logs.some((l) => l.msg.startsWith('no live shard'))).toBe(true),
+    );
+    stop.abort();
+    await running;
+
+    // Back again: once /load says shard 1 is not moved, the operator starts its worker, which
+    // reads the queue as the same consumer. The distributor has let go of it by then.
+    await d.applyConfig(b.config);
+    expect(stateOf(d, 1)).toMatchObject({ state: 'live', moving: false });
+    expect(b.logs.filter((l) => l.msg === 'stopped moving a shard').map((l) => l.queue)).toEqual([
+      `${PREFIX}-1`,
+    ]);
+  });
+
   it.each(PROTOCOL_STEPS)('moves exactly once when a move is interrupted %s', async (step) => {
     b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
     const messages = ids(90);
