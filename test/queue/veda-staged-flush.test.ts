@@ -1,6 +1,6 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { hasStagedFlush, type StagedFlush } from '../../src/queue/batch-files.ts';
 import type { QueueWriter } from '../../src/queue/index.ts';
 import { bodies, harness, readAll, texts, type Harness } from './helpers.ts';
@@ -38,6 +38,35 @@ describe('veda writer, flush in two halves', () => {
     expect(await infoPush('shard-0')).toMatch(/^shard-0;\d+;3;\d+\n$/);
     expect(bodies(await readAll(consumer))).toEqual(['m-1', 'm-2', 'm-3']);
     expect(mark).toEqual(writer.mark());
+  });
+
+  it('keeps a batch whose publish failed after the rename: readers see it, so closing does not cut it', async () => {
+    const writer = await stagedWriter('shard-0');
+    await writer.append(texts('a', 1));
+    await writer.flush();
+    const before = writer.mark();
+    await writer.append(texts('m', 2));
+    await writer.prepare();
+    // The directory's fsync after the rename fails (EIO): the only sync a publish makes.
+    const probe = await open(join(h.dir, 'probe'), 'w');
+    const fileHandle = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    await probe.close();
+    const sync = vi
+      .spyOn(fileHandle, 'sync')
+      .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    try {
+      await expect(writer.publish()).rejects.toMatchObject({ code: 'EIO' });
+    } finally {
+      sync.mockRestore();
+    }
+    await writer.close();
+
+    const consumer = await h.backend.openConsumer('shard-0', 'worker');
+    expect(bodies(await readAll(consumer))).toEqual(['a-1', 'm-1', 'm-2']);
+    // Stored, as a retry of the batch asks: it does not write them again.
+    const again = await h.backend.openWriter('shard-0');
+    expect(await again.countSince(before)).toBe(2);
+    await again.close();
   });
 
   it('never publishes what was discarded, even when it was prepared', async () => {

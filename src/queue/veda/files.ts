@@ -136,6 +136,12 @@ export class ReplacedFile implements InfoFile {
 
   /** Puts the staged line in place; durable: the rename is on disk when this returns. */
   async publish(durable: boolean): Promise<void> {
+    await this.replace();
+    if (durable) await this.syncDirectory();
+  }
+
+  /** Renames the staged line into place: readers see it from now on. */
+  async replace(): Promise<void> {
     if (!this.staged) throw new Error(`nothing staged for ${this.path}`);
     this.staged = false;
     try {
@@ -144,7 +150,10 @@ export class ReplacedFile implements InfoFile {
       await fs.rm(this.temp, { force: true });
       throw err;
     }
-    if (!durable) return;
+  }
+
+  /** Puts the last `replace` on disk (the directory's entry), so a power cut keeps it. */
+  async syncDirectory(): Promise<void> {
     this.dir ??= await fs.open(dirname(this.path), 'r');
     await this.dir.sync();
   }

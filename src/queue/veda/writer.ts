@@ -222,12 +222,24 @@ export class VedaWriter implements QueueWriter {
     this.prepared = undefined;
     if (this.staged === this.published) return this.mark();
     try {
-      await this.part.infoPush.publish(this.durable);
+      await this.part.infoPush.replace();
     } catch (err) {
       throw fromFsError(err, `publishing queue ${this.queue} part ${this.part.id}`);
     }
+    // Readers see the batch from here on, so its records are published whatever fails next:
+    // a close after a failed directory sync must not cut what info_push already covers.
     this.published = this.staged;
     this.updateGauge();
+    if (this.durable) {
+      try {
+        await this.part.infoPush.syncDirectory();
+      } catch (err) {
+        throw fromFsError(
+          err,
+          `making the publish of queue ${this.queue} part ${this.part.id} durable`,
+        );
+      }
+    }
     return this.mark();
   }
 
