@@ -20,6 +20,8 @@ export interface Load {
     /** The distributor is moving its backlog to live shards (its worker must not run). */
     moving?: boolean;
     stuck?: boolean;
+    /** A draining shard's retry queue: messages its worker rejected and will see again. */
+    retryBacklog?: number;
   }[];
   mainLag: number;
   /** Pools whose limits hold the main queue now (`default` for the default pool); absent or empty: none. */

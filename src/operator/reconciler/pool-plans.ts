@@ -21,6 +21,16 @@ export function drainedShards(shards: readonly LoadShard[]): number[] {
   return shards.filter((s) => s.state === 'drained').map((s) => s.index);
 }
 
+/**
+ * The shards a deletion that drains still waits for: every one /load does not report drained.
+ * A live shard with nothing queued still takes new messages (the distributor has not read the
+ * deletion's INI yet), and a draining one whose queue is empty may still hold retries: letting
+ * either go would leave messages in a shard queue that no worker reads any more.
+ */
+export function undrainedShards(shards: readonly LoadShard[]): LoadShard[] {
+  return shards.filter((s) => s.state !== 'drained');
+}
+
 type PoolRef = Pick<WorkerPool, 'name' | 'isDefault'>;
 
 /** `pool`'s section of the rendered INI: [dispatcher] for the default pool, else its [pool.NAME]. */

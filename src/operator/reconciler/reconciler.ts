@@ -71,6 +71,8 @@ import {
   samePlan,
   returning,
   stillMoving,
+  undrainedShards,
+  type LoadShard,
   type RetiringPool,
 } from './pool-plans.ts';
 
@@ -798,49 +800,21 @@ export class ShardDistributorReconciler {
         const plan: ShardPlan = { liveShards: 0, drainingShards: shards };
         return { pool, previous: plan, plan, reason: 'deleting' };
       });
-      const [main, ...named] = states;
-      // Only the ConfigMap: the full desired state of a Sidecar placement needs the host's
-      // pod labels (for the metrics Service), which a deletion has no use for.
-      const desiredConfigMap = configMapFor(sd, main!.plan, {
-        pools: poolPlans(named),
-        retiringPools: (await this.retiringPools(sd, ini, undefined, false)).flatMap((r) =>
-          r.config ? [r.config] : [],
-        ),
-      });
-      const configMap = this.cached(desiredConfigMap);
-      // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
-      if (configMap) await this.o.kube.apply(desiredConfigMap, configMap);
-      const { load, loadError } = await this.readLoad(sd);
-      signal.throwIfAborted(); // as in reconcileNormal
-      if (load) await this.restartStoppedWorkers(sd, load, log);
-      const pending = load
-        ? load.shards.filter((s) => s.state !== 'drained' && s.backlog > 0)
-        : undefined;
-      const distributorGone = !(await this.distributorExists(sd));
-      if (!load && distributorGone) {
-        // Deleted with its namespace (the distributor went first), or a sidecar whose host is
-        // gone or never existed: nothing can drain now, and waiting would block for ever.
-        this.o.events.record(
-          this.target(sd),
-          'Warning',
-          'DrainImpossible',
-          sd.spec.distributor.placement === 'Standalone'
-            ? 'the distributor Deployment is gone (is the namespace being deleted?), so the shards cannot be drained; their messages stay in the shard queues on the volume'
-            : 'no host workload runs the distributor sidecar (gone, or never found), so the shards cannot be drained; their messages stay in the shard queues on the volume',
-        );
-      } else if (!load || (pending && pending.length > 0)) {
-        // No counts in the Event: they change on every look, and each new message would be a
-        // new Event every few seconds for the whole drain. The log and the status carry them.
-        const waitingFor = (counts: boolean) =>
-          `waiting for shards ${pending!.map((s) => `${s.index}${ofPool(s.pool ?? DEFAULT_POOL)}${counts ? ` (${s.backlog} left)` : ''}`).join(', ')} to drain`;
-        const why = load
-          ? waitingFor(false)
-          : `cannot read the distributor's load (${loadError}); it must report every shard drained, or set spec.deletionPolicy: Abandon to delete without draining`;
-        log.info({ why: load ? waitingFor(true) : why }, 'deletion waits for the drain');
-        this.o.events.record(this.target(sd), load ? 'Normal' : 'Warning', 'DeletionDraining', why);
-        await this.writeStatus(sd, states, load, loadError, [], log);
-        return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
+      const invalid = specProblems(sd).filter((p) => p.reason === REASON_INVALID_SPEC);
+      if (invalid.length > 0 && (await this.builtAnything(sd))) {
+        // The drain's INI is rendered from the spec, which cannot be rendered: wait for an
+        // edit (it wakes this reconcile) rather than fail here for ever with nothing said.
+        const why = `cannot drain for the deletion: ${invalid.map((p) => p.message).join('; ')}; fix the spec, or set spec.deletionPolicy: Abandon to delete without draining`;
+        log.warn({ why }, 'deletion waits for a valid spec');
+        this.o.events.record(this.target(sd), 'Warning', REASON_INVALID_SPEC, why);
+        await this.writeStatus(sd, states, undefined, undefined, invalid, log);
+        return { requeue: true };
       }
+      if (invalid.length === 0) {
+        const waiting = await this.drainForDeletion(sd, states, ini, log, signal);
+        if (waiting) return waiting;
+      }
+      // Invalid, and nothing was ever made from it: nothing to drain.
     }
     signal.throwIfAborted();
     const sidecar = parseTarget(sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF]);
@@ -852,6 +826,73 @@ export class ShardDistributorReconciler {
       { policy: sd.spec.deletionPolicy },
       'finalizer removed; owned objects go with the ShardDistributor',
     );
+  }
+
+  /**
+   * The drain of a deletion: the ConfigMap with no live shard, and stopped workers run again to
+   * drain their own shards. What to wait for while a shard is not drained; nothing once every
+   * one is (or when draining is impossible, which an Event says).
+   */
+  private async drainForDeletion(
+    sd: ShardDistributor,
+    states: PoolState[],
+    ini: DistributorConfig | undefined,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<ReconcileResult | undefined> {
+    const [main, ...named] = states;
+    // Only the ConfigMap: the full desired state of a Sidecar placement needs the host's
+    // pod labels (for the metrics Service), which a deletion has no use for.
+    const desiredConfigMap = configMapFor(sd, main!.plan, {
+      pools: poolPlans(named),
+      retiringPools: (await this.retiringPools(sd, ini, undefined, false)).flatMap((r) =>
+        r.config ? [r.config] : [],
+      ),
+    });
+    const configMap = this.cached(desiredConfigMap);
+    // Only an existing ConfigMap is updated: in a namespace being deleted nothing new can be made.
+    if (configMap) await this.o.kube.apply(desiredConfigMap, configMap);
+    const { load, loadError } = await this.readLoad(sd);
+    signal.throwIfAborted(); // as in reconcileNormal
+    if (load) await this.restartStoppedWorkers(sd, load, log);
+    const pending = load ? undrainedShards(load.shards) : undefined;
+    const distributorGone = !(await this.distributorExists(sd));
+    if (!load && distributorGone) {
+      // Deleted with its namespace (the distributor went first), or a sidecar whose host is
+      // gone or never existed: nothing can drain now, and waiting would block for ever.
+      this.o.events.record(
+        this.target(sd),
+        'Warning',
+        'DrainImpossible',
+        sd.spec.distributor.placement === 'Standalone'
+          ? 'the distributor Deployment is gone (is the namespace being deleted?), so the shards cannot be drained; their messages stay in the shard queues on the volume'
+          : 'no host workload runs the distributor sidecar (gone, or never found), so the shards cannot be drained; their messages stay in the shard queues on the volume',
+      );
+    } else if (!load || (pending && pending.length > 0)) {
+      // No counts in the Event: they change on every look, and each new message would be a
+      // new Event every few seconds for the whole drain. The log and the status carry them.
+      const named = (shards: LoadShard[], counts: boolean) =>
+        shards
+          .map(
+            (s) =>
+              `${s.index}${ofPool(s.pool ?? DEFAULT_POOL)}${counts ? ` (${s.backlog} left${s.retryBacklog ? `, ${s.retryBacklog} to retry` : ''})` : ''}`,
+          )
+          .join(', ');
+      const waitingFor = (counts: boolean) => {
+        const live = pending!.filter((s) => s.state === 'live');
+        return live.length > 0
+          ? `shards ${named(live, counts)} still take new messages: waiting for the distributor to read the deletion's config (a pod sees a ConfigMap change within about a minute), then for every shard to drain`
+          : `waiting for shards ${named(pending!, counts)} to drain`;
+      };
+      const why = load
+        ? waitingFor(false)
+        : `cannot read the distributor's load (${loadError}); it must report every shard drained, or set spec.deletionPolicy: Abandon to delete without draining`;
+      log.info({ why: load ? waitingFor(true) : why }, 'deletion waits for the drain');
+      this.o.events.record(this.target(sd), load ? 'Normal' : 'Warning', 'DeletionDraining', why);
+      await this.writeStatus(sd, states, load, loadError, [], log);
+      return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
+    }
+    return undefined;
   }
 
   /**
@@ -906,6 +947,15 @@ export class ShardDistributorReconciler {
   }
 
   /** Whether anything still runs this ShardDistributor's distributor. */
+  /** Whether anything was made for `sd`: its ConfigMap, a worker Deployment or its distributor. */
+  private async builtAnything(sd: ShardDistributor): Promise<boolean> {
+    return (
+      this.o.configMaps.get(sd.metadata.namespace, configMapName(sd)) !== undefined ||
+      this.workerDeployments(sd).length > 0 ||
+      (await this.distributorExists(sd))
+    );
+  }
+
   private async distributorExists(sd: ShardDistributor): Promise<boolean> {
     if (sd.spec.distributor.placement === 'Standalone')
       return this.o.deployments.get(sd.metadata.namespace, distributorName(sd)) !== undefined;

@@ -477,6 +477,46 @@ describe('the operator on a real control plane', () => {
     );
   });
 
+  it('waits, when deleted (Drain), for a distributor that has not read the deletion yet: what it routes meanwhile is drained too', async () => {
+    const { produced, local } = await twoShardsOfTwo('lag');
+    // The workers keep up: both shards live and empty, as the distributor reports them.
+    const taken = [...(await local.takeShard(0)), ...(await local.takeShard(1))];
+    await eventually(
+      async () =>
+        expect((await local.load()).shards.map((s) => [s.state, s.backlog])).toEqual([
+          ['live', 0],
+          ['live', 0],
+        ]),
+      { timeoutMs: 30_000 },
+    );
+
+    // Its pod has not seen the deletion's ConfigMap yet: it still routes to both shards.
+    local.holdConfig();
+    kubectlOk(['delete', 'sd', 'lag', '-n', ns.name, '--wait=false']);
+    await expectEvent(ns.name, 'lag', 'DeletionDraining', /shards 0, 1 still take new messages/);
+    const late = ['lag-5', 'lag-6'];
+    await local.produce(late);
+    await eventually(
+      async () => expect((await local.load()).shards.map((s) => s.backlog)).toEqual([1, 1]),
+      { timeoutMs: 30_000 },
+    );
+    expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(
+      'sharddistributor.shards.veda.dev/lag',
+    );
+
+    // Once it reads the deletion, nothing more is routed and each worker drains its shard (kwok
+    // runs no containers: the test reads for them); only then does the ShardDistributor go.
+    local.releaseConfig();
+    await eventually(
+      async () => {
+        taken.push(...(await local.takeShard(0)), ...(await local.takeShard(1)));
+        expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe('');
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(taken.sort()).toEqual([...produced, ...late].sort());
+  });
+
   it('brings a stopped shard back on a scale-up only once nothing moves it, and loses or repeats nothing', async () => {
     const { produced, local } = await twoShardsOfTwo('back');
     const movingShards = async () => {
@@ -509,6 +549,43 @@ describe('the operator on a real control plane', () => {
     // Nothing was moved: each shard's worker has its own two.
     const taken = [...(await local.takeShard(0)), ...(await local.takeShard(1))];
     expect(taken.sort()).toEqual(produced);
+  });
+
+  it('lets a ShardDistributor with a spec it cannot build be deleted (Drain): at once when nothing was made, else once the spec allows a drain', async () => {
+    const invalid = { worker: { image: 'registry.example/worker:1', command: ['run', '{nope}'] } };
+    // Never valid: nothing was made, so there is nothing to drain.
+    await createSd(ns.name, sdManifest('never', invalid));
+    await sdWithCondition(ns.name, 'never', 'Degraded', { reason: 'InvalidSpec' }, 60_000);
+    kubectlOk(['delete', 'sd', 'never', '-n', ns.name, '--wait=false']);
+    await eventually(
+      async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
+      { timeoutMs: 60_000 },
+    );
+
+    // Made, then edited into a spec the drain's config cannot be rendered from: the deletion
+    // says so and waits, until the spec says to delete without draining.
+    await createSd(ns.name, sdManifest('was', { minWorkers: 2 }));
+    await eventually(
+      async () => expect(await workerDeploymentNames(ns.name, 'was')).toHaveLength(2),
+      { timeoutMs: 60_000 },
+    );
+    await patchSpec(ns.name, 'was', invalid);
+    await sdWithCondition(ns.name, 'was', 'Degraded', { reason: 'InvalidSpec' }, 60_000);
+    kubectlOk(['delete', 'sd', 'was', '-n', ns.name, '--wait=false']);
+    await expectEvent(
+      ns.name,
+      'was',
+      'InvalidSpec',
+      /cannot drain for the deletion: .*\{nope\}.*deletionPolicy: Abandon/,
+    );
+    expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(
+      'sharddistributor.shards.veda.dev/was',
+    );
+    await patchSpec(ns.name, 'was', { deletionPolicy: 'Abandon' });
+    await eventually(
+      async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
+      { timeoutMs: 60_000 },
+    );
   });
 
   it('deletes everything when the ShardDistributor is deleted, after draining', async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { GROUP, PLURAL, VERSION } from '../../../src/api/index.ts';
 import { CONFIG_FILE_NAME, parseIni, renderIni } from '../../../src/config/index.ts';
 import { createVedaBackend } from '../../../src/queue/index.ts';
+import type { Load } from '../../../src/operator/reconciler/load-reader.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { REPO_ROOT } from '../../harness/tools.ts';
 import { kubeConfig, kubectl } from '../support.ts';
@@ -121,6 +122,8 @@ export class LocalDistributor {
   private proc: Proc | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastIni = '';
+  private configHeld = false;
+  private url = '';
 
   private constructor(dir: string) {
     this.dir = dir;
@@ -168,8 +171,10 @@ export class LocalDistributor {
     if (ini) await this.sync(ini);
     this.proc = start(['distributor', '--config', this.iniFile, '--metrics-port', '0'], {});
     const port = await loggedPort(this.proc, 'port');
-    await book.set(namespace, name, `http://127.0.0.1:${port}`);
+    this.url = `http://127.0.0.1:${port}`;
+    await book.set(namespace, name, this.url);
     this.timer = setInterval(() => {
+      if (this.configHeld) return;
       void read()
         .then((text) => (text ? this.sync(text) : undefined))
         .catch(() => undefined);
@@ -186,6 +191,26 @@ export class LocalDistributor {
     this.timer = undefined;
     await this.proc?.stop();
     this.proc = undefined;
+  }
+
+  /**
+   * Keeps the process running on the INI it has, whatever the ConfigMap says meanwhile: a pod
+   * whose kubelet has not refreshed the ConfigMap volume yet (it takes up to about a minute).
+   */
+  holdConfig(): void {
+    this.configHeld = true;
+  }
+
+  /** Follows the ConfigMap again after `holdConfig`. */
+  releaseConfig(): void {
+    this.configHeld = false;
+  }
+
+  /** The distributor's own `/load` report, as the operator reads it. */
+  async load(): Promise<Load> {
+    const response = await fetch(`${this.url}/load`);
+    if (!response.ok) throw new Error(`/load answered ${response.status}`);
+    return (await response.json()) as Load;
   }
 
   /** Starts a paused distributor again. */

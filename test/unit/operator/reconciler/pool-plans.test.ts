@@ -13,6 +13,7 @@ import {
   samePlan,
   returning,
   stillMoving,
+  undrainedShards,
 } from '../../../../src/operator/reconciler/pool-plans.ts';
 import { sample } from '../desired/samples.ts';
 
@@ -68,6 +69,34 @@ describe('one pool in /load', () => {
   it('weighs only a pool’s live shards for autoscaling', () => {
     expect(liveBacklog(loadShardsOf(report, 'large'))).toBe(100);
     expect(liveBacklog(loadShardsOf(report, 'default'))).toBe(11);
+  });
+});
+
+describe('what a deletion that drains waits for', () => {
+  it('waits for every shard not reported drained, an empty live or draining one included', () => {
+    const report = load([
+      [undefined, 0, 0, 'live'],
+      [undefined, 1, 0, 'draining'],
+      [undefined, 2, 3, 'draining'],
+      [undefined, 3, 0, 'drained'],
+      ['large', 0, 0, 'live'],
+    ]);
+    // An empty live shard still takes new messages; an empty draining one may hold retries.
+    report.shards[1]!.retryBacklog = 2;
+    expect(undrainedShards(report.shards).map((s) => `${s.pool ?? ''}${s.index}`)).toEqual([
+      '0',
+      '1',
+      '2',
+      'large0',
+    ]);
+  });
+
+  it('lets the deletion go once every shard is drained', () => {
+    const report = load([
+      [undefined, 0, 0, 'drained'],
+      ['large', 0, 0, 'drained'],
+    ]);
+    expect(undrainedShards(report.shards)).toEqual([]);
   });
 });
 
