@@ -234,13 +234,14 @@ export class ShardDistributorReconciler {
       ...(host?.labels ? { hostPodLabels: host.labels } : {}),
     });
     const released = this.releasedFromHold(sd, key, states);
-    const notOwned = await this.applyOwned(sd, desired, states, released, log);
+    const notOwned = await this.applyOwned(sd, desired, states, released, log, signal);
     if (notOwned.length > 0) {
       problems.push(...notOwned);
       this.warn(sd, REASON_NOT_OWNED, notOwned);
     }
     signal.throwIfAborted();
     await this.reconcilePlacement(sd, desired, host, log);
+    signal.throwIfAborted();
     await this.deleteRetiredWorkers(sd, states, retiring, log);
     signal.throwIfAborted();
     for (const state of states) this.recordScaling(sd, state);
@@ -528,6 +529,7 @@ export class ShardDistributorReconciler {
     states: readonly PoolState[],
     released: ReadonlySet<string>,
     log: Logger,
+    signal: AbortSignal,
   ): Promise<Problem[]> {
     const notOwned: Problem[] = [];
     const refused = new Set<KubernetesObject>();
@@ -563,14 +565,21 @@ export class ShardDistributorReconciler {
     const reader = desired.distributorDeployment;
     const rest = desired.owned.filter((object) => object !== reader);
     // The first failure fails the reconcile; the others would go unseen without this line.
-    await forEachConcurrently(rest, MAX_CONCURRENT_APPLIES, applyOne, (object, error) => {
-      // A namespace being deleted refuses every write alike; the reconcile says so once.
-      if (error instanceof NamespaceTerminatingError) return;
-      log.error(
-        { err: error, kind: object.kind, name: object.metadata?.name },
-        'apply failed (besides the error this reconcile returns)',
-      );
-    });
+    await forEachConcurrently(
+      rest,
+      MAX_CONCURRENT_APPLIES,
+      applyOne,
+      (object, error) => {
+        // A namespace being deleted refuses every write alike; the reconcile says so once.
+        if (error instanceof NamespaceTerminatingError) return;
+        log.error(
+          { err: error, kind: object.kind, name: object.metadata?.name },
+          'apply failed (besides the error this reconcile returns)',
+        );
+      },
+      signal,
+    );
+    signal.throwIfAborted();
     // A distributor must never start on a ConfigMap someone else wrote.
     if (reader && !refused.has(desired.configMap)) await applyOne(reader);
     return notOwned;

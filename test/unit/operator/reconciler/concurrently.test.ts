@@ -19,6 +19,27 @@ describe('forEachConcurrently', () => {
     expect(peak).toBe(3);
   });
 
+  it('starts no item once the signal fires, lets those running settle, then throws the abort', async () => {
+    const stop = new AbortController();
+    const started: number[] = [];
+    const finished: number[] = [];
+    const run = forEachConcurrently(
+      [1, 2, 3, 4, 5, 6],
+      2,
+      async (n) => {
+        started.push(n);
+        if (n === 2) stop.abort(new Error('leadership lost'));
+        await tick();
+        finished.push(n);
+      },
+      undefined,
+      stop.signal,
+    );
+    await expect(run).rejects.toThrow('leadership lost');
+    expect(started).toEqual([1, 2]);
+    expect(finished.sort()).toEqual([1, 2]);
+  });
+
   it('lets every task settle before it throws the first failure in item order', async () => {
     const finished: number[] = [];
     const run = forEachConcurrently([1, 2, 3, 4], 4, async (n) => {
