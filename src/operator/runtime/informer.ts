@@ -188,6 +188,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const page = await this.lw.list({
         limit: this.pageSize,
         ...(token ? { continue: token } : {}),
+        signal: this.stopping.signal,
       });
       items.push(...(page.items as T[]));
       resourceVersion = page.resourceVersion;

@@ -53,7 +53,8 @@ export interface WatchHandle {
  */
 export interface ListerWatcher {
   readonly description: string;
-  list(options: { limit: number; continue?: string }): Promise<ObjectList>;
+  /** `signal`: the informer stopping, which must not wait out a list the server is slow to answer. */
+  list(options: { limit: number; continue?: string; signal?: AbortSignal }): Promise<ObjectList>;
   watch(
     options: { resourceVersion: string; timeoutSeconds: number },
     onEvent: (event: WatchEvent) => void,
@@ -99,11 +100,12 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
 
   return {
     description,
-    async list({ limit, continue: token }) {
+    async list({ limit, continue: token, signal }) {
+      const timeout = AbortSignal.timeout(LIST_TIMEOUT_MS);
       const res = await get(
         kc,
         url({ limit, continue: token }),
-        AbortSignal.timeout(LIST_TIMEOUT_MS),
+        signal ? AbortSignal.any([timeout, signal]) : timeout,
         resource.metadataOnly ? ACCEPT_METADATA_LIST : ACCEPT_OBJECTS,
       );
       const body = await readBody(res);

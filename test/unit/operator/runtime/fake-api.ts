@@ -28,6 +28,7 @@ export class FakeApi implements ListerWatcher {
   }: {
     limit: number;
     continue?: string;
+    signal?: AbortSignal;
   }): Promise<ObjectList> {
     this.lists += 1;
     if (this.failLists > 0) {

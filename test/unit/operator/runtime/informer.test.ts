@@ -207,4 +207,20 @@ describe('Informer', () => {
     await clock.advance(10_000);
     expect(api.watches).toHaveLength(1);
   });
+
+  it('stops during a list the server does not answer, without waiting it out', async () => {
+    const { api, informer } = await started();
+    let listing = false;
+    // A list that ends only when its signal fires (an API server that accepted and hangs).
+    api.list = ({ signal }) =>
+      new Promise((_, reject) => {
+        listing = true;
+        signal?.addEventListener('abort', () => reject(signal.reason));
+      });
+    informer.start();
+    await settle();
+    expect(listing).toBe(true);
+    await informer.stop();
+    expect(informer.hasSynced()).toBe(false);
+  });
 });
