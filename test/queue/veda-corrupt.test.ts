@@ -175,6 +175,19 @@ describe('veda queue with bad data', () => {
     await writer.close();
   });
 
+  it('rebuilds an empty info_push beside records from the records when a writer opens, not setting the part aside', async () => {
+    await writeParts(2, 2);
+    // A power cut in the middle of replacing it, with nothing synced (durable = false).
+    const info = join(h.dir, 'q-0', 'q_info_push');
+    await writeFile(info, '');
+    const writer = await h.backend.openWriter('q');
+    expect(writer.mark()).toMatchObject({ part: 0, pushed: 4 });
+    await writer.close();
+    const consumer = await h.backend.openConsumer('q', 'worker');
+    expect(bodies(await readAll(consumer))).toEqual(['p0-1', 'p0-2', 'p1-1', 'p1-2']);
+    expect(await h.metric('corrupt_records_total', { queue: 'q', reason: 'torn_tail' })).toBe(0);
+  });
+
   it('finds the newest part from the directories when info_queue is garbage', async () => {
     await writeParts(2, 2, 10);
     await writeFile(join(h.dir, 'q_info_queue'), '\u0000\u0001garbage');

@@ -24,7 +24,8 @@ export async function listParts(base: string, queue: string): Promise<number[]> 
 }
 
 export type InfoRead<T> =
-  | { readonly kind: 'ok'; readonly value: T }
+  /** `empty`: the file has no bytes at all, read as `value` (what Veda's reader makes of it). */
+  | { readonly kind: 'ok'; readonly value: T; readonly empty?: true }
   | { readonly kind: 'missing' }
   | { readonly kind: 'garbage'; readonly reason: string; readonly path: string };
 
@@ -48,7 +49,8 @@ export async function readInfoPush(
   const text = await readHead(path);
   if (text === undefined) return { kind: 'missing' };
   // Veda reads an empty info_push as 0;0 (a part whose first write never happened).
-  if (text.length === 0) return { kind: 'ok', value: { rightEdge: 0, countPushed: 0 } };
+  if (text.length === 0)
+    return { kind: 'ok', value: { rightEdge: 0, countPushed: 0 }, empty: true };
   const parsed = parseInfoPush(text, queue);
   return parsed.ok
     ? { kind: 'ok', value: parsed.value }

@@ -423,14 +423,22 @@ async function recoverPart(
     const { size } = await records.stat();
     const info = await readInfoPush(ctx.base, queue, id);
     let state: InfoPush;
-    if (info.kind === 'ok') {
+    // An empty info_push beside records is a replace a power cut interrupted (durable = false
+    // syncs neither file): the records are the truth, not a part to set aside whole.
+    if (info.kind === 'ok' && !(info.empty && size > 0)) {
       state = info.value;
     } else {
       if (info.kind === 'garbage')
         await setAsideFile(ctx, queue, info.path, 'info_garbage', info.reason);
       state = await new PartReader(records).validPrefix(size);
       ctx.log.warn(
-        { queue, part: id, rightEdge: state.rightEdge, countPushed: state.countPushed },
+        {
+          queue,
+          part: id,
+          info: info.kind === 'ok' ? 'empty' : info.kind,
+          rightEdge: state.rightEdge,
+          countPushed: state.countPushed,
+        },
         'info_push rebuilt from records',
       );
     }
