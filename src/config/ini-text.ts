@@ -98,6 +98,9 @@ export function readIniText(text: string, file: string): ReadonlyMap<string, Ini
 function unquote(raw: string): string {
   const trimmed = raw.trim();
   const text = QUOTED_THEN_COMMENT.exec(trimmed)?.[1] ?? trimmed;
+  // `'/opt/my app/run' -m 'w'` is quoted words, not one quoted value: `ini` would strip the
+  // outer two quotes and leave the inner ones unpaired. (A "…" one it already keeps whole.)
+  if (/^'.*'$/s.test(text) && text.slice(1, -1).includes("'")) return text;
   // `ini` JSON-parses the inside of '…', so '123' comes back as a number: keep the text.
   const value: unknown = ini.unsafe(text);
   return typeof value === 'string' ? value : text.slice(1, -1);

@@ -190,6 +190,24 @@ describe('parseIni reads our keys', () => {
     expect(config.worker.workerBasePath).toBe('/a;b');
   });
 
+  it("keeps quoted words whole in a value that starts and ends with a ' quote", () => {
+    const text = [
+      '[worker]',
+      "worker_module = '/srv/my app/bin/python3' -m 'worker.queue_worker'",
+      "worker_args_template = '--sub' {sub_queue_name} --tag 'a b'",
+    ].join('\n');
+    const config = parseIni(text, { env });
+    expect(renderWorkerArgv(config, 0)).toEqual([
+      '/srv/my app/bin/python3',
+      '-m',
+      'worker.queue_worker',
+      '--sub',
+      'individuals-flow-shard-0',
+      '--tag',
+      'a b',
+    ]);
+  });
+
   it('reads CRLF files', () => {
     expect(parseIni('[dispatcher]\r\nmin_workers = 7\r\n', { env }).dispatcher.minWorkers).toBe(7);
   });
