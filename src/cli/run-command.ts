@@ -127,6 +127,7 @@ export async function runCommand(
   }, 1_000);
 
   const stop = () => {
+    supervisor.holdRestarts();
     void (demo?.stopProducing() ?? Promise.resolve()).finally(() => service.stop());
   };
   signal.addEventListener('abort', stop, { once: true });

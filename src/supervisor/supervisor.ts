@@ -176,6 +176,15 @@ export class Supervisor {
    * SIGTERM to every worker, SIGKILL to those still there after `graceMs`; no more restarts.
    * Resolves when every worker has exited and been reaped.
    */
+  /**
+   * From now on a worker that exits stays down, and nothing new starts; those running go on
+   * until `stop`. For the graceful stop of `run`: a service manager that signals the whole
+   * group (systemd's default) ends the workers first, and they must not come back meanwhile.
+   */
+  holdRestarts(): void {
+    this.shuttingDown = true;
+  }
+
   async stop(graceMs: number): Promise<void> {
     this.shuttingDown = true;
     const slots = [...this.slots.values()];
@@ -310,7 +319,7 @@ export class Supervisor {
       if (slot.stopping) this.log.info(fields, 'worker exited');
       else this.log.warn({ ...fields, stderr: [...worker.stderrTail] }, 'worker exited');
     }
-    if (slot.stopping) {
+    if (slot.stopping || this.shuttingDown) {
       this.drop(slot);
       this.apply();
       return;
@@ -329,6 +338,10 @@ export class Supervisor {
     slot.restartTimer = this.clock.setTimeout(() => {
       slot.restartTimer = undefined;
       if (slot.stopping) return;
+      if (this.shuttingDown) {
+        this.drop(slot);
+        return;
+      }
       slot.restarts += 1;
       this.metrics.restarts.inc({ pool: slot.pool, shard: String(slot.shard) });
       this.launch(slot);

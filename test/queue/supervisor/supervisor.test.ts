@@ -240,6 +240,22 @@ describe('supervisor', () => {
     expect(c.find('worker restart scheduled')).toEqual([]);
   });
 
+  it('starts no worker again once restarts are held for a stop: one the service manager ended stays down', async () => {
+    const c = capture();
+    const supervisor = supervise(c, { config: sleeperConfig(2, '') });
+    const workers = await eventually(() => pids(supervisor));
+    for (const [shard, pid] of workers.entries()) await ready(c, shard, pid);
+    supervisor.holdRestarts();
+    // systemd's stop signals the whole group: a worker ends before the supervisor stops it.
+    process.kill(workers[0]!, 'SIGTERM');
+    await eventually(() => expect(c.find('worker exited', { pid: workers[0] })).toHaveLength(1));
+    expect(await reaped(workers[0]!)).toBe(true);
+    expect(supervisor.workers().map((w) => w.shard)).toEqual([1]);
+    await supervisor.stop(30_000);
+    expect(c.find('worker restart scheduled')).toEqual([]);
+    expect(supervisor.workers()).toEqual([]);
+  });
+
   it('kills a worker that ignores SIGTERM once the grace period is over', async () => {
     const c = capture();
     const supervisor = new Supervisor({
