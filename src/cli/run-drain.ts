@@ -3,9 +3,6 @@ import type { Distributor } from '../distributor/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { workerKey, type Supervisor } from '../supervisor/index.ts';
 
-/** A pool's moving shards, by pool name (`default` for `[dispatcher]`). */
-type MovingByPool = ReadonlyMap<string, readonly number[]>;
-
 /**
  * How `run` mode drains, checked every second, in every pool alike. A shard dropped from the
  * INI loses its worker at once (the supervisor stops it), so the distributor moves its
@@ -79,7 +76,7 @@ export class RunModeDrain {
           'workers of removed shards stopped; moving their backlog to live shards',
         );
       }
-      await this.distributor.applyConfig(withMoving(this.applied, wanted));
+      await this.distributor.applyMoving(wanted);
     } finally {
       this.busy = false;
     }
@@ -95,16 +92,4 @@ export class RunModeDrain {
       ]),
     ]);
   }
-}
-
-/** `config` with each pool's moving_shards set to `moving`'s list for it. */
-function withMoving(config: DistributorConfig, moving: MovingByPool): DistributorConfig {
-  return {
-    ...config,
-    dispatcher: {
-      ...config.dispatcher,
-      movingShards: moving.get(DEFAULT_POOL_NAME) ?? [],
-    },
-    pools: config.pools.map((pool) => ({ ...pool, movingShards: moving.get(pool.name) ?? [] })),
-  };
 }

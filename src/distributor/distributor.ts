@@ -468,6 +468,15 @@ export class Distributor {
     await this.exclusive.run(() => this.apply(next));
   }
 
+  /**
+   * Sets each pool's moving shards (run mode: removed shards whose workers have stopped), by
+   * pool name, on the config applied last when its turn comes — not on one read before it
+   * queued: a newer INI applied meanwhile must not be undone by an older shard set.
+   */
+  async applyMoving(moving: ReadonlyMap<string, readonly number[]>): Promise<void> {
+    await this.exclusive.run(() => this.apply(withMoving(this.config, moving)));
+  }
+
   private async apply(next: DistributorConfig): Promise<void> {
     const restartNeeded = restartKeys(this.config, next);
     if (restartNeeded.length > 0) {
@@ -530,6 +539,21 @@ export class Distributor {
  */
 function routerFor(config: DistributorConfig): PoolRouter {
   return new PoolRouter(config.pools.filter((pool) => pool.minWorkers > 0));
+}
+
+/** `config` with each pool's moving_shards set to `moving`'s list for it (none if absent). */
+function withMoving(
+  config: DistributorConfig,
+  moving: ReadonlyMap<string, readonly number[]>,
+): DistributorConfig {
+  return {
+    ...config,
+    dispatcher: { ...config.dispatcher, movingShards: [...(moving.get(DEFAULT_POOL) ?? [])] },
+    pools: config.pools.map((pool) => ({
+      ...pool,
+      movingShards: [...(moving.get(pool.name) ?? [])],
+    })),
+  };
 }
 
 function isRetryable(error: unknown): boolean {

@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { DistributorConfig } from '../../src/config/index.ts';
 import { QueueFullError, type QueueBackend, type QueueWriter } from '../../src/queue/index.ts';
 import { PROTOCOL_STEPS, failpointFromSpec } from '../../src/distributor/index.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -320,6 +321,50 @@ describe('a live change of the shard set', () => {
       state: 'draining',
       backlog: 1,
     });
+  });
+
+  it('sets moving shards on the config applied last, never undoing a change queued before them', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
+    const shardSet = (minWorkers: number, drainingShards: number[]): DistributorConfig => ({
+      ...b.config,
+      dispatcher: { ...b.config.dispatcher, minWorkers, drainingShards },
+    });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reached = false;
+    // A message on each of the 3 shards first: shard 2 has a backlog to move.
+    await b.produce(ids(3, 'x'));
+    const first = await b.distributor();
+    await runUntil(first, async () => (await b.committedMain()) === 0);
+    await first.close();
+    await b.produce(ids(2));
+    const d = await b.distributor({
+      config: shardSet(2, [2]),
+      shardBackend: heldFlushes(
+        b.backend(b.shardDir),
+        'individuals-flow-shard-1',
+        gate,
+        () => (reached = true),
+      ),
+    });
+    const stop = new AbortController();
+    const running = d.run(stop.signal);
+    await eventually(async () => expect(reached).toBe(true));
+
+    // Behind the turn: the INI edited again (shard 1 removed too), then run mode's moving list
+    // for shard 2, worked out before that edit was applied.
+    const edited = d.applyConfig(shardSet(1, [1, 2]));
+    const moving = d.applyMoving(new Map([['default', [2]]]));
+    open();
+    await Promise.all([edited, moving]);
+    stop.abort();
+    await running;
+
+    expect(d.loadReport().shards.map((s) => [s.index, s.state, s.moving])).toEqual([
+      [0, 'live', false],
+      [1, 'draining', false],
+      [2, 'draining', true],
+    ]);
   });
 
   it('says at start which shard queues the INI no longer lists still hold messages', async () => {
