@@ -6,6 +6,7 @@ import {
   messageIdOf,
   samePosition,
   unstoredOf,
+  QueueConnectionClosedError,
   type QueueConsumer,
   type QueueMessage,
   type CopiedLookup,
@@ -314,7 +315,8 @@ export class BatchProtocol {
         failpoint('after-flush');
         return;
       } catch (error) {
-        if (isFailpoint(error)) throw error;
+        // A connection closed for good fails every retry alike: the process exits instead.
+        if (isFailpoint(error) || error instanceof QueueConnectionClosedError) throw error;
         const code = (error as { code?: string }).code ?? 'unknown';
         metrics.writeFailures.inc({ queue: target.queue, code });
         log.error(

@@ -33,6 +33,13 @@ export class QueueClosedError extends QueueError {
   }
 }
 
+/**
+ * The backend's client closed its connection for good on its own (NATS: the same
+ * authorisation error twice while reconnecting). Nothing in this process can reopen it: a
+ * caller stops and lets the process exit, for its supervisor to restart.
+ */
+export class QueueConnectionClosedError extends QueueClosedError {}
+
 /** No space left on the device (or quota exceeded): nothing of the batch became visible. */
 export class QueueFullError extends QueueError {
   readonly retryable = true;

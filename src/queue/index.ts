@@ -15,6 +15,7 @@ export type {
 } from './types.ts';
 export {
   QueueClosedError,
+  QueueConnectionClosedError,
   QueueCorruptError,
   QueueError,
   QueueFullError,

@@ -1,7 +1,12 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DistributorConfig } from '../../src/config/index.ts';
-import { QueueFullError, type QueueBackend, type QueueWriter } from '../../src/queue/index.ts';
+import {
+  QueueConnectionClosedError,
+  QueueFullError,
+  type QueueBackend,
+  type QueueWriter,
+} from '../../src/queue/index.ts';
 import { PROTOCOL_STEPS, failpointFromSpec } from '../../src/distributor/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { bench, countDeliveries, ids, runUntil, type Bench } from './helpers.ts';
@@ -321,6 +326,37 @@ describe('a live change of the shard set', () => {
       state: 'draining',
       backlog: 1,
     });
+  });
+
+  it('stops with the error when a shard write finds its connection closed for good, rather than retry for ever', async () => {
+    b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
+    await b.produce(ids(2));
+    const gone = new QueueConnectionClosedError(
+      'the NATS client closed its connection to nats://127.0.0.1:4222 for good: Authorization Violation',
+    );
+    const inner = b.backend(b.shardDir);
+    const d = await b.distributor({
+      shardBackend: {
+        ...inner,
+        kind: inner.kind,
+        backlog: inner.backlog.bind(inner),
+        openConsumer: inner.openConsumer.bind(inner),
+        close: inner.close.bind(inner),
+        async openWriter(queue, options) {
+          const writer = await inner.openWriter(queue, options);
+          return {
+            queue: writer.queue,
+            append: (m) => writer.append(m),
+            mark: () => writer.mark(),
+            countSince: () => Promise.reject(gone),
+            close: () => writer.close(),
+            flush: () => Promise.reject(gone),
+          };
+        },
+      },
+    });
+    await expect(runUntil(d, async () => false, 5_000)).rejects.toBe(gone);
+    expect(await b.committedMain()).toBe(2);
   });
 
   it('sets moving shards on the config applied last, never undoing a change queued before them', async () => {

@@ -9,7 +9,12 @@ import {
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import type { Logger } from '../../observability/index.ts';
-import { QueueClosedError, QueueNotFoundError, QueueTimeoutError } from '../errors.ts';
+import {
+  QueueClosedError,
+  QueueConnectionClosedError,
+  QueueNotFoundError,
+  QueueTimeoutError,
+} from '../errors.ts';
 
 export interface ConnectOptions {
   readonly servers: readonly string[];
@@ -103,7 +108,7 @@ async function watchClosed(
   if (reason === undefined) return; // closed by us
   const auth =
     reason instanceof AuthorizationError || reason instanceof UserAuthenticationExpiredError;
-  const error = new QueueClosedError(
+  const error = new QueueConnectionClosedError(
     `the NATS client closed its connection to ${servers.join(',')} for good: ${reason.message}; ` +
       (auth
         ? "check the credentials ([nats] credentials_file, the ShardDistributor's queue.nats.credentialsSecret) and the user's authorisation on the server, then restart"
