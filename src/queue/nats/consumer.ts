@@ -168,6 +168,10 @@ export class NatsConsumer implements QueueConsumer {
       if (seq <= this.cursor) {
         // Redelivered after ack_wait while we still hold it: ack with the newest delivery.
         if (this.held.has(seq)) this.held.set(seq, reply);
+        // Redelivered though committed: that acknowledgement was lost (a reconnect). Nothing
+        // else would ack it (a drained source commits no more), so the server would keep it
+        // pending for ever; ack it again, and again at its next redelivery if this one is lost.
+        else if (seq <= this.committedSeq) void this.sendAck(reply);
         continue;
       }
       this.held.set(seq, reply);

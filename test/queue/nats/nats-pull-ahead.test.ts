@@ -1,6 +1,6 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { QueueTimeoutError, type QueueMessage } from '../../../src/queue/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { NatsServer } from '../../harness/nats-server.ts';
@@ -179,5 +179,31 @@ describe('nats pull ahead and pipelined commits', () => {
     await consumer.commit(rest.at(-1)!.position);
     await consumer.close();
     expect((await consumerInfo()).ack_floor.stream_seq).toBe(20);
+  });
+
+  it('acks again a committed batch redelivered because its acknowledgement was lost: nothing stays pending', async () => {
+    const backend = await h.backendWith({ pipelineCommits: true, ackWaitMs: 1_000 });
+    await produce(10);
+    const consumer = await backend.openConsumer('main', 'distributor');
+    const batch = await consumer.read(10);
+    // The pipelined acknowledgement of this commit never reaches the server (lost in a
+    // reconnect); as a removed shard's last batch, no later commit confirms it.
+    const request = vi.spyOn(Object.getPrototypeOf(raw) as NatsConnection, 'request');
+    request.mockImplementationOnce(() => Promise.reject(new Error('injected: connection lost')));
+    await consumer.commit(batch.next);
+    request.mockRestore();
+    expect((await consumerInfo()).ack_floor.stream_seq).toBe(0);
+
+    // The mover reads on, as the distributor does a source until it is drained: the
+    // redelivery after ack_wait is not handed out again, and it is acknowledged.
+    await eventually(
+      async () => {
+        expect((await consumer.read(10)).messages).toEqual([]);
+        expect(await backend.backlog('main', 'distributor')).toBe(0);
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    expect((await consumerInfo()).ack_floor.stream_seq).toBe(10);
+    await consumer.close();
   });
 });
