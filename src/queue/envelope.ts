@@ -10,7 +10,10 @@ import { QueueError } from './errors.ts';
  *   offset 8+H          the original payload, unchanged
  */
 export interface EnvelopeHeader {
-  /** What the handler said (its reject reason or the message of what it threw). */
+  /**
+   * What the handler said (its reject reason or the message of what it threw), at most
+   * MAX_REASON_CHARS: a longer one is cut, saying by how much.
+   */
   readonly reason: string;
   /** Rejects so far. */
   readonly attempts: number;
@@ -36,6 +39,11 @@ export interface Envelope {
 }
 
 export const ENVELOPE_MAGIC = Buffer.from('SDE1', 'ascii');
+/**
+ * A handler's reason is unbounded (a stack trace, a whole response body): cut, so the envelope
+ * is the payload plus a small header, and never too large for the queue that took the payload.
+ */
+export const MAX_REASON_CHARS = 2_048;
 const PREFIX_BYTES = 8;
 const KINDS: readonly EnvelopeKind[] = ['rejected', 'expired'];
 
@@ -49,11 +57,17 @@ export class EnvelopeError extends QueueError {
 
 export function encodeEnvelope(header: EnvelopeHeader, payload: Uint8Array): Buffer {
   checkHeader(header);
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.from(JSON.stringify({ ...header, reason: cutReason(header.reason) }), 'utf8');
   const prefix = Buffer.alloc(PREFIX_BYTES);
   ENVELOPE_MAGIC.copy(prefix, 0);
   prefix.writeUInt32LE(json.byteLength, 4);
   return Buffer.concat([prefix, json, payload]);
+}
+
+function cutReason(reason: string): string {
+  if (reason.length <= MAX_REASON_CHARS) return reason;
+  const note = ` … (${reason.length - MAX_REASON_CHARS} more characters cut)`;
+  return reason.slice(0, MAX_REASON_CHARS - note.length) + note;
 }
 
 /** Whether `data` starts with the envelope magic (a cheap check; `decodeEnvelope` checks the rest). */

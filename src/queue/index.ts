@@ -42,6 +42,7 @@ export {
   isEnvelope,
   EnvelopeError,
   ENVELOPE_MAGIC,
+  MAX_REASON_CHARS,
 } from './envelope.ts';
 export type { Envelope, EnvelopeHeader, EnvelopeKind } from './envelope.ts';
 export {

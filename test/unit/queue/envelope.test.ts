@@ -4,6 +4,7 @@ import {
   encodeEnvelope,
   EnvelopeError,
   isEnvelope,
+  MAX_REASON_CHARS,
   type EnvelopeHeader,
 } from '../../../src/queue/index.ts';
 
@@ -34,6 +35,19 @@ describe('envelope', () => {
     const decoded = decodeEnvelope(encoded);
     expect(decoded.header).toEqual({ ...header, notBefore: '2025-01-01T00:06:00.000Z' });
     expect(decoded.payload.equals(payload)).toBe(true);
+  });
+
+  it('cuts a reason longer than MAX_REASON_CHARS, saying how much, and keeps the payload whole', () => {
+    const payload = Buffer.alloc(1_000, 7);
+    const long = 'x'.repeat(100_000);
+    const decoded = decodeEnvelope(encodeEnvelope({ ...header, reason: long }, payload));
+    expect(decoded.header.reason).toHaveLength(MAX_REASON_CHARS);
+    expect(decoded.header.reason).toMatch(/^x+ … \(\d+ more characters cut\)$/);
+    expect(decoded.payload.equals(payload)).toBe(true);
+    const exact = 'y'.repeat(MAX_REASON_CHARS);
+    expect(
+      decodeEnvelope(encodeEnvelope({ ...header, reason: exact }, payload)).header.reason,
+    ).toBe(exact);
   });
 
   it('wraps an empty payload and an envelope inside an envelope', () => {
