@@ -1,7 +1,8 @@
 import type { Registry } from 'prom-client';
 import type { DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { createVedaBackend } from '../queue/index.ts';
+import { createVedaBackend, QueueError } from '../queue/index.ts';
+import { Backoff, sleep } from './backoff.ts';
 import type { DistributorBackends } from './backends-type.ts';
 import { BatchJournal } from './journal.ts';
 
@@ -46,4 +47,33 @@ export async function openBackends(
       if (shards !== main) await shards.close();
     },
   };
+}
+
+/**
+ * `openBackends`, waiting for a backend that cannot be reached yet (a NATS server down or
+ * still starting) rather than exit and crash-loop: each failure that may pass is logged when
+ * its reason changes, and tried again with backoff until it opens or `signal` fires.
+ */
+export async function openBackendsWhenReachable(
+  config: DistributorConfig,
+  log: Logger,
+  registry: Registry,
+  signal: AbortSignal,
+  backoff = new Backoff(1_000, 30_000),
+): Promise<DistributorBackends> {
+  let said: string | undefined;
+  for (;;) {
+    try {
+      return await openBackends(config, log, registry);
+    } catch (error) {
+      if (!(error instanceof QueueError && error.retryable) || signal.aborted) throw error;
+      if (error.message !== said) {
+        said = error.message;
+        log.warn({ err: error }, 'cannot open the queue backend yet; retrying');
+      }
+      await sleep(backoff.next(), signal);
+      // Stopped while waiting: what kept it from opening is the answer.
+      if (signal.aborted) throw error;
+    }
+  }
 }

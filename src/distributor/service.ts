@@ -5,7 +5,7 @@ import {
   type Logger,
   type ObservabilityServer,
 } from '../observability/index.ts';
-import { openBackends } from './backends.ts';
+import { openBackendsWhenReachable, type DistributorBackends } from './backends.ts';
 import { watchConfig } from './config-watch.ts';
 import { Distributor } from './distributor.ts';
 import type { Failpoint } from './failpoints.ts';
@@ -43,11 +43,11 @@ export async function startDistributorService(
 ): Promise<DistributorService> {
   const { config, log } = options;
   const registry = createRegistry();
-  const backends = await openBackends(config, log, registry);
   const controller = new AbortController();
   // A signal given while the backends opened counts too (a listener added now would never fire).
   if (options.signal?.aborted) controller.abort();
   else options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+  let backends: DistributorBackends | undefined;
   let distributor: Distributor | undefined;
   let loopError: Error | undefined;
   const server = await startObservabilityServer({
@@ -57,6 +57,7 @@ export async function startDistributorService(
     log,
     healthz: () => (loopError ? `distributor loop failed: ${loopError.message}` : undefined),
     readyz: () => {
+      if (!backends) return `waiting for the queue backend (${config.dispatcher.backend})`;
       if (!distributor) return `waiting for the main queue ${config.dispatcher.mainQueueName}`;
       return distributor.ready && !controller.signal.aborted ? undefined : 'stopping';
     },
@@ -72,13 +73,17 @@ export async function startDistributorService(
     },
   });
   log.info({ port: server.port }, 'serving /metrics /load /healthz /readyz');
+  let opened: DistributorBackends | undefined;
   try {
+    // The probes answer meanwhile: waiting for a server is not a failure to restart for.
+    opened = await openBackendsWhenReachable(config, log, registry, controller.signal);
+    backends = opened;
     distributor = await Distributor.open(
       {
         config,
-        mainBackend: backends.main,
-        shardBackend: backends.shards,
-        journal: backends.journal,
+        mainBackend: opened.main,
+        shardBackend: opened.shards,
+        journal: opened.journal,
         registry,
         log,
         failpoint: options.failpoint,
@@ -87,10 +92,11 @@ export async function startDistributorService(
     );
   } catch (error) {
     await server.close();
-    await backends.close();
+    await opened?.close();
     throw error;
   }
   const running = distributor;
+  const open = opened;
   const unwatch = options.configFile
     ? watchConfig(options.configFile, options.env, log, async (next) => {
         await running.applyConfig(next);
@@ -118,7 +124,7 @@ export async function startDistributorService(
     .finally(async () => {
       unwatch();
       await running.close();
-      await backends.close();
+      await open.close();
       await server.close();
     });
   return { distributor: running, server, done, stop: () => controller.abort() };
