@@ -11,6 +11,12 @@ export interface ConfigWatchTiming {
    * still parses, with every missing key at its default (min_workers, the queue paths).
    */
   settleMs?: number;
+  /**
+   * The text the running config was read from. An edit made between that read and the start
+   * of the watch (a distributor waiting for its main queue) is then a change like any other;
+   * without it, the file's text when the watch starts is taken as running.
+   */
+  baseline?: string;
 }
 
 /**
@@ -24,9 +30,9 @@ export function watchConfig(
   env: Env,
   log: Logger,
   onChange: (config: DistributorConfig) => void | Promise<void>,
-  { intervalMs = 1_000, settleMs = 250 }: ConfigWatchTiming = {},
+  { intervalMs = 1_000, settleMs = 250, baseline }: ConfigWatchTiming = {},
 ): () => void {
-  let last = readSafely(file);
+  let last = baseline ?? readSafely(file);
   let settling: NodeJS.Timeout | undefined;
 
   const apply = (text: string) => {
@@ -60,6 +66,8 @@ export function watchConfig(
     if (text !== undefined && text !== last) settle(text);
   };
   watchFile(file, { interval: intervalMs, persistent: false }, listener);
+  // Changed before the watch began: watchFile reports changes from now on only.
+  listener();
   return () => {
     clearTimeout(settling);
     unwatchFile(file, listener);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { DistributorConfig, Env } from '../config/index.ts';
 import {
   createRegistry,
@@ -42,6 +43,9 @@ export async function startDistributorService(
   options: DistributorServiceOptions,
 ): Promise<DistributorService> {
   const { config, log } = options;
+  // What the running config was read from, before any wait: an edit made while the service
+  // waits for its backend or main queue is applied once it runs.
+  const baseline = options.configFile ? readBaseline(options.configFile) : undefined;
   const registry = createRegistry();
   const controller = new AbortController();
   // A signal given while the backends opened counts too (a listener added now would never fire).
@@ -98,10 +102,16 @@ export async function startDistributorService(
   const running = distributor;
   const open = opened;
   const unwatch = options.configFile
-    ? watchConfig(options.configFile, options.env, log, async (next) => {
-        await running.applyConfig(next);
-        options.onConfigApplied?.(next);
-      })
+    ? watchConfig(
+        options.configFile,
+        options.env,
+        log,
+        async (next) => {
+          await running.applyConfig(next);
+          options.onConfigApplied?.(next);
+        },
+        baseline === undefined ? {} : { baseline },
+      )
     : () => {};
   log.info(
     {
@@ -128,4 +138,12 @@ export async function startDistributorService(
       await server.close();
     });
   return { distributor: running, server, done, stop: () => controller.abort() };
+}
+
+function readBaseline(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }

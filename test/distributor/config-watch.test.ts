@@ -42,6 +42,17 @@ describe('watchConfig', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('applies an edit made before the watch began, against the text the running config was read from', async () => {
+    stop();
+    await writeFile(file, ini(5));
+    stop = watchConfig(file, {}, log, (config) => void applied.push(config), {
+      intervalMs: POLL_MS,
+      settleMs: SETTLE_MS,
+      baseline: ini(2),
+    });
+    await eventually(() => expect(applied.map((c) => c.dispatcher.minWorkers)).toEqual([5]));
+  });
+
   it('applies an edit once its text has settled', async () => {
     await writeFile(file, ini(6));
     await eventually(() => expect(applied.map((c) => c.dispatcher.minWorkers)).toEqual([6]));
