@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CONFIG_FILE_NAME,
@@ -14,7 +15,7 @@ import {
 } from '../distributor/index.ts';
 import { destination } from 'pino';
 import { createLogger, type Logger } from '../observability/index.ts';
-import { Supervisor } from '../supervisor/index.ts';
+import { stopOrphanWorkers, Supervisor } from '../supervisor/index.ts';
 import { startDemo, type Demo } from './demo.ts';
 import { RunModeDrain } from './run-drain.ts';
 import { UsageError } from './usage-error.ts';
@@ -81,6 +82,8 @@ export async function runCommand(
   await mkdir(config.dispatcher.basePath, { recursive: true });
   await mkdir(config.worker.workerBasePath, { recursive: true });
 
+  // A worker an earlier run left (killed with SIGKILL, say) would read its shard beside ours.
+  await stopOrphanWorkers(resolve(config.worker.workerBasePath), log, 10_000);
   const supervisor = new Supervisor({
     config,
     log: log.child({ component: 'supervisor' }),

@@ -16,5 +16,6 @@ export type { WorkerKey, WorkerRef } from './worker-key.ts';
 export { defaultSpawn } from './worker-process.ts';
 export type { SpawnFn } from './worker-process.ts';
 export { WorkerCommandError } from './errors.ts';
+export { findOrphanWorkers, stopOrphanWorkers } from './orphans.ts';
 export { supervisorMetrics } from './metrics.ts';
 export type { SupervisorMetrics } from './metrics.ts';

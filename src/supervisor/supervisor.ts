@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Registry } from 'prom-client';
 import {
   DEFAULT_POOL_NAME,
@@ -9,6 +10,7 @@ import {
 import { silentLogger, type Logger } from '../observability/index.ts';
 import { DEFAULT_BACKOFF, nextRestart, type BackoffPolicy } from './backoff.ts';
 import { supervisorMetrics, type SupervisorMetrics } from './metrics.ts';
+import { SUPERVISOR_PID_ENV, WORKER_BASE_ENV } from './orphans.ts';
 import {
   desiredWorkers,
   planWorkers,
@@ -293,6 +295,10 @@ export class Supervisor {
       ...(this.env ?? process.env),
       ...natsEnv(this.config),
       ...failureEnv(failure, pool),
+      // Who started it, over which queues: a worker that outlives this process is found by
+      // the next `run` (see orphans.ts).
+      [SUPERVISOR_PID_ENV]: String(process.pid),
+      [WORKER_BASE_ENV]: resolve(this.config.worker.workerBasePath),
     };
   }
 

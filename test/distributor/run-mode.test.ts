@@ -375,6 +375,44 @@ describe('run mode', () => {
     }
   });
 
+  it('stops the workers a run killed with SIGKILL left behind before it starts its own: no shard gets two readers', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sd-run-orphans-'));
+    const file = join(dir, 'veda-queue-shard-distributor.ini');
+    await writeFile(file, renderIni(runConfig(2)));
+    await produce(ids(4));
+    const first = await startRun(file);
+    let orphans: number[] = [];
+    try {
+      await eventually(() => expect(first.logs('worker started')).toHaveLength(2), {
+        timeoutMs: 30_000,
+      });
+      orphans = first.logs('worker started').map((l) => Number(l['pid']));
+      // Done writing to their stdout (a write to the pipe of a dead run would end them).
+      await eventually(() =>
+        expect(first.logs('worker output').filter((l) => l['line'] === 'ready')).toHaveLength(2),
+      );
+      // No handler runs: the workers, in process groups of their own, outlive it.
+      first.signal('SIGKILL');
+      await first.stop();
+      expect(await Promise.all(orphans.map(alive))).toEqual([true, true]);
+
+      const second = await startRun(file);
+      await eventually(() => expect(second.logs('worker started')).toHaveLength(2), {
+        timeoutMs: 30_000,
+      });
+      const stopped = second.logs(
+        'a worker left by an earlier run (killed without stopping its workers) still reads its shard; stopping it before starting ours',
+      );
+      expect(stopped.map((l) => Number(l['pid'])).sort()).toEqual([...orphans].sort());
+      expect(await Promise.all(orphans.map(alive))).toEqual([false, false]);
+      const ours = second.logs('worker started').map((l) => Number(l['pid']));
+      expect(ours.some((pid) => orphans.includes(pid))).toBe(false);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      for (const pid of orphans) if (await alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it("runs every pool's workers with the pool's argv, each pool's messages reach its own workers once, and shrinking a pool retires only its removed worker", async () => {
     dir = await mkdtemp(join(tmpdir(), 'sd-run-pools-'));
     const file = join(dir, 'veda-queue-shard-distributor.ini');

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   renderPoolWorkerArgv,
@@ -134,12 +135,18 @@ describe('supervisor', () => {
         expect(line).toBeDefined();
         return JSON.parse(String(line!.line).slice(4)) as Record<string, string>;
       });
+    // Who supervises it, over which queues: the next run finds a worker this one left.
+    const supervised = {
+      SD_SUPERVISOR_PID: String(process.pid),
+      SD_SUPERVISED_BASE: resolve(config.worker.workerBasePath),
+    };
     expect(await envOf('default')).toEqual({
       SD_POOL: 'default',
       SD_FAILURE_POLICY: 'DeadLetter',
       SD_MAX_ATTEMPTS: '3',
       SD_RETRY_BACKOFF_SEC: '2',
       SD_RETRY_BACKOFF_MAX_SEC: '60',
+      ...supervised,
     });
     expect(await envOf('large')).toEqual({
       SD_POOL: 'large',
@@ -147,6 +154,7 @@ describe('supervisor', () => {
       SD_MAX_ATTEMPTS: '7',
       SD_RETRY_BACKOFF_SEC: '1',
       SD_RETRY_BACKOFF_MAX_SEC: '10',
+      ...supervised,
     });
   });
 
