@@ -7,15 +7,22 @@ import {
   type QueueBackend,
   type QueueWriter,
 } from '../../src/queue/index.ts';
-import { PROTOCOL_STEPS, failpointFromSpec } from '../../src/distributor/index.ts';
+import {
+  PROTOCOL_STEPS,
+  failpointFromSpec,
+  type Distributor,
+} from '../../src/distributor/index.ts';
 import { eventually } from '../harness/eventually.ts';
 import { bench, countDeliveries, ids, runUntil, type Bench } from './helpers.ts';
 
 let b: Bench;
 afterEach(async () => b?.cleanup());
 
-/** A shard backend whose writers fail their first `failures` flushes, as a full disk would. */
-function failingFlushes(inner: QueueBackend, failures: { left: number }): QueueBackend {
+/** `inner` whose writers are what `wrap` makes of each (given the writer and its queue). */
+function withWriters(
+  inner: QueueBackend,
+  wrap: (writer: QueueWriter, queue: string) => Partial<QueueWriter>,
+): QueueBackend {
   return {
     ...inner,
     kind: inner.kind,
@@ -24,53 +31,67 @@ function failingFlushes(inner: QueueBackend, failures: { left: number }): QueueB
     close: inner.close.bind(inner),
     async openWriter(queue, options) {
       const writer = await inner.openWriter(queue, options);
-      const wrapped: QueueWriter = {
-        queue: writer.queue,
-        append: (m) => writer.append(m),
-        mark: () => writer.mark(),
-        countSince: (m) => writer.countSince(m),
-        close: () => writer.close(),
-        async flush() {
-          if (failures.left > 0) {
-            failures.left--;
-            throw new QueueFullError(`injected: no space left writing ${queue}`);
-          }
-          return writer.flush();
-        },
-      };
-      return wrapped;
-    },
-  };
-}
-
-/** A shard backend whose writer of `queue` holds its flushes until `gate` resolves. */
-function heldFlushes(
-  inner: QueueBackend,
-  queue: string,
-  gate: Promise<void>,
-  reached: () => void,
-): QueueBackend {
-  return {
-    ...inner,
-    kind: inner.kind,
-    backlog: inner.backlog.bind(inner),
-    openConsumer: inner.openConsumer.bind(inner),
-    close: inner.close.bind(inner),
-    async openWriter(name, options) {
-      const writer = await inner.openWriter(name, options);
-      if (name !== queue) return writer;
       return {
         queue: writer.queue,
         append: (m) => writer.append(m),
         mark: () => writer.mark(),
         countSince: (m) => writer.countSince(m),
         close: () => writer.close(),
-        async flush() {
-          reached();
-          await gate;
-          return writer.flush();
-        },
+        flush: () => writer.flush(),
+        ...wrap(writer, queue),
       };
+    },
+  };
+}
+
+/** A shard backend whose writers fail their first `failures` flushes, as a full disk would. */
+function failingFlushes(inner: QueueBackend, failures: { left: number }): QueueBackend {
+  return withWriters(inner, (writer, queue) => ({
+    async flush() {
+      if (failures.left > 0) {
+        failures.left--;
+        throw new QueueFullError(`injected: no space left writing ${queue}`);
+      }
+      return writer.flush();
+    },
+  }));
+}
+
+/**
+ * A distributor running over `b`'s queues whose turn stops at the flush of shard queue
+ * `queue` until `open()`: what is asked of it meanwhile waits behind that batch.
+ */
+async function heldAtFlushOf(
+  bench: Bench,
+  queue: string,
+  config?: DistributorConfig,
+): Promise<{ d: Distributor; open: () => void; stop: () => Promise<void> }> {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let reached = false;
+  const d = await bench.distributor({
+    ...(config ? { config } : {}),
+    shardBackend: withWriters(bench.backend(bench.shardDir), (writer, name) =>
+      name === queue
+        ? {
+            async flush() {
+              reached = true;
+              await gate;
+              return writer.flush();
+            },
+          }
+        : {},
+    ),
+  });
+  const halt = new AbortController();
+  const running = d.run(halt.signal);
+  await eventually(async () => expect(reached).toBe(true));
+  return {
+    d,
+    open,
+    stop: async () => {
+      halt.abort();
+      await running;
     },
   };
 }
@@ -290,21 +311,8 @@ describe('a live change of the shard set', () => {
 
   it('takes a shard out only between batches: one already on its way there is counted, not reported drained past', async () => {
     b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let reached = false;
     await b.produce(ids(2));
-    const d = await b.distributor({
-      shardBackend: heldFlushes(
-        b.backend(b.shardDir),
-        'individuals-flow-shard-1',
-        gate,
-        () => (reached = true),
-      ),
-    });
-    const stop = new AbortController();
-    const running = d.run(stop.signal);
-    await eventually(async () => expect(reached).toBe(true));
+    const { d, open, stop } = await heldAtFlushOf(b, 'individuals-flow-shard-1');
 
     // Shard 1 is taken out while the batch's write to it is under way, its queue still empty:
     // were the change applied now, the shard would be measured empty and reported drained, and
@@ -317,8 +325,7 @@ describe('a live change of the shard set', () => {
     open();
     await applied;
     await eventually(async () => expect(await b.committedMain()).toBe(0));
-    stop.abort();
-    await running;
+    await stop();
 
     expect((await b.shardContents(2)).get(1)).toEqual(['m-000001']);
     await d.refreshLoad();
@@ -334,26 +341,11 @@ describe('a live change of the shard set', () => {
     const gone = new QueueConnectionClosedError(
       'the NATS client closed its connection to nats://127.0.0.1:4222 for good: Authorization Violation',
     );
-    const inner = b.backend(b.shardDir);
     const d = await b.distributor({
-      shardBackend: {
-        ...inner,
-        kind: inner.kind,
-        backlog: inner.backlog.bind(inner),
-        openConsumer: inner.openConsumer.bind(inner),
-        close: inner.close.bind(inner),
-        async openWriter(queue, options) {
-          const writer = await inner.openWriter(queue, options);
-          return {
-            queue: writer.queue,
-            append: (m) => writer.append(m),
-            mark: () => writer.mark(),
-            countSince: () => Promise.reject(gone),
-            close: () => writer.close(),
-            flush: () => Promise.reject(gone),
-          };
-        },
-      },
+      shardBackend: withWriters(b.backend(b.shardDir), () => ({
+        countSince: () => Promise.reject(gone),
+        flush: () => Promise.reject(gone),
+      })),
     });
     await expect(runUntil(d, async () => false, 5_000)).rejects.toBe(gone);
     expect(await b.committedMain()).toBe(2);
@@ -365,27 +357,13 @@ describe('a live change of the shard set', () => {
       ...b.config,
       dispatcher: { ...b.config.dispatcher, minWorkers, drainingShards },
     });
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let reached = false;
     // A message on each of the 3 shards first: shard 2 has a backlog to move.
     await b.produce(ids(3, 'x'));
     const first = await b.distributor();
     await runUntil(first, async () => (await b.committedMain()) === 0);
     await first.close();
     await b.produce(ids(2));
-    const d = await b.distributor({
-      config: shardSet(2, [2]),
-      shardBackend: heldFlushes(
-        b.backend(b.shardDir),
-        'individuals-flow-shard-1',
-        gate,
-        () => (reached = true),
-      ),
-    });
-    const stop = new AbortController();
-    const running = d.run(stop.signal);
-    await eventually(async () => expect(reached).toBe(true));
+    const { d, open, stop } = await heldAtFlushOf(b, 'individuals-flow-shard-1', shardSet(2, [2]));
 
     // Behind the turn: the INI edited again (shard 1 removed too), then run mode's moving list
     // for shard 2, worked out before that edit was applied.
@@ -393,8 +371,7 @@ describe('a live change of the shard set', () => {
     const moving = d.applyMoving(new Map([['default', [2]]]));
     open();
     await Promise.all([edited, moving]);
-    stop.abort();
-    await running;
+    await stop();
 
     expect(d.loadReport().shards.map((s) => [s.index, s.state, s.moving])).toEqual([
       [0, 'live', false],

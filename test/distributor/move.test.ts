@@ -108,6 +108,32 @@ async function crashedThenRestarted(step: string): Promise<void> {
   await runUntil(restarted, async () => stateOf(restarted, 2)?.state === 'drained');
 }
 
+/**
+ * `messages` spread over 2 shards, then shard 1 removed while no shard is live: the loop has
+ * opened its queue to move it and moved nothing, and is stopped there.
+ */
+async function movingWithNoShardLive(messages: readonly string[]): Promise<Distributor> {
+  b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
+  await b.produce(messages);
+  const d = await b.distributor();
+  await runUntil(d, async () => (await b.committedMain()) === 0);
+  await d.applyConfig({
+    ...b.config,
+    dispatcher: {
+      ...b.config.dispatcher,
+      minWorkers: 0,
+      drainingShards: [0, 1],
+      movingShards: [1],
+    },
+  });
+  const stop = new AbortController();
+  const running = d.run(stop.signal);
+  await eventually(() => expect(b.logs.some((l) => l.msg.startsWith('no live shard'))).toBe(true));
+  stop.abort();
+  await running;
+  return d;
+}
+
 describe('moving the backlog of a removed shard', () => {
   it('moves every message of the shard to live shards exactly once and reports it drained', async () => {
     b = await bench({ strategy: 'RoundRobin', minWorkers: 3 });
@@ -197,28 +223,9 @@ describe('moving the backlog of a removed shard', () => {
   });
 
   it('moves nothing while no shard is live, then moves to the first live one', async () => {
-    b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
     const messages = ids(30);
-    await b.produce(messages);
-    const d = await b.distributor();
-    await runUntil(d, async () => (await b.committedMain()) === 0);
-    await d.applyConfig({
-      ...b.config,
-      dispatcher: {
-        ...b.config.dispatcher,
-        minWorkers: 0,
-        drainingShards: [0, 1],
-        movingShards: [1],
-      },
-    });
-    const stop = new AbortController();
-    const running = d.run(stop.signal);
-    await eventually(() =>
-      expect(b.logs.some((l) => l.msg.startsWith('no live shard'))).toBe(true),
-    );
+    const d = await movingWithNoShardLive(messages);
     expect(await workerBacklog(b, 1)).toBe(15);
-    stop.abort();
-    await running;
     await d.applyConfig({
       ...b.config,
       dispatcher: { ...b.config.dispatcher, minWorkers: 1, drainingShards: [1], movingShards: [1] },
@@ -229,27 +236,7 @@ describe('moving the backlog of a removed shard', () => {
   });
 
   it("lets go of a removed shard's queue as soon as a config makes it live again, before its worker may start", async () => {
-    b = await bench({ strategy: 'RoundRobin', minWorkers: 2 });
-    await b.produce(ids(30));
-    const d = await b.distributor();
-    await runUntil(d, async () => (await b.committedMain()) === 0);
-    // Shard 1 removed while no shard is live: its queue is opened to be moved, nothing moves.
-    await d.applyConfig({
-      ...b.config,
-      dispatcher: {
-        ...b.config.dispatcher,
-        minWorkers: 0,
-        drainingShards: [0, 1],
-        movingShards: [1],
-      },
-    });
-    const stop = new AbortController();
-    const running = d.run(stop.signal);
-    await eventually(() =>
-      expect(b.logs.some((l) => l.msg.startsWith('no live shard'))).toBe(true),
-    );
-    stop.abort();
-    await running;
+    const d = await movingWithNoShardLive(ids(30));
 
     // Back again: once /load says shard 1 is not moved, the operator starts its worker, which
     // reads the queue as the same consumer. The distributor has let go of it by then.

@@ -139,6 +139,17 @@ type LoadShards = {
   shards: { pool?: string; index: number; backlog: number; state: string; moving: boolean }[];
 };
 
+/** The pids of the `count` workers `run` started, once each has said it is ready. */
+async function readyWorkers(run: RunProcess, count: number): Promise<number[]> {
+  await eventually(() => expect(run.logs('worker started')).toHaveLength(count), {
+    timeoutMs: 30_000,
+  });
+  await eventually(() =>
+    expect(run.logs('worker output').filter((l) => l['line'] === 'ready')).toHaveLength(count),
+  );
+  return run.logs('worker started').map((l) => Number(l['pid']));
+}
+
 async function startRun(file: string): Promise<RunProcess> {
   const child = spawn(process.execPath, [CLI, 'run', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -350,14 +361,8 @@ describe('run mode', () => {
     const run = await startRun(file);
     let pids: number[] = [];
     try {
-      await eventually(() => expect(run.logs('worker started')).toHaveLength(2), {
-        timeoutMs: 30_000,
-      });
-      pids = run.logs('worker started').map((l) => Number(l['pid']));
       // Their SIGTERM handlers are in place once they say so.
-      await eventually(() =>
-        expect(run.logs('worker output').filter((l) => l['line'] === 'ready')).toHaveLength(2),
-      );
+      pids = await readyWorkers(run, 2);
       expect(await Promise.all(pids.map(alive))).toEqual([true, true]);
       run.signal('SIGTERM');
       // The graceful stop has asked the workers to stop, and they have not (signals of one
@@ -383,14 +388,8 @@ describe('run mode', () => {
     const first = await startRun(file);
     let orphans: number[] = [];
     try {
-      await eventually(() => expect(first.logs('worker started')).toHaveLength(2), {
-        timeoutMs: 30_000,
-      });
-      orphans = first.logs('worker started').map((l) => Number(l['pid']));
       // Done writing to their stdout (a write to the pipe of a dead run would end them).
-      await eventually(() =>
-        expect(first.logs('worker output').filter((l) => l['line'] === 'ready')).toHaveLength(2),
-      );
+      orphans = await readyWorkers(first, 2);
       // No handler runs: the workers, in process groups of their own, outlive it.
       first.signal('SIGKILL');
       await first.stop();
