@@ -90,17 +90,21 @@ export function readIniText(text: string, file: string): ReadonlyMap<string, Ini
         { file, section: current.name, key, line },
       );
     }
-    current.entries.set(key, { key, value: unquote(pair[2] ?? ''), line });
+    current.entries.set(key, { key, value: unquote(pair[2] ?? '', ARGV_KEYS.has(key)), line });
   }
   return sections;
 }
 
-function unquote(raw: string): string {
+/** Keys whose value is split into argv words later, honouring their quotes. */
+const ARGV_KEYS: ReadonlySet<string> = new Set(['worker_module', 'worker_args_template']);
+
+function unquote(raw: string, argv: boolean): string {
   const trimmed = raw.trim();
   const text = QUOTED_THEN_COMMENT.exec(trimmed)?.[1] ?? trimmed;
-  // `'/opt/my app/run' -m 'w'` is quoted words, not one quoted value: `ini` would strip the
-  // outer two quotes and leave the inner ones unpaired. (A "…" one it already keeps whole.)
-  if (/^'.*'$/s.test(text) && text.slice(1, -1).includes("'")) return text;
+  // In a command, `'/opt/my app/run' -m 'w'` is quoted words, not one quoted value: `ini`
+  // would strip the outer two quotes and leave the inner ones unpaired. (A "…" one it
+  // already keeps whole.) Elsewhere `'/data/o'brien'` stays what `ini` makes of it.
+  if (argv && /^'.*'$/s.test(text) && text.slice(1, -1).includes("'")) return text;
   // `ini` JSON-parses the inside of '…', so '123' comes back as a number: keep the text.
   const value: unknown = ini.unsafe(text);
   return typeof value === 'string' ? value : text.slice(1, -1);

@@ -208,6 +208,11 @@ describe('parseIni reads our keys', () => {
     ]);
   });
 
+  it("reads a ' quoted value of any other key as the ini package does", () => {
+    const config = parseIni("[dispatcher]\nbase_path = '/data/o'brien'\n", { env });
+    expect(config.dispatcher.basePath).toBe("/data/o'brien");
+  });
+
   it('reads CRLF files', () => {
     expect(parseIni('[dispatcher]\r\nmin_workers = 7\r\n', { env }).dispatcher.minWorkers).toBe(7);
   });
