@@ -1,41 +1,78 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../observability/index.ts';
 
 /**
- * Variables every supervised worker carries: the pid of the `run` that started it and the
- * worker base path it reads under. A worker whose parent is no longer that pid outlived its
- * `run` (SIGKILL, the OOM killer): it still reads its shard queue, and the next `run` would
- * start a second reader of it, so that `run` ends it first.
+ * Variables every supervised worker (and whatever it starts) carries: the `run` that started
+ * it, as `<pid>:<start time>`, and the worker base path it reads under. A worker whose `run`
+ * is gone (SIGKILL, the OOM killer) still reads its shard queue, and the next `run` would
+ * start a second reader of it, so that `run` ends it first. The start time tells a live `run`
+ * from a new process that took its pid.
  */
-export const SUPERVISOR_PID_ENV = 'SD_SUPERVISOR_PID';
+export const SUPERVISOR_ENV = 'SD_SUPERVISOR';
 export const WORKER_BASE_ENV = 'SD_SUPERVISED_BASE';
+
+/** This process as SUPERVISOR_ENV names it (`<pid>:` alone where /proc is not there). */
+export function supervisorId(): string {
+  let stat: string | undefined;
+  try {
+    stat = readFileSync(`/proc/${process.pid}/stat`, 'utf8');
+  } catch {
+    stat = undefined;
+  }
+  return `${process.pid}:${stat === undefined ? '' : (startTimeIn(stat) ?? '')}`;
+}
 
 export interface OrphanWorker {
   readonly pid: number;
-  readonly supervisorPid: number;
+  /** The gone `run`, as SUPERVISOR_ENV named it. */
+  readonly supervisor: string;
 }
 
 /**
- * Workers of `workerBase` left by a `run` that is gone: processes whose environment names
- * that base and a supervisor that is no longer their parent. Linux only (`/proc`); elsewhere,
- * or for processes of other users, nothing is found.
+ * Processes of `workerBase` left by a `run` that is gone: their environment names that base
+ * and a supervisor no longer running (its pid gone, or taken by a process started later).
+ * Linux only (`/proc`); elsewhere, or for processes of other users, nothing is found.
  */
 export async function findOrphanWorkers(workerBase: string): Promise<OrphanWorker[]> {
   const entries = await readdir('/proc').catch(() => [] as string[]);
   const found: OrphanWorker[] = [];
+  const running = new Map<string, boolean>();
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     if (pid === process.pid) continue;
-    const env = await readEnviron(pid);
-    if (env?.get(WORKER_BASE_ENV) !== workerBase) continue;
-    const supervisorPid = Number(env.get(SUPERVISOR_PID_ENV));
-    const parent = await parentOf(pid);
-    if (parent === undefined || parent === supervisorPid) continue;
-    found.push({ pid, supervisorPid });
+    const supervisor = await orphanedSupervisorOf(pid, workerBase, running);
+    if (supervisor !== undefined) found.push({ pid, supervisor });
   }
   return found;
+}
+
+/** The gone supervisor `pid` names, if it is a process of `workerBase` whose `run` is gone. */
+async function orphanedSupervisorOf(
+  pid: number,
+  workerBase: string,
+  running = new Map<string, boolean>(),
+): Promise<string | undefined> {
+  const env = await readEnviron(pid);
+  if (env?.get(WORKER_BASE_ENV) !== workerBase) return undefined;
+  const supervisor = env.get(SUPERVISOR_ENV) ?? '';
+  let alive = running.get(supervisor);
+  if (alive === undefined) {
+    alive = await supervisorRunning(supervisor);
+    running.set(supervisor, alive);
+  }
+  return alive ? undefined : supervisor;
+}
+
+async function supervisorRunning(supervisor: string): Promise<boolean> {
+  const [pidText, started] = supervisor.split(':');
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  const now = await startTimeOf(pid);
+  // Without a recorded start time (no /proc then), a live pid counts as the same `run`.
+  return now !== undefined && (started === undefined || started === '' || now === started);
 }
 
 /**
@@ -51,7 +88,7 @@ export async function stopOrphanWorkers(
   if (orphans.length === 0) return [];
   for (const orphan of orphans) {
     log.warn(
-      { pid: orphan.pid, supervisorPid: orphan.supervisorPid, workerBasePath: workerBase },
+      { pid: orphan.pid, supervisor: orphan.supervisor, workerBasePath: workerBase },
       'a worker left by an earlier run (killed without stopping its workers) still reads its shard; stopping it before starting ours',
     );
     signalGroup(orphan.pid, 'SIGTERM');
@@ -63,7 +100,10 @@ export async function stopOrphanWorkers(
     const living = await Promise.all(left.map(isRunning));
     left = left.filter((_, i) => living[i]);
   }
-  for (const pid of left) signalGroup(pid, 'SIGKILL');
+  for (const pid of left) {
+    // Still the same orphan (its pid not taken meanwhile by a process of someone else).
+    if ((await orphanedSupervisorOf(pid, workerBase)) !== undefined) signalGroup(pid, 'SIGKILL');
+  }
   return orphans.map((o) => o.pid);
 }
 
@@ -78,13 +118,20 @@ async function readEnviron(pid: number): Promise<Map<string, string> | undefined
   return env;
 }
 
-/** The parent pid from `/proc/<pid>/stat` (after the command name, which may hold spaces). */
-async function parentOf(pid: number): Promise<number | undefined> {
+/**
+ * When `pid` started (clock ticks since boot, field 22 of `/proc/<pid>/stat`, read after the
+ * command name, which may hold spaces); undefined when it is not running.
+ */
+async function startTimeOf(pid: number): Promise<string | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return undefined;
+  return stat === undefined ? undefined : startTimeIn(stat);
+}
+
+function startTimeIn(stat: string): string | undefined {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const parent = Number(fields[1]);
-  return Number.isInteger(parent) ? parent : undefined;
+  // fields[0] is field 3 (state): a zombie is not running.
+  if (fields[0] === 'Z') return undefined;
+  return fields[19];
 }
 
 /** Running: there, and not a zombie its new parent has yet to reap (some never do). */

@@ -10,7 +10,7 @@ import {
 import { silentLogger, type Logger } from '../observability/index.ts';
 import { DEFAULT_BACKOFF, nextRestart, type BackoffPolicy } from './backoff.ts';
 import { supervisorMetrics, type SupervisorMetrics } from './metrics.ts';
-import { SUPERVISOR_PID_ENV, WORKER_BASE_ENV } from './orphans.ts';
+import { SUPERVISOR_ENV, supervisorId, WORKER_BASE_ENV } from './orphans.ts';
 import {
   desiredWorkers,
   planWorkers,
@@ -95,6 +95,7 @@ export class Supervisor {
   private readonly metrics: SupervisorMetrics;
   private readonly stopGraceMs: number;
   private readonly env: NodeJS.ProcessEnv | undefined;
+  private readonly supervisorId = supervisorId();
   private readonly cwd: string | undefined;
   private readonly slots = new Map<WorkerKey, Slot>();
   /** Draining shards the distributor reported drained: their workers are no longer wanted. */
@@ -297,7 +298,7 @@ export class Supervisor {
       ...failureEnv(failure, pool),
       // Who started it, over which queues: a worker that outlives this process is found by
       // the next `run` (see orphans.ts).
-      [SUPERVISOR_PID_ENV]: String(process.pid),
+      [SUPERVISOR_ENV]: this.supervisorId,
       [WORKER_BASE_ENV]: resolve(this.config.worker.workerBasePath),
     };
   }

@@ -137,7 +137,7 @@ describe('supervisor', () => {
       });
     // Who supervises it, over which queues: the next run finds a worker this one left.
     const supervised = {
-      SD_SUPERVISOR_PID: String(process.pid),
+      SD_SUPERVISOR: expect.stringMatching(new RegExp(`^${process.pid}:\\d+$`)),
       SD_SUPERVISED_BASE: resolve(config.worker.workerBasePath),
     };
     expect(await envOf('default')).toEqual({
