@@ -541,17 +541,27 @@ function routerFor(config: DistributorConfig): PoolRouter {
   return new PoolRouter(config.pools.filter((pool) => pool.minWorkers > 0));
 }
 
-/** `config` with each pool's moving_shards set to `moving`'s list for it (none if absent). */
+/**
+ * `config` with each pool's moving_shards set to `moving`'s list for it (none if absent),
+ * less the shards `config` itself keeps: live ones, and those its draining_shards lists (run
+ * mode gives them their workers back), which a list worked out before it must not move.
+ */
 function withMoving(
   config: DistributorConfig,
   moving: ReadonlyMap<string, readonly number[]>,
 ): DistributorConfig {
+  const removed = (pool: string, live: number, kept: readonly number[]) =>
+    (moving.get(pool) ?? []).filter((shard) => shard >= live && !kept.includes(shard));
+  const { dispatcher } = config;
   return {
     ...config,
-    dispatcher: { ...config.dispatcher, movingShards: [...(moving.get(DEFAULT_POOL) ?? [])] },
+    dispatcher: {
+      ...dispatcher,
+      movingShards: removed(DEFAULT_POOL, dispatcher.minWorkers, dispatcher.drainingShards),
+    },
     pools: config.pools.map((pool) => ({
       ...pool,
-      movingShards: [...(moving.get(pool.name) ?? [])],
+      movingShards: removed(pool.name, pool.minWorkers, pool.drainingShards),
     })),
   };
 }
