@@ -1,6 +1,10 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile, type Env } from '../config/index.ts';
-import { failpointFromSpec, startDistributorService } from '../distributor/index.ts';
+import {
+  failpointFromSpec,
+  readConfigBaseline,
+  startDistributorService,
+} from '../distributor/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { UsageError } from './usage-error.ts';
 
@@ -22,11 +26,13 @@ export async function distributorCommand(
     strict: true,
   }).valueOf() as { values: { config?: string; 'metrics-port'?: string } };
   if (!values.config) throw new UsageError('--config FILE is required', DISTRIBUTOR_USAGE);
+  const configBaseline = readConfigBaseline(values.config);
   const config = await loadConfigFile(values.config, { env, log });
   const service = await startDistributorService({
     signal,
     config,
     configFile: values.config,
+    ...(configBaseline === undefined ? {} : { configBaseline }),
     env,
     log,
     failpoint: failpointFromSpec(env['SD_FAILPOINT']),

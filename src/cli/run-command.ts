@@ -10,6 +10,7 @@ import {
 } from '../config/index.ts';
 import {
   failpointFromSpec,
+  readConfigBaseline,
   startDistributorService,
   type DistributorService,
 } from '../distributor/index.ts';
@@ -78,6 +79,7 @@ export async function runCommand(
   } else if (values.data !== undefined) {
     throw new UsageError('--data goes with --demo', RUN_USAGE);
   }
+  const configBaseline = readConfigBaseline(configFile);
   const config = await loadConfigFile(configFile, { env, log });
   await mkdir(config.dispatcher.basePath, { recursive: true });
   await mkdir(config.worker.workerBasePath, { recursive: true });
@@ -97,6 +99,7 @@ export async function runCommand(
       signal,
       config,
       configFile,
+      ...(configBaseline === undefined ? {} : { configBaseline }),
       env,
       log,
       failpoint: failpointFromSpec(env['SD_FAILPOINT']),

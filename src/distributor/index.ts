@@ -6,7 +6,7 @@ export { failpointFromSpec, PROTOCOL_STEPS } from './failpoints.ts';
 export type { Failpoint, ProtocolStep } from './failpoints.ts';
 export { JournalMismatchError, JournalCorruptError } from './errors.ts';
 export { watchConfig } from './config-watch.ts';
-export { startDistributorService } from './service.ts';
+export { readConfigBaseline, startDistributorService } from './service.ts';
 export type { DistributorService, DistributorServiceOptions } from './service.ts';
 export { openBackends } from './backends.ts';
 export { PoolRouter } from './routing.ts';

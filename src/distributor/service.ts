@@ -15,6 +15,8 @@ export interface DistributorServiceOptions {
   config: DistributorConfig;
   /** The INI to watch for live shard-set changes (absent: no watch). */
   configFile?: string;
+  /** Its text as read before `config` was parsed from it (readConfigBaseline); default: read at start. */
+  configBaseline?: string;
   env: Env;
   log: Logger;
   failpoint?: Failpoint;
@@ -45,7 +47,9 @@ export async function startDistributorService(
   const { config, log } = options;
   // What the running config was read from, before any wait: an edit made while the service
   // waits for its backend or main queue is applied once it runs.
-  const baseline = options.configFile ? readBaseline(options.configFile) : undefined;
+  const baseline =
+    options.configBaseline ??
+    (options.configFile ? readConfigBaseline(options.configFile) : undefined);
   const registry = createRegistry();
   const controller = new AbortController();
   // A signal given while the backends opened counts too (a listener added now would never fire).
@@ -140,7 +144,12 @@ export async function startDistributorService(
   return { distributor: running, server, done, stop: () => controller.abort() };
 }
 
-function readBaseline(file: string): string | undefined {
+/**
+ * The INI's text, read before it is loaded and parsed: the config watch compares with it, so
+ * an edit made after (while the process opens its queues, stops left-over workers, …) is
+ * applied; one made between this read and the parse is applied once more, to no effect.
+ */
+export function readConfigBaseline(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch {
