@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { DistributorConfig } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
-import { createVedaBackend, QueueError } from '../queue/index.ts';
+import { createVedaBackend, QueueTimeoutError } from '../queue/index.ts';
 import { Backoff, sleep } from './backoff.ts';
 import type { DistributorBackends } from './backends-type.ts';
 import { BatchJournal } from './journal.ts';
@@ -51,8 +51,8 @@ export async function openBackends(
 
 /**
  * `openBackends`, waiting for a backend that cannot be reached yet (a NATS server down or
- * still starting) rather than exit and crash-loop: each failure that may pass is logged when
- * its reason changes, and tried again with backoff until it opens or `signal` fires.
+ * still starting) rather than exit and crash-loop: each such failure is logged when its
+ * reason changes, and tried again with backoff until it opens or `signal` fires.
  */
 export async function openBackendsWhenReachable(
   config: DistributorConfig,
@@ -66,7 +66,8 @@ export async function openBackendsWhenReachable(
     try {
       return await openBackends(config, log, registry);
     } catch (error) {
-      if (!(error instanceof QueueError && error.retryable) || signal.aborted) throw error;
+      // Only a server that does not answer; a missing file or refused credentials fail now.
+      if (!(error instanceof QueueTimeoutError) || signal.aborted) throw error;
       if (error.message !== said) {
         said = error.message;
         log.warn({ err: error }, 'cannot open the queue backend yet; retrying');

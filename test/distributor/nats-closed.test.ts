@@ -52,3 +52,27 @@ it('exits non-zero, saying why, when the NATS client closes its connection for g
     'NATS connection closed for good; queue operations fail from now on',
   );
 }, 90_000);
+
+it('exits at once, saying so, when NATS refuses its credentials at start: waiting would not help', async () => {
+  await writeFile(join(server.dir, 'nats-server.conf'), 'authorization { token: "not-ours" }\n');
+  await server.restart();
+  const base = defaultConfig();
+  const file = join(dir, 'refused.ini');
+  await writeFile(
+    file,
+    renderIni({
+      ...base,
+      dispatcher: { ...base.dispatcher, backend: 'nats', mainQueueName: 'refused' },
+      nats: defaultNatsConfig(server.url),
+    }),
+  );
+  const exit = await distributorProcess(file).exited;
+  expect(exit.code).not.toBe(0);
+  expect(exit.output).not.toContain('cannot open the queue backend yet');
+  const last = exit.output.trim().split('\n').at(-1);
+  expect(last).toMatch(
+    new RegExp(
+      `^shard-distributor: NATS at ${server.url} refused the connection: Authorization Violation; check the credentials .* \\[SD_ERR_QUEUE_CLOSED\\]$`,
+    ),
+  );
+}, 60_000);

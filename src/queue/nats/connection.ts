@@ -72,6 +72,14 @@ export async function openConnection(
   try {
     nc = await connect(connectOptions);
   } catch (err) {
+    // Refused credentials do not pass by waiting: say so, where an unreachable server is a
+    // timeout, which the distributor waits out.
+    if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
+      throw new QueueConnectionClosedError(
+        `NATS at ${options.servers.join(',')} refused the connection: ${err.message}; ${CHECK_CREDENTIALS}`,
+        { cause: err },
+      );
+    }
     throw new QueueTimeoutError(
       `could not connect to NATS at ${options.servers.join(',')}: ${(err as Error).message}; check [nats] url and that the server is up`,
       { cause: err },
@@ -81,6 +89,9 @@ export async function openConnection(
   void watchClosed(nc, options.servers, log);
   return nc;
 }
+
+const CHECK_CREDENTIALS =
+  "check the credentials ([nats] credentials_file, the ShardDistributor's queue.nats.credentialsSecret) and the user's authorisation on the server";
 
 /** Why each connection the client closed on its own (not through `close`) ended. */
 const closedForGood = new WeakMap<NatsConnection, QueueClosedError>();
@@ -110,9 +121,7 @@ async function watchClosed(
     reason instanceof AuthorizationError || reason instanceof UserAuthenticationExpiredError;
   const error = new QueueConnectionClosedError(
     `the NATS client closed its connection to ${servers.join(',')} for good: ${reason.message}; ` +
-      (auth
-        ? "check the credentials ([nats] credentials_file, the ShardDistributor's queue.nats.credentialsSecret) and the user's authorisation on the server, then restart"
-        : 'restart the process once the cause is fixed'),
+      (auth ? `${CHECK_CREDENTIALS}, then restart` : 'restart the process once the cause is fixed'),
     { cause: reason },
   );
   closedForGood.set(nc, error);
