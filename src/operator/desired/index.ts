@@ -129,6 +129,7 @@ export {
   REASON_FAILURE_ENV_OVERRIDDEN,
   REASON_INVALID_SPEC,
   REASON_NOT_OWNED,
+  REASON_APPLY_FAILED,
 } from './problems.ts';
 export type { Problem } from './problems.ts';
 export { withPodTemplateOverrides } from './pod-template-overrides.ts';

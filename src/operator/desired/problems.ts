@@ -18,6 +18,8 @@ export interface Problem {
 export const REASON_INVALID_SPEC = 'InvalidSpec';
 /** An object the operator would own already exists and is someone else's (left alone). */
 export const REASON_NOT_OWNED = 'NameConflict';
+/** A write of this reconcile failed (a quota, an admission webhook, a missing permission). */
+export const REASON_APPLY_FAILED = 'ApplyFailed';
 /** worker.env sets an SD_* variable the failure policy sets: the policy's value is used. */
 export const REASON_FAILURE_ENV_OVERRIDDEN = 'FailureEnvOverridden';
 

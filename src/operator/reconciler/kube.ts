@@ -29,6 +29,26 @@ export function isNamespaceTerminating(error: unknown): boolean {
   );
 }
 
+/**
+ * What a failed request says to a person: the API server's Status message (`exceeded quota:
+ * …`, a webhook's denial) and the HTTP code, not client-node's dump of the body and headers.
+ */
+export function failureMessage(error: unknown): string {
+  if (error instanceof k8s.ApiException) {
+    let body: unknown = error.body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        // Not a Status: the code alone, then.
+      }
+    }
+    const message = (body as { message?: unknown } | undefined)?.message;
+    return typeof message === 'string' ? `${message} (HTTP ${error.code})` : `HTTP ${error.code}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Turns the API server's "being terminated" refusal into its own error, and passes others on. */
 function terminating(error: unknown, namespace: string | undefined): never {
   if (isNamespaceTerminating(error))

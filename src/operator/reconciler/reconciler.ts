@@ -30,6 +30,7 @@ import {
   nextShardPlan,
   poolOfLabels,
   poolsOf,
+  REASON_APPLY_FAILED,
   REASON_INVALID_SPEC,
   REASON_NOT_OWNED,
   shardsWithWorkers,
@@ -56,7 +57,12 @@ import {
   type WorkerObservation,
 } from '../status/index.ts';
 import type { EventRecorder } from './events.ts';
-import { NamespaceTerminatingError, NotOwnedError, type KubeWriter } from './kube.ts';
+import {
+  failureMessage,
+  NamespaceTerminatingError,
+  NotOwnedError,
+  type KubeWriter,
+} from './kube.ts';
 import type { Load, LoadReader } from './load-reader.ts';
 import { forEachConcurrently } from './concurrently.ts';
 import {
@@ -234,15 +240,32 @@ export class ShardDistributorReconciler {
       ...(host?.labels ? { hostPodLabels: host.labels } : {}),
     });
     const released = this.releasedFromHold(sd, key, states);
-    const notOwned = await this.applyOwned(sd, desired, states, released, log, signal);
-    if (notOwned.length > 0) {
-      problems.push(...notOwned);
-      this.warn(sd, REASON_NOT_OWNED, notOwned);
+    try {
+      const notOwned = await this.applyOwned(sd, desired, states, released, log, signal);
+      if (notOwned.length > 0) {
+        problems.push(...notOwned);
+        this.warn(sd, REASON_NOT_OWNED, notOwned);
+      }
+      signal.throwIfAborted();
+      await this.reconcilePlacement(sd, desired, host, log);
+      signal.throwIfAborted();
+      await this.deleteRetiredWorkers(sd, states, retiring, log);
+    } catch (error) {
+      if (!signal.aborted && !(error instanceof NamespaceTerminatingError)) {
+        // Said where `kubectl get sd` shows it, not only in the operator's log; the status
+        // changes only when the message does, so a retried failure writes it once.
+        const failed: Problem = {
+          reason: REASON_APPLY_FAILED,
+          message: `a write failed: ${failureMessage(error)}; retried with backoff`,
+        };
+        const failing = [...problems, failed];
+        await this.writeStatus(sd, states, load, loadError, failing, log, false).catch(
+          (statusError: unknown) =>
+            log.debug({ err: statusError }, 'could not write the failure into the status'),
+        );
+      }
+      throw error;
     }
-    signal.throwIfAborted();
-    await this.reconcilePlacement(sd, desired, host, log);
-    signal.throwIfAborted();
-    await this.deleteRetiredWorkers(sd, states, retiring, log);
     signal.throwIfAborted();
     for (const state of states) this.recordScaling(sd, state);
     await this.writeStatus(sd, states, load, loadError, problems, log);
@@ -748,6 +771,7 @@ export class ShardDistributorReconciler {
     loadError: string | undefined,
     problems: readonly Problem[],
     log: Logger,
+    applied = true,
   ): Promise<void> {
     const observe = (state: PoolState): PoolObserved => {
       const byShard = new Map(
@@ -775,6 +799,7 @@ export class ShardDistributorReconciler {
       ...(loadError ? { loadError } : {}),
       problems,
       now: new Date(this.now()),
+      ...(applied ? {} : { applied: false }),
     });
     if (sd.status && statusEqual(sd.status, status)) return;
     await this.o.kube.patchStatus(sd, status);

@@ -78,6 +78,11 @@ export interface Observed extends PoolObserved {
   loadError?: string;
   problems: readonly Problem[];
   now: Date;
+  /**
+   * False when a write of this reconcile failed: `status.observedGeneration` stays the last
+   * generation fully applied (the conditions still say what this one came to).
+   */
+  applied?: boolean;
 }
 
 export const REASON_ALL_WORKERS_READY = 'AllWorkersReady';
@@ -391,6 +396,8 @@ export function statusFor(sd: ShardDistributor, observed: Observed): ShardDistri
   set(CONDITION_DEGRADED, degradedCondition(sd, observed, views));
   set(CONDITION_BACKPRESSURE, backpressureCondition(sd, observed));
   const [main, ...named] = views;
+  const applied = observed.applied === false ? sd.status?.observedGeneration : generation;
+  const topGeneration = applied === undefined ? {} : { observedGeneration: applied };
   const pools: PoolStatus[] = named.map((view) => ({
     name: view.name,
     workers: workersThatExist(view),
@@ -400,7 +407,7 @@ export function statusFor(sd: ShardDistributor, observed: Observed): ShardDistri
     shards: view.shards,
   }));
   return {
-    ...withGeneration,
+    ...topGeneration,
     workers: workersThatExist(main!),
     desiredWorkers: observed.desiredWorkers,
     readyWorkers: liveOf(main!).filter((s) => s.ready).length,

@@ -339,6 +339,39 @@ describe('the operator on a real control plane', () => {
     });
   });
 
+  it('says Degraded ApplyFailed with the API server’s reason while a write is refused (a quota), and clears it once writes go through', async () => {
+    // Two Deployments at most: of three workers and the distributor, some are refused.
+    await core().createNamespacedResourceQuota({
+      namespace: ns.name,
+      body: { metadata: { name: 'few' }, spec: { hard: { 'count/deployments.apps': '2' } } },
+    });
+    await eventually(
+      async () => {
+        const quota = await core().readNamespacedResourceQuota({ namespace: ns.name, name: 'few' });
+        expect(quota.status?.hard?.['count/deployments.apps']).toBe('2');
+      },
+      { timeoutMs: 30_000 },
+    );
+    await createSd(ns.name, sdManifest('capped', { minWorkers: 3 }));
+    const degraded = await sdWithCondition(
+      ns.name,
+      'capped',
+      'Degraded',
+      { status: 'True', reason: 'ApplyFailed' },
+      60_000,
+    );
+    expect(condition(degraded, 'Degraded')?.message).toMatch(
+      /^a write failed: .*exceeded quota: few.* \(HTTP 403\); retried with backoff$/,
+    );
+
+    await core().deleteNamespacedResourceQuota({ namespace: ns.name, name: 'few' });
+    await eventually(
+      async () => expect(await workerDeploymentNames(ns.name, 'capped')).toHaveLength(3),
+      { timeoutMs: 120_000 },
+    );
+    await sdWithCondition(ns.name, 'capped', 'Degraded', { status: 'False' }, 60_000);
+  }, 240_000);
+
   it('reports a missing claim as Degraded with a message a person can act on', async () => {
     await createSd(
       ns.name,

@@ -78,6 +78,29 @@ describe('statusFor', () => {
     expect(status.conditions?.every((c) => c.observedGeneration === 3)).toBe(true);
   });
 
+  it('keeps observedGeneration at the last generation applied when a write of this one failed', () => {
+    const edited: ShardDistributor = {
+      ...sd,
+      status: { ...statusFor(sd, observed()), observedGeneration: 2 },
+    };
+    const failed = statusFor(
+      edited,
+      observed({
+        problems: [{ reason: 'ApplyFailed', message: 'a write failed: exceeded quota' }],
+        applied: false,
+      }),
+    );
+    expect(failed.observedGeneration).toBe(2);
+    expect(condition(failed, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'ApplyFailed',
+      observedGeneration: 3,
+    });
+    // Never applied at all: no generation to claim.
+    const first = statusFor({ ...sd, status: undefined }, observed({ applied: false }));
+    expect(first.observedGeneration).toBeUndefined();
+  });
+
   it('names the workers that are not ready', () => {
     const workers = observed().workerDeployments.map((w) =>
       w.shard === 2 ? { ...w, readyReplicas: 0 } : w,
