@@ -31,6 +31,11 @@ export class QueueClosedError extends QueueError {
   constructor(message: string, options?: ErrorOptions) {
     super('SD_ERR_QUEUE_CLOSED', message, options);
   }
+
+  /** `handle` ("writer of queue q", …) used after its own `close`. */
+  static of(handle: string): QueueClosedError {
+    return new QueueClosedError(`${handle} is closed; open a new one`);
+  }
 }
 
 /**

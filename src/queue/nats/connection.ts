@@ -101,7 +101,7 @@ const closedForGood = new WeakMap<NatsConnection, QueueClosedError>();
  * connection up, when it did so on its own, rather than the bare "is closed" of a handle.
  */
 export function closedError(nc: NatsConnection, handle: string): QueueClosedError {
-  return closedForGood.get(nc) ?? new QueueClosedError(`${handle} is closed; open a new one`);
+  return closedForGood.get(nc) ?? QueueClosedError.of(handle);
 }
 
 /**

@@ -467,7 +467,7 @@ export class NatsConsumer implements QueueConsumer {
   private assertOpen(): void {
     const what = `consumer ${this.name} of queue ${this.queue}`;
     if (this.ctx.nc.isClosed()) throw closedError(this.ctx.nc, what);
-    if (this.closed) throw new QueueClosedError(`${what} is closed; open a new one`);
+    if (this.closed) throw QueueClosedError.of(what);
   }
 }
 

@@ -138,6 +138,6 @@ export class NatsWriter implements QueueWriter {
   private assertOpen(): void {
     const what = `writer of queue ${this.queue}`;
     if (this.ctx.nc.isClosed()) throw closedError(this.ctx.nc, what);
-    if (this.closed) throw new QueueClosedError(`${what} is closed; open a new one`);
+    if (this.closed) throw QueueClosedError.of(what);
   }
 }

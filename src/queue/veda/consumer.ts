@@ -264,10 +264,7 @@ export class VedaConsumer implements QueueConsumer {
   }
 
   private assertOpen(): void {
-    if (this.closed)
-      throw new QueueClosedError(
-        `consumer ${this.name} of queue ${this.queue} is closed; open a new one`,
-      );
+    if (this.closed) throw QueueClosedError.of(`consumer ${this.name} of queue ${this.queue}`);
   }
 
   private async writePop(place: VedaPlace): Promise<void> {

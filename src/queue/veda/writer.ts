@@ -301,8 +301,7 @@ export class VedaWriter implements QueueWriter {
   }
 
   private assertOpen(): void {
-    if (this.closed)
-      throw new QueueClosedError(`writer of queue ${this.queue} is closed; open a new one`);
+    if (this.closed) throw QueueClosedError.of(`writer of queue ${this.queue}`);
   }
 
   private async rotate(): Promise<void> {
