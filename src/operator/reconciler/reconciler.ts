@@ -647,7 +647,9 @@ export class ShardDistributorReconciler {
       previous &&
       (!current || previous.kind !== current.kind || previous.name !== current.name)
     ) {
-      await this.removeSidecar(sd, previous, log);
+      // Moving to another host: its annotation is written once, below (a second patch with
+      // the same resourceVersion would be refused with a conflict).
+      await this.removeSidecar(sd, previous, log, current === undefined);
     }
     if (desired.sidecar && current) {
       const live = await this.o.kube.read(
@@ -685,6 +687,7 @@ export class ShardDistributorReconciler {
     sd: ShardDistributor,
     target: SidecarTarget,
     log: Logger,
+    clearAnnotation = true,
   ): Promise<void> {
     const live = await this.o.kube.read(
       'apps/v1',
@@ -704,7 +707,7 @@ export class ShardDistributorReconciler {
         `distributor sidecar removed from ${target.kind} ${target.name}`,
       );
     }
-    if (!sd.metadata.deletionTimestamp)
+    if (clearAnnotation && !sd.metadata.deletionTimestamp)
       await this.o.kube.patchMetadata(sd, { annotations: { [ANNOTATION_SIDECAR_OF]: null } });
   }
 

@@ -9,6 +9,7 @@ import {
   expectEvent,
   getSd,
   LocalDistributor,
+  metricSum,
   patchSpec,
   sdManifest,
   workerDeploymentNames,
@@ -234,6 +235,54 @@ describe('the distributor as a native sidecar of the workload that owns the main
     expect(fieldsOf(after, MANAGER)).toBeUndefined();
     expect(fieldsOf(after, 'veda-team')).toEqual(teamFields);
   }, 300_000);
+
+  it('moves to another host in one reconcile: the first is left as its owner wrote it, and no write fails', async () => {
+    const replica = structuredClone(HOST);
+    replica.metadata = { name: 'veda-replica', labels: { app: 'veda-replica' } };
+    replica.spec.serviceName = 'veda-replica';
+    replica.spec.selector = { matchLabels: { app: 'veda-replica' } };
+    replica.spec.template.metadata.labels = { app: 'veda-replica' };
+    for (const workload of [HOST, replica])
+      kubectlOk(['apply', '--server-side', '--field-manager=veda-team', '-n', ns.name, '-f', '-'], {
+        input: JSON.stringify(workload),
+      });
+    const before = await host(ns.name);
+    // No distributor runs here to report a drain: Abandon lets the clean-up delete it.
+    const manifest = sidecarSd();
+    await createSd(ns.name, { ...manifest, spec: { ...manifest.spec, deletionPolicy: 'Abandon' } });
+    await eventually(
+      async () => expect(ourEntries(await host(ns.name)).containers).toHaveLength(1),
+      { timeoutMs: 60_000 },
+    );
+    const errors = () => metricSum(op.metricsPort, 'controller_runtime_reconcile_errors_total');
+    const errorsBefore = await errors();
+
+    await patchSpec(ns.name, SD, {
+      distributor: {
+        placement: 'Sidecar',
+        sidecarOf: { kind: 'StatefulSet', name: 'veda-replica' },
+      },
+    });
+    await eventually(
+      async () => {
+        const moved = await apps().readNamespacedStatefulSet({
+          namespace: ns.name,
+          name: 'veda-replica',
+        });
+        expect(ourEntries(moved).containers).toHaveLength(1);
+        expect(ourEntries(await host(ns.name))).toEqual({ containers: [], volumes: [] });
+        const sd = await getSd(ns.name, SD);
+        expect(sd.metadata.annotations?.['shards.veda.dev/sidecar-of']).toBe(
+          'StatefulSet/veda-replica',
+        );
+      },
+      { timeoutMs: 60_000 },
+    );
+    expect(JSON.parse(JSON.stringify((await host(ns.name)).spec))).toEqual(
+      JSON.parse(JSON.stringify(before.spec)),
+    );
+    expect(await errors()).toBe(errorsBefore);
+  }, 180_000);
 
   it('reports a host that does not exist as Degraded, and attaches once it is created', async () => {
     await createSd(ns.name, {
