@@ -32,7 +32,7 @@ export function watchConfig(
   onChange: (config: DistributorConfig) => void | Promise<void>,
   { intervalMs = 1_000, settleMs = 250, baseline }: ConfigWatchTiming = {},
 ): () => void {
-  let last = baseline ?? readSafely(file);
+  let last = baseline ?? readConfigBaseline(file);
   let settling: NodeJS.Timeout | undefined;
 
   const apply = (text: string) => {
@@ -54,7 +54,7 @@ export function watchConfig(
   const settle = (seen: string) => {
     clearTimeout(settling);
     settling = setTimeout(() => {
-      const now = readSafely(file);
+      const now = readConfigBaseline(file);
       if (now === undefined || now === last) return;
       if (now === seen) apply(now);
       else settle(now);
@@ -62,7 +62,7 @@ export function watchConfig(
     settling.unref();
   };
   const listener = () => {
-    const text = readSafely(file);
+    const text = readConfigBaseline(file);
     if (text !== undefined && text !== last) settle(text);
   };
   watchFile(file, { interval: intervalMs, persistent: false }, listener);
@@ -74,7 +74,13 @@ export function watchConfig(
   };
 }
 
-function readSafely(file: string): string | undefined {
+/**
+ * The INI's text, or undefined when it cannot be read. Read before the INI is loaded and
+ * parsed, it is the watch's baseline: an edit made after (while the process opens its
+ * queues, stops left-over workers, …) is applied; one made between this read and the parse
+ * is applied once more, to no effect.
+ */
+export function readConfigBaseline(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { DistributorConfig, Env } from '../config/index.ts';
 import {
   createRegistry,
@@ -7,7 +6,7 @@ import {
   type ObservabilityServer,
 } from '../observability/index.ts';
 import { openBackendsWhenReachable, type DistributorBackends } from './backends.ts';
-import { watchConfig } from './config-watch.ts';
+import { readConfigBaseline, watchConfig } from './config-watch.ts';
 import { Distributor } from './distributor.ts';
 import type { Failpoint } from './failpoints.ts';
 
@@ -142,17 +141,4 @@ export async function startDistributorService(
       await server.close();
     });
   return { distributor: running, server, done, stop: () => controller.abort() };
-}
-
-/**
- * The INI's text, read before it is loaded and parsed: the config watch compares with it, so
- * an edit made after (while the process opens its queues, stops left-over workers, …) is
- * applied; one made between this read and the parse is applied once more, to no effect.
- */
-export function readConfigBaseline(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../observability/index.ts';
+import { signalGroup } from './worker-process.ts';
 
 /**
  * Variables every supervised worker (and whatever it starts) carries: the `run` that started
@@ -91,18 +92,20 @@ export async function stopOrphanWorkers(
       { pid: orphan.pid, supervisor: orphan.supervisor, workerBasePath: workerBase },
       'a worker left by an earlier run (killed without stopping its workers) still reads its shard; stopping it before starting ours',
     );
-    signalGroup(orphan.pid, 'SIGTERM');
+    signalOrphan(orphan.pid, 'SIGTERM');
   }
   const deadline = Date.now() + graceMs;
   let left = orphans.map((o) => o.pid);
   while (left.length > 0 && Date.now() < deadline) {
     await sleep(50);
-    const living = await Promise.all(left.map(isRunning));
+    const living = await Promise.all(
+      left.map(async (pid) => (await startTimeOf(pid)) !== undefined),
+    );
     left = left.filter((_, i) => living[i]);
   }
   for (const pid of left) {
     // Still the same orphan (its pid not taken meanwhile by a process of someone else).
-    if ((await orphanedSupervisorOf(pid, workerBase)) !== undefined) signalGroup(pid, 'SIGKILL');
+    if ((await orphanedSupervisorOf(pid, workerBase)) !== undefined) signalOrphan(pid, 'SIGKILL');
   }
   return orphans.map((o) => o.pid);
 }
@@ -134,21 +137,12 @@ function startTimeIn(stat: string): string | undefined {
   return fields[19];
 }
 
-/** Running: there, and not a zombie its new parent has yet to reap (some never do). */
-async function isRunning(pid: number): Promise<boolean> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
-  return status !== undefined && !/^State:\s+Z/m.test(status);
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** The group, or the process alone when it leads none (any more). */
+function signalOrphan(pid: number, signal: NodeJS.Signals): void {
+  if (signalGroup(pid, signal)) return;
   try {
-    process.kill(-pid, signal);
+    process.kill(pid, signal);
   } catch {
-    // Gone already, or not a group leader any more: the process itself, then.
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // Gone.
-    }
+    // Gone.
   }
 }

@@ -131,7 +131,8 @@ export class WorkerProcess {
   }
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+/** Signals `pid`'s process group; false when there is none (gone, or not a leader). */
+export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, signal);
     return true;

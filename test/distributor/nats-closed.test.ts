@@ -19,17 +19,23 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-it('exits non-zero, saying why, when the NATS client closes its connection for good', async () => {
+/** A distributor INI on this file's server, main queue `queue`. */
+async function natsIni(queue: string): Promise<string> {
   const base = defaultConfig();
-  const file = join(dir, 'closed.ini');
+  const file = join(dir, `${queue}.ini`);
   await writeFile(
     file,
     renderIni({
       ...base,
-      dispatcher: { ...base.dispatcher, backend: 'nats', mainQueueName: 'closing' },
+      dispatcher: { ...base.dispatcher, backend: 'nats', mainQueueName: queue },
       nats: defaultNatsConfig(server.url),
     }),
   );
+  return file;
+}
+
+it('exits non-zero, saying why, when the NATS client closes its connection for good', async () => {
+  const file = await natsIni('closing');
   const distributor = distributorProcess(file);
   await eventually(() => expect(distributor.output()).toContain('distributor started'), {
     timeoutMs: 30_000,
@@ -56,16 +62,7 @@ it('exits non-zero, saying why, when the NATS client closes its connection for g
 it('exits at once, saying so, when NATS refuses its credentials at start: waiting would not help', async () => {
   await writeFile(join(server.dir, 'nats-server.conf'), 'authorization { token: "not-ours" }\n');
   await server.restart();
-  const base = defaultConfig();
-  const file = join(dir, 'refused.ini');
-  await writeFile(
-    file,
-    renderIni({
-      ...base,
-      dispatcher: { ...base.dispatcher, backend: 'nats', mainQueueName: 'refused' },
-      nats: defaultNatsConfig(server.url),
-    }),
-  );
+  const file = await natsIni('refused');
   const exit = await distributorProcess(file).exited;
   expect(exit.code).not.toBe(0);
   expect(exit.output).not.toContain('cannot open the queue backend yet');

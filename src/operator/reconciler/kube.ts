@@ -9,6 +9,7 @@ import {
   type ShardDistributorStatus,
 } from '../../api/index.ts';
 import { ShardDistributorError } from '../../errors.ts';
+import { apiStatusMessage } from '../runtime/index.ts';
 import { isSemanticSubset } from './semantic-subset.ts';
 
 export const FIELD_MANAGER = 'shard-distributor';
@@ -35,16 +36,8 @@ export function isNamespaceTerminating(error: unknown): boolean {
  */
 export function failureMessage(error: unknown): string {
   if (error instanceof k8s.ApiException) {
-    let body: unknown = error.body;
-    if (typeof body === 'string') {
-      try {
-        body = JSON.parse(body);
-      } catch {
-        // Not a Status: the code alone, then.
-      }
-    }
-    const message = (body as { message?: unknown } | undefined)?.message;
-    return typeof message === 'string' ? `${message} (HTTP ${error.code})` : `HTTP ${error.code}`;
+    const message = apiStatusMessage(error.body);
+    return message === undefined ? `HTTP ${error.code}` : `${message} (HTTP ${error.code})`;
   }
   return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,6 @@
 export { Informer } from './informer.ts';
 export type { InformerHandler, InformerOptions } from './informer.ts';
+export { apiStatusMessage } from './api-status.ts';
 export { kubeListerWatcher } from './list-watch.ts';
 export type {
   ListerWatcher,

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { apiStatusMessage } from './api-status.ts';
 import { ResourceExpiredError, WatchRequestError } from './errors.ts';
 
 /** Which objects an informer follows. */
@@ -253,12 +254,7 @@ function readBody(res: http.IncomingMessage): Promise<string> {
 }
 
 function statusMessage(body: string): string {
-  try {
-    const status = JSON.parse(body) as { message?: string };
-    return status.message ?? body.slice(0, 200);
-  } catch {
-    return body.slice(0, 200);
-  }
+  return apiStatusMessage(body) ?? body.slice(0, 200);
 }
 
 function asError(error: unknown): Error {

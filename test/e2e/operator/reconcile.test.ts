@@ -473,6 +473,13 @@ describe('the operator on a real control plane', () => {
     return { produced, local };
   }
 
+  /** Waits until no ShardDistributor is left in the test's namespace (finalizers done). */
+  const sdsGone = (timeoutMs: number) =>
+    eventually(
+      async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
+      { timeoutMs },
+    );
+
   const replicas = async (name: string) =>
     (await apps().readNamespacedDeployment({ namespace: ns.name, name })).spec?.replicas;
 
@@ -504,10 +511,7 @@ describe('the operator on a real control plane', () => {
       { timeoutMs: 30_000 },
     );
     expect([...taken, ...rest].sort()).toEqual(produced);
-    await eventually(
-      async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
-      { timeoutMs: 60_000 },
-    );
+    await sdsGone(60_000);
   });
 
   it('waits, when deleted (Drain), for a distributor that has not read the deletion yet: what it routes meanwhile is drained too', async () => {
@@ -590,10 +594,7 @@ describe('the operator on a real control plane', () => {
     await createSd(ns.name, sdManifest('never', invalid));
     await sdWithCondition(ns.name, 'never', 'Degraded', { reason: 'InvalidSpec' }, 60_000);
     kubectlOk(['delete', 'sd', 'never', '-n', ns.name, '--wait=false']);
-    await eventually(
-      async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
-      { timeoutMs: 60_000 },
-    );
+    await sdsGone(60_000);
 
     // Made, then edited into a spec the drain's config cannot be rendered from: the deletion
     // says so and waits, until the spec says to delete without draining.
@@ -615,10 +616,7 @@ describe('the operator on a real control plane', () => {
       'sharddistributor.shards.veda.dev/was',
     );
     await patchSpec(ns.name, 'was', { deletionPolicy: 'Abandon' });
-    await eventually(
-      async () => expect(kubectlOk(['get', 'sd', '-n', ns.name, '-o', 'name']).trim()).toBe(''),
-      { timeoutMs: 60_000 },
-    );
+    await sdsGone(60_000);
   });
 
   it('deletes everything when the ShardDistributor is deleted, after draining', async () => {
