@@ -113,13 +113,18 @@ export async function moveBatch(
       .filter((t) => t.items.length > 0)
       .map((t) => ({ queue: t.queue, mark: writerOf(context, t.queue).mark(), items: t.items })),
   };
+  // Built before the journal names them: an item that cannot be encoded fails the batch here,
+  // not in every later start's recovery of a journal it can never finish.
+  const payloads = entry.targets.map((t) =>
+    t.items.map((item) => payloadOf(item, messageAt(batch.messages, item.index))),
+  );
   await journal?.write(entry);
   failpoint?.('after-journal');
   const copied = await context.alreadyCopied?.(
     batch.from,
     entry.targets.map((t) => t.queue),
   );
-  await writeTargets(context, entry, batch.messages, false, copied);
+  await writeTargets(context, entry, batch.messages, { copied, payloads });
   await source.commit(entry.next);
   failpoint?.('after-commit');
   await journal?.clear();
@@ -162,33 +167,43 @@ export async function finishMove(
         'the queue changed: move the journal aside to resume from the committed position',
     );
   }
-  await writeTargets(context, entry, messages, true);
+  await writeTargets(context, entry, messages);
   await source.commit(entry.next);
   await context.journal?.clear();
   return 'finished';
 }
 
+/**
+ * Writes each target's items and flushes it. `first` is a batch's first try (its payloads
+ * built, what a crashed run stored on nats); without it this is a recovery, which writes only
+ * what `unstoredOf` says the target lacks.
+ */
 async function writeTargets(
   context: MoveContext,
   entry: MoveEntry,
   messages: readonly QueueMessage[],
-  recovering: boolean,
-  copied: ReadonlySet<string> = new Set(),
+  first?: { copied: ReadonlySet<string> | undefined; payloads: readonly (readonly Buffer[])[] },
 ): Promise<void> {
-  for (const target of entry.targets) {
+  const copied = first?.copied ?? new Set<string>();
+  for (const [t, target] of entry.targets.entries()) {
     const writer = writerOf(context, target.queue);
-    // Only a recovery can find part of the batch already durable.
     const idOf = (item: (typeof target.items)[number]) =>
       messageIdOf(messageAt(messages, item.index).position);
-    const missing = recovering
-      ? await unstoredOf(writer, target.mark, target.items.map(idOf))
-      : target.items.map((_, i) => i);
-    const rest = missing.map((i) => target.items[i]!).filter((item) => !copied.has(idOf(item)));
+    // Only a recovery can find part of the batch already durable.
+    const missing =
+      first === undefined
+        ? await unstoredOf(writer, target.mark, target.items.map(idOf))
+        : target.items.map((_, i) => i);
+    const rest = missing.filter((i) => !copied.has(idOf(target.items[i]!)));
     if (rest.length > 0) {
-      const data = rest.map((item) => payloadOf(item, messageAt(messages, item.index)));
-      const ids = rest.map(idOf);
+      const items = rest.map((i) => target.items[i]!);
+      const data = rest.map(
+        (i, k) =>
+          first?.payloads[t]?.[i] ?? payloadOf(items[k]!, messageAt(messages, items[k]!.index)),
+      );
+      const ids = items.map(idOf);
       // A retried or dead-lettered message keeps its headers (nats).
-      const headers = rest.map((item) => messageAt(messages, item.index).headers);
+      const headers = items.map((item) => messageAt(messages, item.index).headers);
       await writer.append(data, { ids, headers });
       context.failpoint?.('after-append');
       await writer.flush();

@@ -425,7 +425,7 @@ async function invoke(
   try {
     const result = await handler(data, context);
     if (result && typeof result === 'object' && 'reject' in result) {
-      return { reject: String(result.reject) };
+      return { reject: reasonOf(result.reject) };
     }
     return { ok: true };
   } catch (err) {
@@ -436,6 +436,20 @@ async function invoke(
         { cause: err },
       );
     }
-    return { reject: err instanceof Error ? err.message : String(err) };
+    return { reject: reasonOf(err) };
+  }
+}
+
+/**
+ * The reason a thrown or rejected value stands for, as text. Never throws: a handler that
+ * throws something with no text (an object without a prototype, an Error whose message is
+ * not a string) must still get its message dead-lettered, not stop the worker on every start.
+ */
+export function reasonOf(value: unknown): string {
+  if (value instanceof Error && typeof value.message === 'string') return value.message;
+  try {
+    return String(value);
+  } catch {
+    return `an object that cannot be turned into text (${Object.prototype.toString.call(value)}) was thrown or rejected with`;
   }
 }

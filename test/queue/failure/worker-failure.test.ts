@@ -120,6 +120,30 @@ onBothBackends((subject) => {
     expect(await s.contents(RETRY)).toEqual([]);
   });
 
+  it('dead-letters whatever the handler throws or rejects with, even a value with no text', async () => {
+    await s.write(SHARD, texts('m', 3));
+    const controller = new AbortController();
+    const done = start(
+      (message) => {
+        const which = text(message);
+        if (which === 'm-1') throw Object.assign(new Error(), { message: undefined });
+        if (which === 'm-2') throw Object.create(null);
+        return { reject: Object.create(null) as string };
+      },
+      controller,
+      { failure: failure({ maxAttempts: 1 }) },
+    );
+    await eventually(async () => expect(await s.contents(DLQ)).toHaveLength(3));
+    controller.abort();
+    const report = await done;
+    const reasons = (await s.contents(DLQ)).map((letter) => decodeEnvelope(letter).header.reason);
+    expect(reasons[0]).toBe('Error');
+    expect(reasons[1]).toMatch(/^an object that cannot be turned into text/);
+    expect(reasons[2]).toMatch(/^an object that cannot be turned into text/);
+    expect(report.rejected).toEqual({ retry: 0, deadLetter: 3, dropped: 0, blocked: 0 });
+    expect(await backlog()).toBe(0);
+  });
+
   it('handles the rest of the shard in order while one message waits for its retry', async () => {
     await s.write(SHARD, texts('m', 6));
     const handled: string[] = [];
