@@ -3,7 +3,7 @@
  * shard-distributor: one binary, several entrypoints (one image in Kubernetes, different args).
  */
 import { ShardDistributorError } from './errors.ts';
-import { createLogger } from './observability/index.ts';
+import { createLogger, type Logger } from './observability/index.ts';
 import { crdCommand } from './cli/crd-command.ts';
 import { DISTRIBUTOR_USAGE, distributorCommand } from './cli/distributor-command.ts';
 import { shutdownSignal } from './cli/signals.ts';
@@ -52,6 +52,23 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const signal = shutdownSignal();
+  try {
+    return await runCommandNamed(command, rest, env, log, signal);
+  } catch (error) {
+    // node:util parseArgs: an unknown flag, a flag without its value, a stray argument.
+    if (String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_'))
+      throw new UsageError((error as Error).message, usage ?? USAGE);
+    throw error;
+  }
+}
+
+async function runCommandNamed(
+  command: string,
+  rest: string[],
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<number> {
   switch (command) {
     case 'distributor':
       await distributorCommand(rest, env, log, signal).catch((error: unknown) => {

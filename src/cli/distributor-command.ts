@@ -6,6 +6,7 @@ import {
   startDistributorService,
 } from '../distributor/index.ts';
 import type { Logger } from '../observability/index.ts';
+import { portFlag } from './port-flag.ts';
 import { UsageError } from './usage-error.ts';
 
 export const DISTRIBUTOR_USAGE = `shard-distributor distributor --config FILE [--metrics-port N]
@@ -26,6 +27,7 @@ export async function distributorCommand(
     strict: true,
   }).valueOf() as { values: { config?: string; 'metrics-port'?: string } };
   if (!values.config) throw new UsageError('--config FILE is required', DISTRIBUTOR_USAGE);
+  const metricsPort = portFlag(values['metrics-port'], '--metrics-port', DISTRIBUTOR_USAGE);
   const configBaseline = readConfigBaseline(values.config);
   const config = await loadConfigFile(values.config, { env, log });
   const service = await startDistributorService({
@@ -36,7 +38,7 @@ export async function distributorCommand(
     env,
     log,
     failpoint: failpointFromSpec(env['SD_FAILPOINT']),
-    metricsPort: values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']),
+    ...(metricsPort === undefined ? {} : { metricsPort }),
   });
   await service.done;
 }

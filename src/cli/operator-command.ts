@@ -3,6 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Env } from '../config/index.ts';
 import type { Logger } from '../observability/index.ts';
 import { startOperator } from '../operator/index.ts';
+import { portFlag } from './port-flag.ts';
 import { UsageError } from './usage-error.ts';
 
 export const DEFAULT_IMAGE = 'ghcr.io/veda-project/shard-distributor:0.1.0';
@@ -53,11 +54,7 @@ interface Flags {
 }
 
 function port(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`${flag} ${value} is not a port (0-65535)`, OPERATOR_USAGE);
-  return n;
+  return portFlag(value, flag, OPERATOR_USAGE) ?? fallback;
 }
 
 function seconds(value: string, flag: string): number {

@@ -19,6 +19,7 @@ import { createLogger, type Logger } from '../observability/index.ts';
 import { stopOrphanWorkers, Supervisor } from '../supervisor/index.ts';
 import { startDemo, type Demo } from './demo.ts';
 import { RunModeDrain } from './run-drain.ts';
+import { portFlag } from './port-flag.ts';
 import { UsageError } from './usage-error.ts';
 
 export const RUN_USAGE = `shard-distributor run [--config FILE] [--metrics-port N]
@@ -41,6 +42,9 @@ interface RunOptions {
   duration?: string;
 }
 
+/** The longest delay a Node timer holds (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export async function runCommand(
   argv: string[],
   env: Env,
@@ -59,13 +63,15 @@ export async function runCommand(
     strict: true,
   }) as { values: RunOptions };
   const duration = values.duration === undefined ? undefined : Number(values.duration);
-  if (duration !== undefined && !(duration > 0))
+  // Node's timers hold at most 2^31 - 1 ms; a longer one would fire at once.
+  if (duration !== undefined && !(duration > 0 && duration * 1000 <= MAX_TIMER_MS))
     throw new UsageError(
-      `--duration ${values.duration} is not a positive number of seconds`,
+      `--duration ${values.duration} is not a positive number of seconds up to ${Math.floor(MAX_TIMER_MS / 1000)}`,
       RUN_USAGE,
     );
-  const metricsPort =
-    values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+  const metricsPort = portFlag(values['metrics-port'], '--metrics-port', RUN_USAGE);
+  if (values.demo && values.config !== undefined)
+    throw new UsageError('--config does not go with --demo, which writes its own', RUN_USAGE);
 
   // The demo talks to a person on stdout; its logs go to stderr and only when they matter.
   const log = values.demo

@@ -59,6 +59,10 @@ export async function startDistributorService(
   let loopError: Error | undefined;
   const server = await startObservabilityServer({
     port: options.metricsPort ?? config.dispatcher.metricsPort,
+    portSetting:
+      options.metricsPort === undefined
+        ? `[dispatcher] metrics_port${options.configFile ? ` in ${options.configFile}` : ''}`
+        : '--metrics-port',
     host: options.metricsHost,
     registry,
     log,

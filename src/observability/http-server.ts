@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ShardDistributorError } from '../errors.ts';
 import type { Logger } from './logger.ts';
 
 export interface Probe {
@@ -11,6 +12,8 @@ export interface Probe {
 export interface ObservabilityServerOptions {
   port: number;
   host?: string;
+  /** Where the port is set (a flag, an INI key), for the error when it cannot be had. */
+  portSetting?: string;
   registry: Registry;
   /** Where a request that failed (a 500) is told; a scrape that fails must not go unseen. */
   log?: Logger;
@@ -31,6 +34,28 @@ export interface ObservabilityServer {
   close(): Promise<void>;
 }
 
+/** The port to serve on cannot be had: taken by another process, or not ours to bind. */
+export class ListenError extends ShardDistributorError {
+  constructor(
+    host: string,
+    port: number,
+    setting: string | undefined,
+    cause: NodeJS.ErrnoException,
+  ) {
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? 'another process listens there (a second copy of this one?)'
+        : cause.code === 'EACCES'
+          ? 'ports below 1024 need privileges this process does not have'
+          : cause.message;
+    super(
+      'SD_ERR_LISTEN',
+      `cannot serve /metrics, /healthz and /readyz on ${host}:${port}: ${why}; set ${setting ?? 'the port'} to a free port (0 picks one)`,
+      { cause },
+    );
+  }
+}
+
 /** Serves /metrics (Prometheus text), /healthz, /readyz and any JSON routes given. */
 export async function startObservabilityServer(
   options: ObservabilityServerOptions,
@@ -42,9 +67,12 @@ export async function startObservabilityServer(
       res.end(`internal error: ${(error as Error).message}\n`);
     });
   });
+  const host = options.host ?? '0.0.0.0';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new ListenError(host, options.port, options.portSetting, error)),
+    );
+    server.listen(options.port, host, () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,

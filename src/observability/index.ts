@@ -1,5 +1,5 @@
 export { createLogger, silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { createRegistry } from './registry.ts';
-export { startObservabilityServer } from './http-server.ts';
+export { ListenError, startObservabilityServer } from './http-server.ts';
 export type { ObservabilityServer, ObservabilityServerOptions, Probe } from './http-server.ts';

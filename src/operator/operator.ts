@@ -201,12 +201,14 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
 
   const metrics = await startObservabilityServer({
     port: options.metricsPort,
+    portSetting: '--metrics-port',
     host: options.host,
     registry,
     log,
   });
   const health = await startObservabilityServer({
     port: options.healthPort,
+    portSetting: '--health-port',
     host: options.host,
     registry,
     log,

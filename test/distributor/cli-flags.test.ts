@@ -1,0 +1,116 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../harness/tools.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'sd-cli-flags-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[]) {
+  const result = spawnSync(process.execPath, [`${REPO_ROOT}src/cli.ts`, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { status: result.status, stderr: result.stderr };
+}
+
+describe('a command line it cannot use', () => {
+  it.each([
+    [['run', '--bogus'], "Unknown option '--bogus'", 'shard-distributor run ['],
+    [['run', '--config'], "Option '--config <value>' argument missing", 'shard-distributor run ['],
+    [
+      ['distributor', '--config', 'x.ini', 'extra'],
+      "Unexpected argument 'extra'",
+      'shard-distributor distributor',
+    ],
+    [
+      ['queue', 'stat', '--base'],
+      "Option '--base <value>' argument missing",
+      'shard-distributor queue',
+    ],
+    [['operator', '--nope'], "Unknown option '--nope'", 'shard-distributor operator'],
+    [
+      ['run', '--metrics-port', 'abc'],
+      '--metrics-port abc is not a port (0-65535)',
+      'shard-distributor run [',
+    ],
+    [
+      ['distributor', '--config', 'x.ini', '--metrics-port', '70000'],
+      '--metrics-port 70000 is not a port',
+      'shard-distributor distributor',
+    ],
+    [
+      ['run', '--demo', '--config', 'a.ini'],
+      '--config does not go with --demo',
+      'shard-distributor run [',
+    ],
+    [
+      ['run', '--demo', '--duration', '2200000'],
+      '--duration 2200000 is not a positive number of seconds up to 2147483',
+      'shard-distributor run [',
+    ],
+  ])(
+    '%j: says what is wrong and how the command is used, exit 2, no stack trace',
+    (args, what, usage) => {
+      const { status, stderr } = cli(args);
+      expect(stderr.split('\n')[0]).toMatch(/^shard-distributor: /);
+      expect(stderr).toContain(`shard-distributor: ${what}`);
+      expect(stderr).toContain(usage);
+      expect(stderr).not.toMatch(/^\s+at /m);
+      expect(status).toBe(2);
+    },
+  );
+
+  it('writes no config file when a flag is wrong', () => {
+    const file = join(dir, 'never.ini');
+    expect(cli(['run', '--config', file, '--metrics-port', '-1']).status).toBe(2);
+    expect(() => readFileSync(file)).toThrow(/ENOENT/);
+  });
+});
+
+describe('a metrics port another process holds', () => {
+  let holder: Server;
+  let port = 0;
+  beforeAll(async () => {
+    holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '0.0.0.0', resolve));
+    port = (holder.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => holder.close(() => resolve())));
+
+  function iniWith(metricsPort: number): string {
+    const file = join(dir, `busy-${metricsPort}.ini`);
+    writeFileSync(
+      file,
+      `[dispatcher]\nbase_path = ${join(dir, 'queue')}\nmetrics_port = ${metricsPort}\n`,
+    );
+    return file;
+  }
+
+  it('names the flag that set it, exit 1', () => {
+    const { status, stderr } = cli([
+      'distributor',
+      '--config',
+      iniWith(0),
+      '--metrics-port',
+      `${port}`,
+    ]);
+    expect(stderr).toContain(
+      `shard-distributor: cannot serve /metrics, /healthz and /readyz on 0.0.0.0:${port}: another process listens there`,
+    );
+    expect(stderr).toContain('set --metrics-port to a free port (0 picks one) [SD_ERR_LISTEN]');
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(status).toBe(1);
+  });
+
+  it('names the INI key and file that set it', () => {
+    const file = iniWith(port);
+    const { status, stderr } = cli(['distributor', '--config', file]);
+    expect(stderr).toContain(`set [dispatcher] metrics_port in ${file} to a free port`);
+    expect(status).toBe(1);
+  });
+});
