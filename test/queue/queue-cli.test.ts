@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,29 @@ describe('shard-distributor queue', () => {
       messages: 3,
       consumers: [],
     });
+  });
+
+  it('looks at a Veda queue without leaving a consumer behind, even when one is named', async () => {
+    expect(cli('push', '--base', dir, 'looked', 'one', 'two').status).toBe(0);
+    expect(cli('tail', '--base', dir, 'looked', '--consumer', 'someone').stdout).toBe('one\ntwo\n');
+    expect(cli('tail', '--base', dir, 'looked').stdout).toBe('one\ntwo\n');
+    // A consumer that only looked would keep retention from deleting any part, for ever.
+    expect(JSON.parse(cli('stat', '--base', dir, 'looked', '--json').stdout)).toMatchObject({
+      consumers: [],
+    });
+    expect(readdirSync(dir).filter((f) => f.startsWith('looked_info_pop'))).toEqual([]);
+    // A damaged pop file is its owner's to find, not set aside by a look.
+    await writeFile(join(dir, 'looked_info_pop_broken'), 'garbage\n');
+    expect(cli('tail', '--base', dir, 'looked', '--consumer', 'broken').stdout).toBe('one\ntwo\n');
+    expect(readFileSync(join(dir, 'looked_info_pop_broken'), 'utf8')).toBe('garbage\n');
+  });
+
+  it('says a Veda queue that is not there is not there, rather than empty', () => {
+    const stat = cli('stat', '--base', dir, 'no-such-queue');
+    expect(stat.stderr).toContain(
+      `queue no-such-queue not found in ${dir} (no no-such-queue_info_queue and no part directory); check the queue name and the base path`,
+    );
+    expect(stat.status).toBe(1);
   });
 
   it('works on the nats backend through the distributor INI', async () => {

@@ -1,7 +1,8 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../../observability/index.ts';
 import { queueMetrics } from '../metrics.ts';
+import { QueueNotFoundError } from '../errors.ts';
 import { OpenHandles } from '../open-handles.ts';
 import type {
   ConsumerOptions,
@@ -112,6 +113,11 @@ export function createVedaBackend(options: VedaBackendOptions): QueueBackend {
       assertOpen();
       checkName('queue', queue);
       const stat = await statVedaQueue(ctx.base, queue);
+      if (!stat.exists) {
+        throw new QueueNotFoundError(
+          `queue ${queue} not found in ${ctx.base} (no ${queue}_info_queue and no part directory); check the queue name and the base path`,
+        );
+      }
       return {
         queue,
         backend: 'veda',
@@ -133,17 +139,18 @@ export function createVedaBackend(options: VedaBackendOptions): QueueBackend {
     async peek(queue: string, count: number, consumer?: string) {
       assertOpen();
       checkName('queue', queue);
-      // A consumer's reader on a copy of its position: reading moves nothing on disk.
+      // A reader from the consumer's position (or the oldest message), registering nothing:
+      // a consumer that only looked would hold back retention for ever.
       const name = consumer ?? `sd-peek-${process.pid}-${Date.now()}`;
       const reader = await VedaConsumer.open(ctx, queue, name, {
         durable: false,
         startAt: 'oldest',
+        lookOnly: true,
       });
       try {
         return (await reader.read(count)).messages.map((m) => m.data);
       } finally {
         await reader.close();
-        if (consumer === undefined) await rm(paths.infoPop(ctx.base, queue, name), { force: true });
       }
     },
 

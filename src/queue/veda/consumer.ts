@@ -36,6 +36,11 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 export interface VedaConsumerOptions extends ConsumerOptions {
   /** Bytes read per pread (default 64 KiB): with the batch, all the memory a reader holds. */
   readonly chunkSize?: number;
+  /**
+   * A look only (`queue tail`): the consumer is not registered (no pop file written for a new
+   * one) and a damaged pop file is left for its owner to find; it reads from `startAt`.
+   */
+  readonly lookOnly?: boolean;
 }
 
 interface OpenPart {
@@ -122,7 +127,7 @@ export class VedaConsumer implements QueueConsumer {
           reportMissingPart(ctx, queue, start.part, oldest);
           start = { part: oldest, offset: 0, popped: 0 };
         }
-      } else {
+      } else if (!options.lookOnly) {
         // Start over from `startAt` rather than guess: a redelivery, never a silent skip.
         await setAsideFile(ctx, queue, popPath, 'pop_garbage', pop.reason);
       }
@@ -136,7 +141,7 @@ export class VedaConsumer implements QueueConsumer {
     const consumer = new VedaConsumer(ctx, queue, name, start, options);
     for (const key of reported) consumer.reported.add(key);
     // Registers the consumer, so retention keeps what it has not read yet.
-    if (!registered) {
+    if (!registered && !options.lookOnly) {
       try {
         await consumer.writePop(start);
       } catch (err) {

@@ -10,6 +10,8 @@ export interface VedaQueueStat {
   readonly basePath: string;
   /** The newest part (`Q_info_queue`), or undefined when it is missing or garbage. */
   readonly currentPart: number | undefined;
+  /** Whether there is anything of the queue at all: its `Q_info_queue` or a part directory. */
+  readonly exists: boolean;
   readonly parts: readonly {
     id: number;
     pushed: number | undefined;
@@ -74,6 +76,7 @@ export async function statVedaQueue(basePath: string, queue: string): Promise<Ve
     queue,
     basePath,
     currentPart: info.kind === 'ok' ? info.value : undefined,
+    exists: info.kind !== 'missing' || partIds.length > 0,
     parts,
     pushed: parts.reduce((sum, p) => sum + (p.pushed ?? 0), 0),
     consumers,
