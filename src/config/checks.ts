@@ -1,6 +1,6 @@
 import { ARGS_PLACEHOLDERS, MAX_WORKERS_LIMIT } from '../api/index.ts';
 import { splitArgv } from './argv.ts';
-import { unknownPlaceholders } from './placeholders.ts';
+import { unclosedPlaceholders, unknownPlaceholders } from './placeholders.ts';
 import { fail, integerFix, LIMITS, secondsFix, type Where } from './problem.ts';
 import type { BackpressureConfig, Strategy } from './types.ts';
 
@@ -85,6 +85,13 @@ export function checkCommand(where: Where, value: string, needsWord: boolean): v
       `uses unknown placeholder {${unknown}}; use only ${known}, or write {{${unknown}}} for a literal`,
     );
   }
+  const [unclosed] = unclosedPlaceholders(value);
+  if (unclosed !== undefined)
+    fail(
+      where,
+      value,
+      `opens placeholder {${unclosed} without its closing brace; write {${unclosed}}`,
+    );
 }
 
 /**

@@ -15,6 +15,8 @@ export interface IniSection {
   readonly entries: ReadonlyMap<string, IniEntry>;
 }
 
+/** What a UTF-8 decoder puts in place of bytes that are not UTF-8. */
+const NOT_UTF8 = '\uFFFD';
 const SECTION_HEADER = /^\[([^\]]*)\]\s*(?:[;#].*)?$/;
 // `key = value`, or `key: value` as the original's configparser also read: split at the first
 // of the two, so a value may hold either (`nats_url = nats://host:4222`).
@@ -40,6 +42,14 @@ export function readIniText(text: string, file: string): ReadonlyMap<string, Ini
   const lines = text.split(/\r\n|\r|\n/);
   for (const [index, raw] of lines.entries()) {
     const line = index + 1;
+    // The file is read as UTF-8: a byte that is not UTF-8 comes out as U+FFFD, which would
+    // become part of a path or a name without a word said.
+    if (raw.includes(NOT_UTF8)) {
+      throw new ConfigFileError(
+        `${file}:${line}: holds bytes that are not UTF-8 (column ${raw.indexOf(NOT_UTF8) + 1}); save the file as UTF-8`,
+        { file, line },
+      );
+    }
     const trimmed = raw.trim();
     if (trimmed === '' || COMMENT.test(trimmed)) continue;
 

@@ -21,6 +21,23 @@ export function unknownPlaceholders(text: string): string[] {
   return unknown;
 }
 
+// A brace and a placeholder's name with no closing brace right after it (`{src --x`).
+const UNCLOSED = /\{([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_}])/g;
+
+/**
+ * Placeholder names opened with `{` and never closed, in order of appearance: left as they
+ * are, every worker would get the literal text. Only known names count, so other text in
+ * braces stays plain text.
+ */
+export function unclosedPlaceholders(text: string): Placeholder[] {
+  const unclosed: Placeholder[] = [];
+  for (const match of text.matchAll(UNCLOSED)) {
+    const name = match[1]!;
+    if (isPlaceholder(name) && !unclosed.includes(name)) unclosed.push(name);
+  }
+  return unclosed;
+}
+
 /** Replaces every known `{name}`; unknown ones are left as they are (validation rejects them). */
 export function fillPlaceholders(text: string, values: PlaceholderValues): string {
   return text.replace(

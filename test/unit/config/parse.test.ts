@@ -263,6 +263,12 @@ describe('parseIni rejects bad values with the file, key and reason', () => {
       'worker_module = "run {shard}" uses unknown placeholder {shard}',
     ],
     [
+      'placeholder not closed',
+      '[worker]\nworker_args_template = --sub {sub_queue_name --src {src}',
+      ConfigKeyError,
+      'worker_args_template = "--sub {sub_queue_name --src {src}" opens placeholder {sub_queue_name without its closing brace; write {sub_queue_name}',
+    ],
+    [
       'unset variable',
       '[worker]\nworker_base_path = ${NOPE}',
       ConfigEnvError,
@@ -342,5 +348,15 @@ describe('parseIni rejects bad values with the file, key and reason', () => {
     expect(() =>
       parseIni('[dispatcher]\n\nmin_workers = 513\n', { file: 'sd.ini', env: {} }),
     ).toThrow('sd.ini:3: [dispatcher] min_workers = 513 is too large');
+  });
+});
+
+describe('placeholders in the argv keys', () => {
+  it('leaves braces around other text as plain text, and {{name}} as a literal', () => {
+    const config = parseIni(
+      `[worker]\nworker_args_template = --json '{"a": 1}' --tag {{src}} --x {a --y {src_other --src {src}\n`,
+      { env: {} },
+    );
+    expect(config.worker.workerArgsTemplate).toContain('--x {a --y {src_other');
   });
 });
