@@ -94,7 +94,7 @@ export async function runCommand(
   await stopOrphanWorkers(resolve(config.worker.workerBasePath), log, 10_000);
   const supervisor = new Supervisor({
     config,
-    log: log.child({ component: 'supervisor' }),
+    log,
     env: { ...process.env },
   });
   let service: DistributorService;

@@ -105,7 +105,8 @@ export class Supervisor {
 
   constructor(options: SupervisorOptions) {
     this.config = options.config;
-    this.log = (options.log ?? silentLogger).child({ component: 'supervisor' });
+    // `component` is the command's (run); a second one would repeat the key in each line.
+    this.log = (options.log ?? silentLogger).child({ subsystem: 'supervisor' });
     this.spawn = options.spawn ?? defaultSpawn;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
