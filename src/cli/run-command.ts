@@ -15,7 +15,7 @@ import {
   type DistributorService,
 } from '../distributor/index.ts';
 import { destination } from 'pino';
-import { createLogger, type Logger } from '../observability/index.ts';
+import { createLogger, createRegistry, type Logger } from '../observability/index.ts';
 import { stopOrphanWorkers, Supervisor } from '../supervisor/index.ts';
 import { startDemo, type Demo } from './demo.ts';
 import { RunModeDrain } from './run-drain.ts';
@@ -92,9 +92,12 @@ export async function runCommand(
 
   // A worker an earlier run left (killed with SIGKILL, say) would read its shard beside ours.
   await stopOrphanWorkers(resolve(config.worker.workerBasePath), log, 10_000);
+  // One /metrics for both: the distributor's and the supervisor's (restarts, workers running).
+  const registry = createRegistry();
   const supervisor = new Supervisor({
     config,
     log,
+    registry,
     env: { ...process.env },
   });
   let service: DistributorService;
@@ -109,6 +112,7 @@ export async function runCommand(
       env,
       log,
       failpoint: failpointFromSpec(env['SD_FAILPOINT']),
+      registry,
       metricsPort,
       onConfigApplied: (next) => {
         // The workers follow what the distributor applied, not the whole file: a key it

@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { DistributorConfig, Env } from '../config/index.ts';
 import {
   createRegistry,
@@ -19,6 +20,8 @@ export interface DistributorServiceOptions {
   env: Env;
   log: Logger;
   failpoint?: Failpoint;
+  /** Where the metrics go (run mode shares it with its supervisor); default a new one. */
+  registry?: Registry;
   /** Port override (tests pass 0); default the config's metrics_port. */
   metricsPort?: number;
   metricsHost?: string;
@@ -49,7 +52,7 @@ export async function startDistributorService(
   const baseline =
     options.configBaseline ??
     (options.configFile ? readConfigBaseline(options.configFile) : undefined);
-  const registry = createRegistry();
+  const registry = options.registry ?? createRegistry();
   const controller = new AbortController();
   // A signal given while the backends opened counts too (a listener added now would never fire).
   if (options.signal?.aborted) controller.abort();

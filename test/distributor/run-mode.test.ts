@@ -130,6 +130,8 @@ interface RunProcess {
   /** The JSON log lines with this `msg`. */
   logs(msg: string): Record<string, unknown>[];
   load(): Promise<LoadShards>;
+  /** Its /metrics, as Prometheus text. */
+  metrics(): Promise<string>;
   signal(signal: NodeJS.Signals): void;
   /** SIGTERM, and the exit code. */
   stop(): Promise<number | null>;
@@ -199,6 +201,7 @@ async function startRun(file: string): Promise<RunProcess> {
       output: () => output,
       logs,
       load: async () => (await (await fetch(`http://127.0.0.1:${port}/load`)).json()) as LoadShards,
+      metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
       signal: (signal) => child.kill(signal),
       stop: async () => {
         child.kill('SIGTERM');
@@ -259,6 +262,10 @@ describe('run mode', () => {
         );
         for (const list of (await handled('individuals-flow-shard', 2)).values())
           expect(list.length).toBeGreaterThan(0);
+        // The supervisor's metrics are served beside the distributor's.
+        const metrics = await run.metrics();
+        expect(metrics).toMatch(/^shard_distributor_workers_running 2$/m);
+        expect(metrics).toMatch(/^shard_distributor_shard_backlog\{/m);
       } finally {
         expect(await run.stop()).toBe(0);
       }
