@@ -207,4 +207,17 @@ describe('veda writer', () => {
       (await stat(join(h.dir, 'q-0', 'q_queue'))).size,
     );
   });
+
+  it('takes its disk gauge series away when closed: a removed shard leaves no stale series', async () => {
+    const writer = await h.backend.openWriter('q');
+    await writer.append(texts('m', 4));
+    await writer.flush();
+    const series = async () =>
+      (await h.registry.getSingleMetric('shard_distributor_queue_disk_bytes')!.get()).values.map(
+        (v) => v.labels['queue'],
+      );
+    expect(await series()).toEqual(['q']);
+    await writer.close();
+    expect(await series()).toEqual([]);
+  });
 });

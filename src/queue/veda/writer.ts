@@ -298,6 +298,8 @@ export class VedaWriter implements QueueWriter {
     await this.part.infoPush.close();
     await this.infoQueue.close();
     await this.lock.release();
+    // The queue may be gone for good (a removed shard); the next writer sets it again.
+    this.ctx.metrics.diskBytes.remove({ queue: this.queue });
   }
 
   private assertOpen(): void {
