@@ -219,14 +219,15 @@ export class ShardDistributorReconciler {
 
     if (problems.some((p) => p.reason === REASON_INVALID_SPEC)) {
       // Nothing valid can be built: say why, and look again with backoff (no hot loop).
-      await this.writeStatus(sd, states, load, loadError, problems, log);
+      // Nothing of this generation is applied, so observedGeneration stays where it was.
+      await this.writeStatus(sd, states, load, loadError, problems, log, false);
       this.warn(sd, REASON_INVALID_SPEC, problems);
       return { requeue: true };
     }
     if (host && !host.labels) {
       // Sidecar of a workload that does not exist (yet): nothing to attach to, and no pods for
       // the metrics Service to select. Say so, and look again (workloads are not watched).
-      await this.writeStatus(sd, states, load, loadError, problems, log);
+      await this.writeStatus(sd, states, load, loadError, problems, log, false);
       const missing = problems.filter((p) => p.reason === 'SidecarHostNotFound');
       this.warn(sd, 'SidecarHostNotFound', missing);
       return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
@@ -844,7 +845,7 @@ export class ShardDistributorReconciler {
         const why = `cannot drain for the deletion: ${invalid.map((p) => p.message).join('; ')}; fix the spec, or set spec.deletionPolicy: Abandon to delete without draining`;
         log.warn({ why }, 'deletion waits for a valid spec');
         this.o.events.record(this.target(sd), 'Warning', REASON_INVALID_SPEC, why);
-        await this.writeStatus(sd, states, undefined, undefined, invalid, log);
+        await this.writeStatus(sd, states, undefined, undefined, invalid, log, false);
         return { requeue: true };
       }
       if (invalid.length === 0) {

@@ -603,8 +603,17 @@ describe('the operator on a real control plane', () => {
       async () => expect(await workerDeploymentNames(ns.name, 'was')).toHaveLength(2),
       { timeoutMs: 60_000 },
     );
+    const applied = (await getSd(ns.name, 'was')).status.observedGeneration;
     await patchSpec(ns.name, 'was', invalid);
-    await sdWithCondition(ns.name, 'was', 'Degraded', { reason: 'InvalidSpec' }, 60_000);
+    const degraded = await sdWithCondition(
+      ns.name,
+      'was',
+      'Degraded',
+      { reason: 'InvalidSpec', observedGeneration: applied + 1 },
+      60_000,
+    );
+    // Nothing of the invalid generation was applied: a rollout check must not count it as done.
+    expect(degraded.status.observedGeneration).toBe(applied);
     kubectlOk(['delete', 'sd', 'was', '-n', ns.name, '--wait=false']);
     await expectEvent(
       ns.name,
