@@ -69,3 +69,30 @@ it('waits for a NATS server that is down at its start, healthy but not ready, th
     await distributor.exited;
   }
 });
+
+it('keeps a password in the NATS url out of its logs and errors', async () => {
+  const base = defaultConfig();
+  // Nobody listens on port 1: the distributor retries, saying where it tries to connect.
+  const url = 'nats://alice:s3cret@127.0.0.1:1';
+  const file = join(dir, 'password.ini');
+  await writeFile(
+    file,
+    renderIni({
+      ...base,
+      dispatcher: { ...base.dispatcher, backend: 'nats', mainQueueName: 'secret' },
+      nats: defaultNatsConfig(url),
+    }),
+  );
+  const distributor = distributorProcess(file);
+  try {
+    await eventually(
+      () => expect(distributor.output()).toContain('cannot open the queue backend yet; retrying'),
+      { timeoutMs: 30_000 },
+    );
+    expect(distributor.output()).toContain('nats://alice:***@127.0.0.1:1');
+    expect(distributor.output()).not.toContain('s3cret');
+  } finally {
+    distributor.child.kill('SIGTERM');
+    await distributor.exited;
+  }
+});

@@ -76,18 +76,36 @@ export async function openConnection(
     // timeout, which the distributor waits out.
     if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
       throw new QueueConnectionClosedError(
-        `NATS at ${options.servers.join(',')} refused the connection: ${err.message}; ${CHECK_CREDENTIALS}`,
+        `NATS at ${shown(options.servers)} refused the connection: ${err.message}; ${CHECK_CREDENTIALS}`,
         { cause: err },
       );
     }
     throw new QueueTimeoutError(
-      `could not connect to NATS at ${options.servers.join(',')}: ${(err as Error).message}; check [nats] url and that the server is up`,
+      `could not connect to NATS at ${shown(options.servers)}: ${(err as Error).message}; check [nats] url and that the server is up`,
       { cause: err },
     );
   }
   void watchStatus(nc, log);
   void watchClosed(nc, options.servers, log);
   return nc;
+}
+
+/**
+ * A server URL fit for a log line or an error: a password or token in it
+ * (`nats://user:password@host`, `nats://token@host`) replaced by `***`.
+ */
+export function withoutSecret(server: string): string {
+  return server.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i,
+    (_, scheme: string, user: string) => {
+      const colon = user.indexOf(':');
+      return `${scheme}${colon < 0 ? '***' : `${user.slice(0, colon)}:***`}@`;
+    },
+  );
+}
+
+function shown(servers: readonly string[]): string {
+  return servers.map(withoutSecret).join(',');
 }
 
 const CHECK_CREDENTIALS =
@@ -120,7 +138,7 @@ async function watchClosed(
   const auth =
     reason instanceof AuthorizationError || reason instanceof UserAuthenticationExpiredError;
   const error = new QueueConnectionClosedError(
-    `the NATS client closed its connection to ${servers.join(',')} for good: ${reason.message}; ` +
+    `the NATS client closed its connection to ${shown(servers)} for good: ${reason.message}; ` +
       (auth ? `${CHECK_CREDENTIALS}, then restart` : 'restart the process once the cause is fixed'),
     { cause: reason },
   );
@@ -144,10 +162,10 @@ async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
   for await (const status of nc.status()) {
     switch (status.type) {
       case 'disconnect':
-        log.warn({ server: status.server }, 'nats disconnected');
+        log.warn({ server: withoutSecret(status.server) }, 'nats disconnected');
         break;
       case 'reconnect':
-        log.info({ server: status.server }, 'nats reconnected');
+        log.info({ server: withoutSecret(status.server) }, 'nats reconnected');
         break;
       case 'error':
         log.error({ err: status.error }, 'nats connection error');
