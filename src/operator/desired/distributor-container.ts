@@ -70,8 +70,9 @@ export function distributorContainerFor(
         protocol: 'TCP',
       },
     ],
-    // The process starts serving /healthz once it has opened the queues and finished any
-    // batch a crash interrupted, which may take a while on a large queue.
+    // /healthz answers from the start, also while the process waits for its queue backend
+    // or main queue (that is /readyz's to report); the startup probe leaves room for a slow
+    // start of the process itself.
     startupProbe: httpProbe('/healthz', port, 2, 60),
     livenessProbe: httpProbe('/healthz', port, 10, 3),
     ...(options.readinessProbe ? { readinessProbe: httpProbe('/readyz', port, 5, 3) } : {}),

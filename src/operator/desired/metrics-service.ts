@@ -39,6 +39,11 @@ export function metricsServiceFor(
     spec: {
       type: 'ClusterIP',
       selector: sidecar ? { ...options.hostPodLabels } : distributorSelectorLabels(sd),
+      // The operator reads /load through this Service. A distributor not ready yet (waiting
+      // for its queue) or no longer (stopping), or a sidecar's host pod not ready, still
+      // answers, with why; without its address the operator would only learn "no endpoints".
+      // Prometheus likewise keeps scraping its metrics.
+      publishNotReadyAddresses: true,
       // By number: the container port's name differs between the two placements.
       ports: [{ name: 'metrics', port, targetPort: port, protocol: 'TCP' }],
     },

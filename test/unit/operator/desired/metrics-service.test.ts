@@ -23,6 +23,14 @@ describe('metricsServiceFor', () => {
     expectPlainJson(service);
   });
 
+  it('reaches a distributor that is not ready too: its /load says why, where no endpoint says nothing', () => {
+    expect(metricsServiceFor(sample('full')).spec?.publishNotReadyAddresses).toBe(true);
+    expect(
+      metricsServiceFor(sample('sidecar'), { hostPodLabels: { app: 'veda-server' } }).spec
+        ?.publishNotReadyAddresses,
+    ).toBe(true);
+  });
+
   it('serves the metrics port', () => {
     const sd = withSpec(sample('full'), (spec) => void (spec.distributor.metricsPort = 9600));
     expect(metricsServiceFor(sd).spec?.ports).toEqual([
