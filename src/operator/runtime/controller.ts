@@ -47,6 +47,10 @@ interface Watched {
   map: KeyMapper;
 }
 
+/** The `result` label of controller_runtime_reconcile_total. */
+const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after'] as const;
+type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
+
 /**
  * Informer events → keys → a rate-limited work queue → N workers calling `reconcile`.
  * controller-runtime's semantics: an error retries the key with its own exponential
@@ -77,6 +81,11 @@ export class Controller {
     this.makeBackoff = options.backoff;
     this.metrics?.maxConcurrentReconciles.set({ controller: this.name }, this.concurrency);
     this.metrics?.activeWorkers.set({ controller: this.name }, 0);
+    // Every series from the start, at 0, as controller-runtime does: an alert on
+    // increase(…errors_total[10m]) sees the first error only if the series was there before.
+    this.metrics?.reconcileErrors.inc({ controller: this.name }, 0);
+    for (const result of RECONCILE_RESULTS)
+      this.metrics?.reconcileTotal.inc({ controller: this.name, result }, 0);
   }
 
   /**
@@ -161,7 +170,7 @@ export class Controller {
     const labels = { controller: this.name };
     const started = this.clock.now();
     this.metrics?.activeWorkers.inc(labels);
-    let result: 'success' | 'error' | 'requeue' | 'requeue_after';
+    let result: ReconcileResultLabel;
     try {
       log.debug('reconciling');
       const outcome = (await this.reconcile(key, { log, reconcileID, signal })) ?? {};

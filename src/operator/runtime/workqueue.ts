@@ -51,6 +51,9 @@ export class WorkQueue {
         })
       : () => {};
     this.metrics?.queueDepth.set({ name: this.name }, 0);
+    // Counters exist from the start, at 0 (see Controller).
+    this.metrics?.queueAdds.inc({ name: this.name }, 0);
+    this.metrics?.queueRetries.inc({ name: this.name }, 0);
   }
 
   add(key: string): void {

@@ -77,6 +77,29 @@ describe('Controller', () => {
     await c.stop();
   });
 
+  it('exports its counters at 0 before the first reconcile, so an alert on their increase sees the first one', async () => {
+    const registry = new Registry();
+    const c = new Controller({ name: 'fresh', registry, reconcile: () => undefined });
+    c.start();
+    const series = async (name: string) =>
+      (await registry.getSingleMetric(name)!.get()).values.map((v) => ({
+        labels: v.labels,
+        value: v.value,
+      }));
+    expect(await series('controller_runtime_reconcile_errors_total')).toEqual([
+      { labels: { controller: 'fresh' }, value: 0 },
+    ]);
+    expect(await series('controller_runtime_reconcile_total')).toEqual(
+      ['success', 'error', 'requeue', 'requeue_after'].map((result) => ({
+        labels: { controller: 'fresh', result },
+        value: 0,
+      })),
+    );
+    for (const name of ['workqueue_adds_total', 'workqueue_retries_total'])
+      expect(await series(name)).toEqual([{ labels: { name: 'fresh' }, value: 0 }]);
+    await c.stop();
+  });
+
   it('retries a failing key until it succeeds, counting errors and results', async () => {
     const registry = new Registry();
     let attempts = 0;
