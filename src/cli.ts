@@ -89,7 +89,7 @@ async function runCommandNamed(
     case 'queue':
       return queueCommand(rest, env);
     case 'dlq':
-      return dlqCommand(rest, env);
+      return dlqCommand(rest, env, { signal });
     case 'crd':
       crdCommand();
       return 0;

@@ -32,6 +32,7 @@ import {
   poolDeadLetterQueueOf,
   replayQueueOf,
 } from '../worker/index.ts';
+import { interruptedExitCode } from './signals.ts';
 import { UsageError } from './usage-error.ts';
 
 /** The consumer `dlq` reads every dead-letter queue as. */
@@ -42,11 +43,14 @@ const PREVIEW_CHARS = 120;
 export const DLQ_USAGE = `shard-distributor dlq <list|show|replay|purge> --config FILE [--pool NAME] [options]
 
 The dead letters of one worker pool (--pool, default "default"): for each of its shards i,
-live and draining, <sub_queue_prefix>-<i>-dlq (what its worker's handler rejected
-max_attempts times), and <sub_queue_prefix>-dlq (what the distributor dead-lettered).
+live and draining (veda: and any taken out since, whose queue is still there),
+<sub_queue_prefix>-<i>-dlq (what its worker's handler rejected max_attempts times), and
+<sub_queue_prefix>-dlq (what the distributor dead-lettered).
 Each holds envelopes: the reason, the attempts, the original shard and the original
 payload. They are read as consumer "${DLQ_ADMIN_CONSUMER}"; --queue QUEUE limits a command
-to one of them. veda: the dead-letter queues are in [worker] worker_base_path.
+to one of them (or to <sub_queue_prefix>-<i>-dlq of any shard i). veda: the dead-letter
+queues are in [worker] worker_base_path. SIGINT or SIGTERM stops replay and purge between
+batches (exit 128 + the signal's number); nothing is lost, and a second run goes on.
 
   list                      messages waiting per queue, and a count by reason
   show [-n N]               the first N (default 10) envelopes: header and payload preview;
@@ -74,6 +78,8 @@ export interface DlqCommandOptions {
   readonly write?: (text: string) => void;
   /** Tests: throw here to play a crash of `replay` at that step. */
   readonly failpoint?: (name: MoveFailpoint) => void;
+  /** SIGINT/SIGTERM: replay and purge stop between batches (each batch is whole). */
+  readonly signal?: AbortSignal;
 }
 
 /** What `dlq` works on: the backends, the pool's dead-letter queues and the replay queue. */
@@ -142,14 +148,21 @@ export async function dlqCommand(
         await show(target, count, values.json === true, write);
         return 0;
       case 'replay':
-        await replay(target, write, options.failpoint);
-        return 0;
-      default:
-        return await purge(target, values.yes === true, write);
+        await replay(target, write, options.failpoint, options.signal);
+        return stoppedCode(options.signal);
+      default: {
+        const code = await purge(target, values.yes === true, write, options.signal);
+        return options.signal?.aborted ? stoppedCode(options.signal) : code;
+      }
     }
   } finally {
     await target.close();
   }
+}
+
+/** 0, or the exit code of a command a signal stopped before it was done. */
+function stoppedCode(signal: AbortSignal | undefined): number {
+  return signal?.aborted ? interruptedExitCode(signal) : 0;
 }
 
 async function targetFor(
@@ -176,46 +189,62 @@ async function targetFor(
     const set = poolShardSet(found);
     shards = [...set.live, ...set.draining];
   }
+  const backend = await backendFor(config);
+  // A shard taken out of the config keeps its dead-letter queue (its worker is gone, its
+  // dead letters are not): veda finds them in the directory; on nats, --queue names one.
+  const ofShard = new RegExp(`^${escapeRegExp(prefix)}-(\\d+)-dlq$`);
+  const named = new Set(shards);
+  const removed = ((await backend.queues?.().catch(() => [])) ?? [])
+    .map((queue) => Number(ofShard.exec(queue)?.[1] ?? Number.NaN))
+    .filter((shard) => Number.isSafeInteger(shard) && !named.has(shard));
   const all = [
-    ...[...new Set(shards)].sort((a, b) => a - b).map((i) => deadLetterQueueOf(`${prefix}-${i}`)),
+    ...[...new Set([...shards, ...removed])]
+      .sort((a, b) => a - b)
+      .map((i) => deadLetterQueueOf(`${prefix}-${i}`)),
     poolDeadLetterQueueOf(prefix),
   ];
-  if (only !== undefined && !all.includes(only)) {
+  if (only !== undefined && !all.includes(only) && !ofShard.test(only)) {
+    await backend.close();
     throw new UsageError(
-      `--queue ${only} is not a dead-letter queue of pool ${pool}; its queues are ${all.join(', ')}`,
+      `--queue ${only} is not a dead-letter queue of pool ${pool}; its queues are ${all.join(', ')} (or ${prefix}-<shard>-dlq of a shard taken out)`,
       DLQ_USAGE,
     );
   }
-  const queues = only === undefined ? all : [only];
   const replayQueue = replayQueueOf(config.dispatcher.mainQueueName);
+  const worker = config.worker;
+  return {
+    pool,
+    queues: only === undefined ? all : [only],
+    replayQueue,
+    backend,
+    ...(config.dispatcher.backend === 'veda'
+      ? {
+          journal: new MoveJournal(
+            join(worker.workerBasePath, `${replayQueue}_sd_journal_${DLQ_ADMIN_CONSUMER}`),
+          ),
+        }
+      : {}),
+    close: () => backend.close(),
+  };
+}
+
+/** The backend holding the dead-letter queues and the replay queue: the shard queues'. */
+async function backendFor(config: DistributorConfig): Promise<QueueBackend> {
   const { dispatcher, worker, nats } = config;
   if (dispatcher.backend === 'nats' && nats) {
-    const backend = await createNatsBackend({
+    return createNatsBackend({
       ...nats,
       mainQueue: dispatcher.mainQueueName,
       logger: silentLogger,
       name: 'shard-distributor dlq',
     });
-    return {
-      pool,
-      queues,
-      replayQueue,
-      backend,
-      close: () => backend.close(),
-    };
   }
   // The distributor reads the replay queue with its shard queues: same directory.
-  const backend = createVedaBackend({ basePath: worker.workerBasePath, logger: silentLogger });
-  return {
-    pool,
-    queues,
-    replayQueue,
-    backend,
-    journal: new MoveJournal(
-      join(worker.workerBasePath, `${replayQueue}_sd_journal_${DLQ_ADMIN_CONSUMER}`),
-    ),
-    close: () => backend.close(),
-  };
+  return createVedaBackend({ basePath: worker.workerBasePath, logger: silentLogger });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** Up to `limit` dead letters `dlq-admin` would read next; a queue not created yet has none. */
@@ -338,6 +367,7 @@ async function replay(
   target: Target,
   write: (text: string) => void,
   failpoint: ((name: MoveFailpoint) => void) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   const writer: QueueWriter = await target.backend.openWriter(target.replayQueue);
   const alreadyCopied = copiedLookupOf(target.backend);
@@ -365,6 +395,7 @@ async function replay(
     }
     let total = 0;
     for (const queue of target.queues) {
+      if (signal?.aborted) break;
       let consumer: QueueConsumer;
       try {
         consumer = await target.backend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
@@ -374,7 +405,7 @@ async function replay(
       }
       let moved = 0;
       try {
-        for (;;) {
+        while (!signal?.aborted) {
           const batch = await consumer.read(READ_BATCH);
           if (batch.messages.length === 0) {
             await consumer.commit(batch.next);
@@ -394,12 +425,22 @@ async function replay(
       total += moved;
     }
     write(`replayed ${total} message(s) of pool ${target.pool} into ${target.replayQueue}\n`);
+    if (signal?.aborted) {
+      write(
+        `stopped by ${String(signal.reason)} before the end; the rest stays in its dead-letter queue: run replay again to go on\n`,
+      );
+    }
   } finally {
     await writer.close();
   }
 }
 
-async function purge(target: Target, yes: boolean, write: (text: string) => void): Promise<number> {
+async function purge(
+  target: Target,
+  yes: boolean,
+  write: (text: string) => void,
+  signal: AbortSignal | undefined,
+): Promise<number> {
   const counts: { queue: string; messages: number }[] = [];
   for (const queue of target.queues) {
     counts.push({ queue, messages: await waiting(target.backend, queue) });
@@ -418,12 +459,13 @@ async function purge(target: Target, yes: boolean, write: (text: string) => void
   }
   let purged = 0;
   for (const { queue, messages } of counts) {
+    if (signal?.aborted) break;
     if (messages === 0) continue;
     const consumer = await target.backend.openConsumer(queue, DLQ_ADMIN_CONSUMER);
     // Only as many as were counted: what arrived since is left for the next look.
     let left = messages;
     try {
-      while (left > 0) {
+      while (left > 0 && !signal?.aborted) {
         const batch = await consumer.read(Math.min(READ_BATCH, left));
         if (batch.messages.length === 0) break;
         await consumer.commit(batch.next);
@@ -436,5 +478,6 @@ async function purge(target: Target, yes: boolean, write: (text: string) => void
     write(`purged ${messages - left} message(s) from ${queue}\n`);
   }
   write(`purged ${purged} dead letter(s) of pool ${target.pool}\n`);
+  if (signal?.aborted) write(`stopped by ${String(signal.reason)} before the end\n`);
   return 0;
 }

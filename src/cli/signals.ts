@@ -17,3 +17,14 @@ export function shutdownSignal(): AbortSignal {
   }
   return controller.signal;
 }
+
+/**
+ * The exit code of a command a stop signal cut short: 128 + the signal's number, as a shell
+ * reports a process the signal ended (130 for Ctrl-C).
+ */
+export function interruptedExitCode(signal: AbortSignal): number {
+  const reason: unknown = signal.reason;
+  return typeof reason === 'string' && reason in SIGNAL_NUMBERS
+    ? 128 + SIGNAL_NUMBERS[reason as ShutdownSignal]
+    : 1;
+}

@@ -69,6 +69,7 @@ onBothBackends((subject) => {
   async function run(
     argv: string[],
     failpoint?: (name: string) => void,
+    signal?: AbortSignal,
   ): Promise<{ code: number; out: string }> {
     let out = '';
     const code = await dlqCommand(
@@ -77,6 +78,7 @@ onBothBackends((subject) => {
       {
         write: (text) => void (out += text),
         ...(failpoint ? { failpoint } : {}),
+        ...(signal ? { signal } : {}),
       },
     );
     return { code, out };
@@ -162,6 +164,37 @@ onBothBackends((subject) => {
       expect((await listed()).total).toBe(0);
     });
   }
+
+  it('stops a replay between batches on a signal, exit 130, and the next replay goes on', async () => {
+    const stop = new AbortController();
+    const first = await run(
+      ['replay', '--config', ini],
+      (name) => void (name === 'after-commit' && stop.abort('SIGINT')),
+      stop.signal,
+    );
+    expect(first.code).toBe(130);
+    expect(first.out).toContain('stopped by SIGINT before the end');
+    // The first batch (flow-shard-0-dlq's two) went whole; nothing after it.
+    expect((await s.contents('flow-replay')).map(String)).toEqual(['a-1', 'a-2']);
+    expect((await listed()).total).toBe(2);
+    expect((await run(['replay', '--config', ini])).code).toBe(0);
+    expect(await s.contents('flow-replay')).toHaveLength(4);
+    expect((await listed()).total).toBe(0);
+  });
+
+  it('reaches the dead letters of a shard taken out of the config', async () => {
+    await s.write('flow-shard-5-dlq', [
+      encodeEnvelope(header('timeout', 'flow-shard-5'), Buffer.from('gone-1')),
+    ]);
+    const queue = await run(['show', '--config', ini, '--queue', 'flow-shard-5-dlq', '--json']);
+    expect(queue.out).toContain('gone-1');
+    if (s.kind === 'veda') {
+      // Found in the directory without being named.
+      expect((await listed()).queues).toContainEqual({ queue: 'flow-shard-5-dlq', messages: 1 });
+      await run(['replay', '--config', ini]);
+      expect((await s.contents('flow-replay')).map(String)).toContain('gone-1');
+    }
+  });
 
   it('refuses an unknown pool or queue, naming the ones there are', async () => {
     await expect(run(['list', '--config', ini, '--pool', 'big'])).rejects.toThrow(
