@@ -30,9 +30,11 @@ interface CommonWorkerArgs {
   readonly out?: string;
   /** `--reject-matching`: reject (not handle) every payload whose UTF-8 text matches it. */
   readonly rejectMatching?: RegExp;
+  /** `--metrics-port`: serve /metrics (and /healthz) there; none without it. */
+  readonly metricsPort?: number;
 }
 
-export const WORKER_USAGE = `usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--reject-matching REGEX] [--backend veda|nats]
+export const WORKER_USAGE = `usage: shard-distributor worker --base DIR --sub QUEUE --src CONSUMER [--sleep-empty SECONDS] [--batch-size N] [--out FILE] [--reject-matching REGEX] [--backend veda|nats] [--metrics-port N]
 
 --backend defaults to nats when SD_NATS_URL is set (the operator and run mode set it, with
 SD_NATS_MAIN_STREAM, SD_NATS_SHARD_STREAM, SD_NATS_CREDENTIALS_FILE, SD_NATS_TLS_CA_FILE,
@@ -43,6 +45,9 @@ With SD_FAILURE_POLICY (DeadLetter, Drop or Block) in the environment, and optio
 SD_MAX_ATTEMPTS, SD_RETRY_BACKOFF_SEC, SD_RETRY_BACKOFF_MAX_SEC and SD_POOL, a rejected
 message is retried through QUEUE-retry and dead-lettered to QUEUE-dlq (or dropped, or it
 blocks the shard). --reject-matching rejects every payload whose text matches REGEX.
+
+--metrics-port N serves /metrics (shard_distributor_worker_rejected_total, the queue's
+corrupt-record and lock counters, process metrics) and /healthz on port N (0: any free one).
 
 --out FILE gets one line per message, appended and synced before its batch is committed,
 so a killed worker's batch is written again by the next one (at least once). A line left
@@ -88,6 +93,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Env = {}): WorkerA
         'batch-size': { type: 'string' },
         out: { type: 'string' },
         'reject-matching': { type: 'string' },
+        'metrics-port': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -136,6 +142,17 @@ export function parseWorkerArgs(argv: readonly string[], env: Env = {}): WorkerA
       'a whole number > 0',
     ),
     ...(out === undefined ? {} : { out: required(out, '--out') }),
+    ...(text('metrics-port') === undefined
+      ? {}
+      : {
+          metricsPort: number(
+            text('metrics-port'),
+            '--metrics-port',
+            0,
+            (n) => Number.isInteger(n) && n >= 0 && n <= 65535,
+            'a port (0-65535)',
+          ),
+        }),
     ...(rejectMatching === undefined ? {} : { rejectMatching }),
   };
   return backend === 'nats'

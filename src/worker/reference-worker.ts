@@ -1,6 +1,11 @@
 import { failureFromEnv, natsFromEnv, POOL_ENV, type Env } from '../config/index.ts';
 import type { Registry } from 'prom-client';
-import { createLogger, type Logger } from '../observability/index.ts';
+import {
+  createLogger,
+  createRegistry,
+  startObservabilityServer,
+  type Logger,
+} from '../observability/index.ts';
 import { createNatsBackend, createVedaBackend, type QueueBackend } from '../queue/index.ts';
 import { parseWorkerArgs, type WorkerArgs } from './cli-args.ts';
 import { OutputFile } from './output-file.ts';
@@ -26,9 +31,21 @@ function rejecting(pattern: RegExp, next: MessageHandler): MessageHandler {
 }
 
 /** The shard queues: files under --base (veda), or the JetStream the `SD_NATS_*` variables name. */
-async function openBackend(args: WorkerArgs, env: Env, log: Logger): Promise<QueueBackend> {
-  if (args.backend === 'veda') return createVedaBackend({ basePath: args.base, logger: log });
-  return createNatsBackend({ ...natsFromEnv(env), name: `worker ${args.sub}`, logger: log });
+async function openBackend(
+  args: WorkerArgs,
+  env: Env,
+  log: Logger,
+  registry: Registry | undefined,
+): Promise<QueueBackend> {
+  const metrics = registry ? { registry } : {};
+  if (args.backend === 'veda')
+    return createVedaBackend({ basePath: args.base, logger: log, ...metrics });
+  return createNatsBackend({
+    ...natsFromEnv(env),
+    name: `worker ${args.sub}`,
+    logger: log,
+    ...metrics,
+  });
 }
 
 /**
@@ -50,12 +67,28 @@ export async function main(
   const args = parseWorkerArgs(argv, env);
   const failure = failureFromEnv(env);
   const log = options.log ?? createLogger({ level: env['LOG_LEVEL'] ?? 'info' });
-  const backend = await openBackend(args, env, log);
+  const registry =
+    options.registry ?? (args.metricsPort === undefined ? undefined : createRegistry());
+  const server =
+    args.metricsPort === undefined || registry === undefined
+      ? undefined
+      : await startObservabilityServer({
+          port: args.metricsPort,
+          portSetting: '--metrics-port',
+          registry,
+          log,
+        });
+  if (server) log.info({ port: server.port }, 'worker metrics served');
+  const backend = await openBackend(args, env, log, registry).catch(async (error: unknown) => {
+    await server?.close();
+    throw error;
+  });
   const output =
     args.out === undefined
       ? undefined
       : await OutputFile.open(args.out, log).catch(async (error: unknown) => {
           await backend.close();
+          await server?.close();
           throw error;
         });
   try {
@@ -86,7 +119,7 @@ export async function main(
             },
           }
         : {}),
-      ...(options.registry ? { registry: options.registry } : {}),
+      ...(registry ? { registry } : {}),
       beforeCommit: output ? () => output.flush() : undefined,
       sleepEmptySec: args.sleepEmptySec,
       batchSize: args.batchSize,
@@ -96,5 +129,6 @@ export async function main(
   } finally {
     await output?.close();
     await backend.close();
+    await server?.close();
   }
 }

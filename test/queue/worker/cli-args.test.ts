@@ -35,6 +35,17 @@ describe('parseWorkerArgs', () => {
     ).toMatchObject({ base: '/q', batchSize: 7, out: '/tmp/o', sleepEmptySec: 0.5 });
   });
 
+  it('takes --metrics-port as a port, and refuses what is none', () => {
+    expect(
+      parseWorkerArgs(['--base=/q', '--sub=s', '--src=c', '--metrics-port', '0']),
+    ).toMatchObject({
+      metricsPort: 0,
+    });
+    expect(() =>
+      parseWorkerArgs(['--base=/q', '--sub=s', '--src=c', '--metrics-port', '70000']),
+    ).toThrow('--metrics-port "70000" is not a port (0-65535)');
+  });
+
   it('takes nats when SD_NATS_URL is set or --backend says so, and needs no --base then', () => {
     const nats = { SD_NATS_URL: 'nats://127.0.0.1:4222' };
     expect(parseWorkerArgs(['--sub', 's', '--src', 'c'], nats)).toMatchObject({

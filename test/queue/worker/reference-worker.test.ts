@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeOutputLine, workerMain, WorkerArgsError } from '../../../src/worker/index.ts';
+import { createLogger } from '../../../src/observability/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { harness, writeTo, type Harness } from '../helpers.ts';
 
@@ -92,6 +93,52 @@ describe('reference worker', () => {
     await eventually(async () => expect(await h.backend.backlog('s', 'c')).toBe(0));
     controller.abort();
     expect((await done).processed).toBe(3);
+  });
+
+  it('serves its metrics with --metrics-port: the rejects its failure policy counted', async () => {
+    await write('m', [Buffer.from('ok-1'), Buffer.from('bad-2'), Buffer.from('ok-3')]);
+    const controller = new AbortController();
+    const logs: Record<string, unknown>[] = [];
+    const log = createLogger(
+      { level: 'info' },
+      { write: (line: string) => void logs.push(JSON.parse(line)) },
+    );
+    const done = workerMain(
+      [
+        '--base',
+        h.dir,
+        '--sub',
+        'm',
+        '--src',
+        'c',
+        '--sleep-empty',
+        '0.05',
+        '--reject-matching',
+        '^bad',
+        '--metrics-port',
+        '0',
+      ],
+      { SD_FAILURE_POLICY: 'DeadLetter', SD_MAX_ATTEMPTS: '1' },
+      controller.signal,
+      { log },
+    );
+    try {
+      const port = await eventually(() => {
+        const served = logs.find((l) => l['msg'] === 'worker metrics served');
+        expect(served).toBeDefined();
+        return Number(served!['port']);
+      });
+      await eventually(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        expect(text).toMatch(
+          /^shard_distributor_worker_rejected_total\{[^}]*outcome="dead_letter"[^}]*\} 1$/m,
+        );
+      });
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      controller.abort();
+      await done;
+    }
   });
 
   it('rejects a bad flag before touching any queue', async () => {
