@@ -114,10 +114,16 @@ export function withLaunchKeys(
   return merged as unknown as DistributorConfig;
 }
 
+/** An INI key as written in the file, from its config field (`metricsPort` → `metrics_port`). */
+function iniKey(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 /**
- * What changed from `current` to `next` that a running distributor cannot apply: key names
- * of [dispatcher] and [worker], `nats`, `pools` when pools were added, removed, renamed or
- * reordered (the order rules are tried in), and `pool.NAME.match` / `pool.NAME.subQueuePrefix`.
+ * What changed from `current` to `next` that a running distributor cannot apply, as the INI
+ * names it (what a person edited): `[dispatcher] metrics_port`, `[worker] worker_base_path`,
+ * `[nats]`, `[pool.*] sections` when pools were added, removed, renamed or reordered (the
+ * order rules are tried in), and `[pool.NAME] match_*` / `[pool.NAME] sub_queue_prefix`.
  */
 export function restartKeys(current: DistributorConfig, next: DistributorConfig): string[] {
   const changed: string[] = [];
@@ -131,29 +137,30 @@ export function restartKeys(current: DistributorConfig, next: DistributorConfig)
       !live.has(key) &&
       JSON.stringify(current.dispatcher[key]) !== JSON.stringify(next.dispatcher[key])
     )
-      changed.push(key);
+      changed.push(`[dispatcher] ${iniKey(key)}`);
   }
   for (const key of Object.keys({
     ...current.worker,
     ...next.worker,
   }) as (keyof DistributorConfig['worker'])[]) {
-    if (!launch.has(key) && current.worker[key] !== next.worker[key]) changed.push(key);
+    if (!launch.has(key) && current.worker[key] !== next.worker[key])
+      changed.push(`[worker] ${iniKey(key)}`);
   }
-  if (JSON.stringify(current.nats) !== JSON.stringify(next.nats)) changed.push('nats');
+  if (JSON.stringify(current.nats) !== JSON.stringify(next.nats)) changed.push('[nats]');
   changed.push(...poolRestartKeys(current.pools, next.pools));
   return changed;
 }
 
 function poolRestartKeys(current: readonly PoolConfig[], next: readonly PoolConfig[]): string[] {
   const names = (pools: readonly PoolConfig[]) => pools.map((p) => p.name).join('\n');
-  if (names(current) !== names(next)) return ['pools'];
+  if (names(current) !== names(next)) return ['[pool.*] sections'];
   const applied = new Set<string>([...LIVE_POOL_KEYS, ...POOL_LAUNCH_KEYS]);
   const changed: string[] = [];
   current.forEach((pool, i) => {
     const nextPool = next[i] ?? pool;
     for (const key of Object.keys({ ...pool, ...nextPool }) as (keyof PoolConfig)[]) {
       if (!applied.has(key) && !sameValue(pool[key], nextPool[key]))
-        changed.push(`pool.${pool.name}.${key}`);
+        changed.push(`[pool.${pool.name}] ${key === 'match' ? 'match_*' : iniKey(key)}`);
     }
   });
   return changed;

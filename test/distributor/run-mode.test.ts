@@ -358,7 +358,7 @@ describe('run mode', () => {
       );
       expect(
         run.logs('config change needs a restart to apply; keeping the running values'),
-      ).toEqual([expect.objectContaining({ keys: ['workerBasePath'] })]);
+      ).toEqual([expect.objectContaining({ keys: ['[worker] worker_base_path'] })]);
       const third = run.logs('worker started').find((l) => l['shard'] === 2)!;
       const argv = (third['argv'] as string[]).join(' ');
       expect(argv).toContain(`--base ${join(dir, 'shards')} `);

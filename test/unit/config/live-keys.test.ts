@@ -35,7 +35,11 @@ describe('what a running distributor can apply from a changed INI', () => {
       dispatcher: { ...base.dispatcher, basePath: '/elsewhere', metricsPort: 1234 },
       worker: { ...base.worker, subQueuePrefix: 'other', sleepEmptySec: 3 },
     };
-    expect(restartKeys(base, next)).toEqual(['basePath', 'metricsPort', 'subQueuePrefix']);
+    expect(restartKeys(base, next)).toEqual([
+      '[dispatcher] base_path',
+      '[dispatcher] metrics_port',
+      '[worker] sub_queue_prefix',
+    ]);
     expect(withLiveKeys(base, next).dispatcher.basePath).toBe(base.dispatcher.basePath);
   });
 

@@ -640,7 +640,10 @@ describe('live keys of pools', () => {
       subQueuePrefix: 'elsewhere',
       minWorkers: 9,
     });
-    expect(restartKeys(current, next)).toEqual(['pool.large.match', 'pool.large.subQueuePrefix']);
+    expect(restartKeys(current, next)).toEqual([
+      '[pool.large] match_*',
+      '[pool.large] sub_queue_prefix',
+    ]);
     const merged = withLiveKeys(current, next);
     expect(merged.pools[0]).toMatchObject({
       match: large.match,
@@ -664,7 +667,7 @@ describe('live keys of pools', () => {
     ['reordered', (pools: readonly PoolConfig[]) => [...pools].reverse()],
   ])('needs a restart when pools are %s, keeping the running pools', (_how, change) => {
     const next = { ...current, pools: change(current.pools) };
-    expect(restartKeys(current, next)).toEqual(['pools']);
+    expect(restartKeys(current, next)).toEqual(['[pool.*] sections']);
     expect(withLiveKeys(current, next).pools.map((p) => p.name)).toEqual(['large', 'huge', 'docs']);
   });
 });
