@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { ShardDistributorError } from '../errors.ts';
 
 export type { Logger };
 
@@ -10,13 +11,25 @@ export function createLogger(
   options: LoggerOptions = {},
   destination?: pino.DestinationStream,
 ): Logger {
+  const level = options.level ?? process.env['LOG_LEVEL'] ?? 'info';
+  if (!(level in pino.levels.values) && level !== 'silent') throw new LogLevelError(level);
   const base: LoggerOptions = {
     name: 'shard-distributor',
-    level: process.env['LOG_LEVEL'] ?? 'info',
+    level,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
   return destination ? pino({ ...base, ...options }, destination) : pino({ ...base, ...options });
+}
+
+/** A log level pino does not know (LOG_LEVEL, or a --log-level flag). */
+export class LogLevelError extends ShardDistributorError {
+  constructor(level: string) {
+    super(
+      'SD_ERR_LOG_LEVEL',
+      `log level ${JSON.stringify(level)} is not one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}; set LOG_LEVEL (or --log-level) to one of them`,
+    );
+  }
 }
 
 /** A logger that drops everything: for tests and library callers that pass none. */

@@ -9,11 +9,12 @@ import { REPO_ROOT } from '../harness/tools.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sd-cli-flags-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[]) {
+function cli(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync(process.execPath, [`${REPO_ROOT}src/cli.ts`, ...args], {
     cwd: dir,
     encoding: 'utf8',
     timeout: 30_000,
+    env: { ...process.env, ...env },
   });
   return { status: result.status, stderr: result.stderr };
 }
@@ -64,6 +65,14 @@ describe('a command line it cannot use', () => {
       expect(status).toBe(2);
     },
   );
+
+  it('names a LOG_LEVEL it does not know and the ones it does, exit 1, no stack trace', () => {
+    const { status, stderr } = cli(['crd'], { LOG_LEVEL: 'verbose' });
+    expect(stderr).toBe(
+      'shard-distributor: log level "verbose" is not one of trace, debug, info, warn, error, fatal, silent; set LOG_LEVEL (or --log-level) to one of them [SD_ERR_LOG_LEVEL]\n',
+    );
+    expect(status).toBe(1);
+  });
 
   it('writes no config file when a flag is wrong', () => {
     const file = join(dir, 'never.ini');
