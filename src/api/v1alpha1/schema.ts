@@ -275,6 +275,9 @@ export const SidecarOfSchema = Type.Object(
   { description: 'The workload whose pod the distributor joins as a native sidecar.' },
 );
 
+/** pino's levels, most verbose first. */
+const DISTRIBUTOR_LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
 export const DistributorSchema = Type.Object(
   {
     image: Type.Optional(
@@ -302,6 +305,11 @@ export const DistributorSchema = Type.Object(
     }),
     sidecarOf: Type.Optional(SidecarOfSchema),
     resources: Type.Optional(Resources('CPU and memory of the distributor container.')),
+    logLevel: Type.Optional(
+      StringEnum(DISTRIBUTOR_LOG_LEVELS, {
+        description: "The distributor's log level (its LOG_LEVEL); unset: info.",
+      }),
+    ),
   },
   {
     default: {},

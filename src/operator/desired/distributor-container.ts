@@ -63,6 +63,9 @@ export function distributorContainerFor(
     name: options.name,
     image: options.image,
     args: [...DISTRIBUTOR_ARGS],
+    ...(sd.spec.distributor.logLevel === undefined
+      ? {}
+      : { env: [{ name: 'LOG_LEVEL', value: sd.spec.distributor.logLevel }] }),
     ports: [
       {
         ...(options.portName === undefined ? {} : { name: options.portName }),

@@ -68,6 +68,17 @@ describe('distributorDeploymentFor', () => {
     expect(pod.volumes).toContainEqual({ name: 'config', configMap: { name: 'full-config' } });
   });
 
+  it('sets LOG_LEVEL from distributor.logLevel, and nothing when it is unset', () => {
+    const debug = withSpec(sample('full'), (spec) => void (spec.distributor.logLevel = 'debug'));
+    expect(
+      distributorDeploymentFor(debug, options).spec!.template.spec!.containers[0]!.env,
+    ).toEqual([{ name: 'LOG_LEVEL', value: 'debug' }]);
+    const unset = withSpec(sample('full'), (spec) => void delete spec.distributor.logLevel);
+    expect(
+      distributorDeploymentFor(unset, options).spec!.template.spec!.containers[0],
+    ).not.toHaveProperty('env');
+  });
+
   it('uses the spec image, else the operator image', () => {
     expect(build('full').container.image).toBe('ghcr.io/veda-project/shard-distributor:0.1.0');
     expect(build('minimal').container.image).toBe(options.defaultImage);
