@@ -103,11 +103,11 @@ export async function dlqCommand(
   options: DlqCommandOptions = {},
 ): Promise<number> {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
-  const [action, ...rest] = argv;
   let parsed: { values: Options; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: rest,
+      // The action may come anywhere: `dlq list --config f` or `dlq --config f list`.
+      args: argv,
       options: {
         config: { type: 'string' },
         pool: { type: 'string' },
@@ -122,7 +122,8 @@ export async function dlqCommand(
   } catch (err) {
     throw new UsageError((err as Error).message, DLQ_USAGE);
   }
-  const { values, positionals } = parsed;
+  const { values } = parsed;
+  const [action, ...positionals] = parsed.positionals;
   if (!action || !['list', 'show', 'replay', 'purge'].includes(action)) {
     throw new UsageError(`unknown dlq action "${action ?? ''}"`, DLQ_USAGE);
   }

@@ -196,6 +196,15 @@ onBothBackends((subject) => {
     }
   });
 
+  it('takes the action before or after its flags', async () => {
+    const after = await run(['--config', ini, 'list', '--json']);
+    expect(after.out).toBe((await run(['list', '--config', ini, '--json'])).out);
+    await expect(run(['--config', ini])).rejects.toThrow('unknown dlq action ""');
+    await expect(run(['list', '--config', ini, 'extra'])).rejects.toThrow(
+      'unexpected argument "extra"',
+    );
+  });
+
   it('refuses an unknown pool or queue, naming the ones there are', async () => {
     await expect(run(['list', '--config', ini, '--pool', 'big'])).rejects.toThrow(
       '--pool big is not a pool of this config; use one of default',
