@@ -380,20 +380,7 @@ async function replay(
     ...(failpoint ? { failpoint } : {}),
   };
   try {
-    const entry = await target.journal?.read();
-    if (entry) {
-      const source = await target.backend.openConsumer(entry.source, DLQ_ADMIN_CONSUMER);
-      try {
-        const result = await finishMove(context, entry, source);
-        if (result === 'finished') {
-          write(
-            `finished an interrupted replay of ${entry.count} message(s) from ${entry.source}\n`,
-          );
-        }
-      } finally {
-        await source.close();
-      }
-    }
+    await finishInterruptedReplay(target, context, write);
     let total = 0;
     for (const queue of target.queues) {
       if (signal?.aborted) break;
@@ -436,12 +423,48 @@ async function replay(
   }
 }
 
+/**
+ * Finishes the batch of a replay a crash interrupted (veda: its journal), before anything else
+ * moves `dlq-admin`: a purge that moved it first would leave a journal no later replay can
+ * match to the consumer's position.
+ */
+async function finishInterruptedReplay(
+  target: Target,
+  context: MoveContext,
+  write: (text: string) => void,
+): Promise<void> {
+  const entry = await target.journal?.read();
+  if (!entry) return;
+  const source = await target.backend.openConsumer(entry.source, DLQ_ADMIN_CONSUMER);
+  try {
+    const result = await finishMove(context, entry, source);
+    if (result === 'finished') {
+      write(`finished an interrupted replay of ${entry.count} message(s) from ${entry.source}\n`);
+    }
+  } finally {
+    await source.close();
+  }
+}
+
 async function purge(
   target: Target,
   yes: boolean,
   write: (text: string) => void,
   signal: AbortSignal | undefined,
 ): Promise<number> {
+  if (yes && (await target.journal?.read())) {
+    const writer = await target.backend.openWriter(target.replayQueue);
+    try {
+      const journal = target.journal!;
+      await finishInterruptedReplay(
+        target,
+        { journal, writers: new Map([[target.replayQueue, writer]]) },
+        write,
+      );
+    } finally {
+      await writer.close();
+    }
+  }
   const counts: { queue: string; messages: number }[] = [];
   for (const queue of target.queues) {
     counts.push({ queue, messages: await waiting(target.backend, queue) });

@@ -196,6 +196,24 @@ onBothBackends((subject) => {
     }
   });
 
+  it('finishes a replay interrupted after its commit before purging, so the next replay is not stuck', async () => {
+    const crash = new Error('crash after-commit');
+    await expect(
+      run(['replay', '--config', ini, '--queue', 'flow-shard-0-dlq'], (name) => {
+        if (name === 'after-commit') throw crash;
+      }),
+    ).rejects.toBe(crash);
+    // A dead letter that came after: the purge moves dlq-admin past the journalled batch.
+    await s.write('flow-shard-0-dlq', [
+      encodeEnvelope(header('late', 'flow-shard-0'), Buffer.from('a-3')),
+    ]);
+    expect((await run(['purge', '--config', ini, '--yes'])).code).toBe(0);
+    expect((await listed()).total).toBe(0);
+    const next = await run(['replay', '--config', ini]);
+    expect(next.out).toContain('replayed 0 message(s)');
+    expect((await s.contents('flow-replay')).map(String)).toEqual(['a-1', 'a-2']);
+  });
+
   it('takes the action before or after its flags', async () => {
     const after = await run(['--config', ini, 'list', '--json']);
     expect(after.out).toBe((await run(['list', '--config', ini, '--json'])).out);
