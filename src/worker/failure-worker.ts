@@ -52,6 +52,8 @@ interface Held {
 }
 
 const MIN_WAIT_MS = 10;
+/** How long an empty read of the retry queue is believed before it is read again. */
+const RETRY_RECHECK_MS = 2_000;
 
 /**
  * The worker loop with a failure policy. A rejected message (DeadLetter, Drop) goes to the
@@ -107,6 +109,8 @@ class FailureWorker {
   readonly #counts = { retry: 0, deadLetter: 0, dropped: 0, blocked: 0 };
   /** Whether the retry queue may hold something: true at start and after each append to it. */
   #retryPending = true;
+  /** When a read of the retry queue last came back empty. */
+  #retryEmptyAt = 0;
   #held: Held | undefined;
 
   constructor(
@@ -199,6 +203,11 @@ class FailureWorker {
 
   /** Handles the head of the retry queue if it is due; says whether it did. */
   async #handleDueRetry(): Promise<boolean> {
+    // An empty read is not trusted for ever: on nats one that met only a redelivery of an
+    // acknowledged message (its ack lost in a reconnect) comes back empty with a retry behind
+    // it, which would then wait for the next reject, and a draining shard for ever.
+    if (!this.#retryPending && this.#now() - this.#retryEmptyAt >= RETRY_RECHECK_MS)
+      this.#retryPending = true;
     if (!this.#held && this.#retryPending) {
       const batch = await this.#retry.read(1);
       const [message] = batch.messages;
@@ -206,6 +215,7 @@ class FailureWorker {
         if (!samePosition(batch.next, this.#retry.committed()))
           await this.#retry.commit(batch.next);
         this.#retryPending = false;
+        this.#retryEmptyAt = this.#now();
         return false;
       }
       this.#held = held(batch.from, message);

@@ -144,6 +144,45 @@ onBothBackends((subject) => {
     expect(await backlog()).toBe(0);
   });
 
+  it('reads its retry queue again after a read of it came back empty though a retry was there', async () => {
+    await s.write(SHARD, [Buffer.from('m-1')]);
+    // The retry queue's second read (the first after the reject was stored) comes back empty,
+    // as a nats read that met only the redelivery of an acknowledged message does.
+    let retryReads = 0;
+    const backend: typeof s.backend = Object.create(s.backend);
+    backend.openConsumer = async (queue, name, options) => {
+      const consumer = await s.backend.openConsumer(queue, name, options);
+      if (queue !== RETRY) return consumer;
+      const wrapped: typeof consumer = Object.create(consumer);
+      wrapped.read = async (max) => {
+        retryReads += 1;
+        if (retryReads === 2)
+          return { messages: [], from: consumer.committed(), next: consumer.committed() };
+        return consumer.read(max);
+      };
+      return wrapped;
+    };
+    const handled: number[] = [];
+    const controller = new AbortController();
+    const done = runWorker({
+      ...workerOn(
+        backend,
+        (_message, context) => {
+          handled.push(context.attempt);
+          return context.attempt === 1 ? { reject: 'not yet' } : undefined;
+        },
+        controller.signal,
+        registry,
+      ),
+      failure: failure(),
+    });
+    await eventually(() => expect(handled).toEqual([1, 2]), { timeoutMs: 10_000 });
+    controller.abort();
+    await done;
+    expect(retryReads).toBeGreaterThanOrEqual(3);
+    expect(await s.backend.backlog(RETRY, CONSUMER)).toBe(0);
+  });
+
   it('handles the rest of the shard in order while one message waits for its retry', async () => {
     await s.write(SHARD, texts('m', 6));
     const handled: string[] = [];
