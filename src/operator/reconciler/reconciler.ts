@@ -82,6 +82,15 @@ import {
   type RetiringPool,
 } from './pool-plans.ts';
 
+/** A sidecar placement's host workload: its pod labels once found; refused when unfit. */
+interface SidecarHost {
+  readonly target: SidecarTarget;
+  readonly labels?: Record<string, string>;
+  readonly refused?: true;
+}
+
+const REASON_SIDECAR_HOST_RUNS_AS_ROOT = 'SidecarHostRunsAsRoot';
+
 /** Writes of one reconcile in flight at once (a pool of many shards must not open a connection each). */
 const MAX_CONCURRENT_APPLIES = 8;
 
@@ -248,6 +257,10 @@ export class ShardDistributorReconciler {
         this.warn(sd, REASON_NOT_OWNED, notOwned);
       }
       signal.throwIfAborted();
+      if (host?.refused) {
+        const refusals = problems.filter((p) => p.reason === REASON_SIDECAR_HOST_RUNS_AS_ROOT);
+        this.warn(sd, REASON_SIDECAR_HOST_RUNS_AS_ROOT, refusals);
+      }
       await this.reconcilePlacement(sd, desired, host, log);
       signal.throwIfAborted();
       await this.deleteRetiredWorkers(sd, states, retiring, log);
@@ -273,6 +286,8 @@ export class ShardDistributorReconciler {
 
     const busy =
       loadError !== undefined ||
+      // Workloads are not watched: a host fixed to run non-root is seen on the next look.
+      host?.refused === true ||
       retiring.length > 0 ||
       states.some(
         (s) =>
@@ -526,7 +541,7 @@ export class ShardDistributorReconciler {
   private async sidecarHost(
     sd: ShardDistributor,
     problems: Problem[],
-  ): Promise<{ target: SidecarTarget; labels?: Record<string, string> } | undefined> {
+  ): Promise<SidecarHost | undefined> {
     const target =
       sd.spec.distributor.placement === 'Sidecar' ? sd.spec.distributor.sidecarOf : undefined;
     if (!target) return undefined;
@@ -543,7 +558,18 @@ export class ShardDistributorReconciler {
       });
       return { target };
     }
-    return { target, labels: host.spec?.selector?.matchLabels ?? {} };
+    const labels = host.spec?.selector?.matchLabels ?? {};
+    if (host.spec?.template?.spec?.securityContext?.runAsUser === 0) {
+      // The sidecar runs non-root; with the pod's runAsUser 0 and none of its own, the kubelet
+      // refuses to start it, and a sidecar that does not start keeps the host's own
+      // containers from starting: the operator would take the host workload down.
+      problems.push({
+        reason: REASON_SIDECAR_HOST_RUNS_AS_ROOT,
+        message: `${target.kind} ${target.name} runs its pods as root (spec.template.spec.securityContext.runAsUser: 0), and the distributor sidecar runs as non-root (restricted Pod Security Standard): added there it would keep the host's pods from starting, so it is not added; run the host as a non-root user that can write the main queue's files, or set distributor.placement: Standalone`,
+      });
+      return { target, labels, refused: true };
+    }
+    return { target, labels };
   }
 
   /** Applies what this ShardDistributor owns; says which objects someone else holds instead. */
@@ -639,11 +665,11 @@ export class ShardDistributorReconciler {
   private async reconcilePlacement(
     sd: ShardDistributor,
     desired: DesiredState,
-    host: { target: SidecarTarget; labels?: Record<string, string> } | undefined,
+    host: SidecarHost | undefined,
     log: Logger,
   ): Promise<void> {
     const previous = parseTarget(sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF]);
-    const current = desired.sidecar && host?.labels ? host.target : undefined;
+    const current = desired.sidecar && host?.labels && !host.refused ? host.target : undefined;
     if (
       previous &&
       (!current || previous.kind !== current.kind || previous.name !== current.name)

@@ -316,6 +316,53 @@ describe('the distributor as a native sidecar of the workload that owns the main
     expect(await workerDeploymentNames(ns.name, SD)).toEqual(workers(SD, 2));
   }, 180_000);
 
+  it('does not add itself to a host whose pods run as root, which it would keep from starting, and takes itself off one that turns root', async () => {
+    const asUser = (runAsUser: number) => {
+      const manifest = structuredClone(HOST) as any;
+      manifest.spec.template.spec.securityContext = { runAsUser };
+      return JSON.stringify(manifest);
+    };
+    const applyHost = (runAsUser: number) =>
+      kubectlOk(['apply', '--server-side', '--field-manager=veda-team', '-n', ns.name, '-f', '-'], {
+        input: asUser(runAsUser),
+      });
+    applyHost(0);
+    await createSd(ns.name, {
+      ...sidecarSd(),
+      spec: { ...sidecarSd().spec, deletionPolicy: 'Abandon' },
+    });
+    await eventually(
+      async () =>
+        expect(condition(await getSd(ns.name, SD), 'Degraded')).toMatchObject({
+          status: 'True',
+          reason: 'SidecarHostRunsAsRoot',
+          message: expect.stringContaining('StatefulSet veda-server runs its pods as root'),
+        }),
+      { timeoutMs: 60_000 },
+    );
+    await expectEvent(ns.name, SD, 'SidecarHostRunsAsRoot', /distributor.placement: Standalone/);
+    expect(ourEntries(await host(ns.name)).containers).toEqual([]);
+    // Everything else is there: the workers wait for the messages the sidecar will bring.
+    expect(await workerDeploymentNames(ns.name, SD)).toEqual(workers(SD, 2));
+
+    // Fixed by its owners: the sidecar goes on (workloads are not watched; the next look sees it).
+    applyHost(1000);
+    await eventually(
+      async () => {
+        expect(ourEntries(await host(ns.name)).containers).toHaveLength(1);
+        expect(condition(await getSd(ns.name, SD), 'Degraded')?.reason).not.toBe(
+          'SidecarHostRunsAsRoot',
+        );
+      },
+      { timeoutMs: 60_000 },
+    );
+    // And back to root: the sidecar comes off rather than keep the host's new pods from starting.
+    applyHost(0);
+    await eventually(async () => expect(ourEntries(await host(ns.name)).containers).toEqual([]), {
+      timeoutMs: 60_000,
+    });
+  }, 240_000);
+
   it('lets a Drain deletion go when no host ever ran the sidecar, saying nothing could drain', async () => {
     await createSd(ns.name, sidecarSd());
     await eventually(
