@@ -215,7 +215,7 @@ describe('NOTES.txt', () => {
 
   it('says how to upgrade the CRD from a packaged chart', () => {
     expect(notes).toContain(
-      'helm show crds <chart> --version <version> | kubectl apply --server-side -f -',
+      'helm show crds <chart> --version <version> | kubectl apply --server-side --force-conflicts -f -',
     );
   });
 
@@ -464,10 +464,10 @@ describe('values.yaml', () => {
 
   it('says how to upgrade the CRD, from a checkout and from a packaged chart', () => {
     expect(lines.join('\n')).toContain(
-      'kubectl apply --server-side -f charts/shard-distributor/crds/',
+      'kubectl apply --server-side --force-conflicts -f charts/shard-distributor/crds/',
     );
     expect(lines.join('\n')).toContain(
-      'helm show crds <chart> --version <version> | kubectl apply --server-side -f -',
+      'helm show crds <chart> --version <version> | kubectl apply --server-side --force-conflicts -f -',
     );
   });
 
