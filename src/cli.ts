@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
   const env = process.env;
   const log = createLogger({ base: { component: command ?? 'cli' } });
   if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    // Asked for, it is the answer (stdout); for want of a command, it is the error (stderr).
+    (command ? process.stdout : process.stderr).write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
   const usage = COMMAND_USAGE[command];
@@ -91,6 +92,8 @@ async function runCommandNamed(
     case 'dlq':
       return dlqCommand(rest, env, { signal });
     case 'crd':
+      if (rest.length > 0)
+        throw new UsageError(`unexpected argument "${rest[0]}"`, COMMAND_USAGE[command]!);
       crdCommand();
       return 0;
     default:

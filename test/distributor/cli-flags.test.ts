@@ -22,6 +22,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
 describe('a command line it cannot use', () => {
   it.each([
     [['run', '--bogus'], "Unknown option '--bogus'", 'shard-distributor run ['],
+    [['crd', 'extra'], 'unexpected argument "extra"', 'shard-distributor crd'],
     [['run', '--config'], "Option '--config <value>' argument missing", 'shard-distributor run ['],
     [
       ['distributor', '--config', 'x.ini', 'extra'],
@@ -65,6 +66,12 @@ describe('a command line it cannot use', () => {
       expect(status).toBe(2);
     },
   );
+
+  it('without a command prints the usage on stderr, exit 2', () => {
+    const { status, stderr } = cli([]);
+    expect(stderr).toMatch(/^usage: shard-distributor <command>/);
+    expect(status).toBe(2);
+  });
 
   it('names a LOG_LEVEL it does not know and the ones it does, exit 1, no stack trace', () => {
     const { status, stderr } = cli(['crd'], { LOG_LEVEL: 'verbose' });
