@@ -15,6 +15,8 @@ import {
 } from './helm.ts';
 import { restrictedViolations } from './pod-security.ts';
 import { withDefaults } from '../../../src/api/index.ts';
+import { metricsServiceFor } from '../../../src/operator/desired/index.ts';
+import { sample } from '../operator/desired/samples.ts';
 
 const SLOW = 30_000;
 
@@ -309,7 +311,9 @@ describe('rendered in namespace mode, and with options', { timeout: SLOW }, () =
       serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
       podDisruptionBudget: { enabled: true },
     });
-    const monitor = onlyOfKind(rendered, 'ServiceMonitor');
+    const monitor = ofKind(rendered, 'ServiceMonitor').find(
+      (m) => !m.metadata.name.endsWith('-distributors'),
+    )!;
     expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
     expect(monitor.metadata.labels.release).toBe('prometheus');
     expect(monitor.spec.endpoints).toEqual([
@@ -323,6 +327,24 @@ describe('rendered in namespace mode, and with options', { timeout: SLOW }, () =
     expect(onlyOfKind(rendered, 'Deployment').spec.template.metadata.labels).toMatchObject(
       pdb.spec.selector.matchLabels,
     );
+  });
+
+  it("renders a ServiceMonitor for the distributors that selects each ShardDistributor's metrics Service", () => {
+    const monitorOf = (values: object) =>
+      ofKind(renderChart({ serviceMonitor: { enabled: true }, ...values }), 'ServiceMonitor').find(
+        (m) => m.metadata.name.endsWith('-distributors'),
+      );
+    const monitor = monitorOf({})!;
+    const service = metricsServiceFor(sample('full'));
+    expect(service.metadata?.labels).toMatchObject(monitor.spec.selector.matchLabels);
+    expect(monitor.spec.endpoints).toEqual([
+      { port: service.spec?.ports?.[0]?.name, path: '/metrics', interval: '30s' },
+    ]);
+    expect(monitor.spec.namespaceSelector).toEqual({ any: true });
+    expect(monitorOf({ watchNamespaces: ['a', 'b'] })!.spec.namespaceSelector).toEqual({
+      matchNames: ['a', 'b'],
+    });
+    expect(monitorOf({ serviceMonitor: { enabled: true, distributors: false } })).toBeUndefined();
   });
 
   it('uses an existing ServiceAccount when serviceAccount.create is false', () => {
