@@ -102,14 +102,15 @@ export function distributorSidecarFor(
     );
   }
   const volumes: DistributorVolumeNames = { ...sidecarVolumeNames(sd), queue: queueVolume ?? '' };
+  const distributor = distributorContainerFor(sd, {
+    name: sidecarContainerName(sd),
+    image: distributorImageFor(sd, options.defaultImage),
+    volumes,
+    readinessProbe: false,
+  });
   const container: V1Container = {
-    ...distributorContainerFor(sd, {
-      name: sidecarContainerName(sd),
-      image: distributorImageFor(sd, options.defaultImage),
-      volumes,
-      readinessProbe: false,
-    }),
-    env: [{ name: SIDECAR_CONFIG_HASH_ENV, value: options.configHash }],
+    ...distributor,
+    env: [...(distributor.env ?? []), { name: SIDECAR_CONFIG_HASH_ENV, value: options.configHash }],
     restartPolicy: 'Always',
   };
   return {

@@ -71,6 +71,16 @@ describe('distributorSidecarFor', () => {
     ]);
   });
 
+  it('sets LOG_LEVEL from distributor.logLevel beside the config hash', () => {
+    const debug = withSpec(sd, (spec) => void (spec.distributor.logLevel = 'debug'));
+    expect(
+      distributorSidecarFor(debug, options).spec!.template.spec.initContainers[0]!.env,
+    ).toEqual([
+      { name: 'LOG_LEVEL', value: 'debug' },
+      { name: SIDECAR_CONFIG_HASH_ENV, value: 'h1' },
+    ]);
+  });
+
   it('meets the restricted standard at container level', () => {
     expectRestricted(applied.spec!.template.spec, false);
   });
