@@ -84,3 +84,4 @@ export {
   withLaunchKeys,
   withLiveKeys,
 } from './live-keys.ts';
+export { serversWithoutSecret, withoutSecret } from './server-url.ts';

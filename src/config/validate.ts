@@ -21,6 +21,7 @@ import { NATS_FILE_KEYS } from './nats-files.ts';
 import { fail, LIMITS, place, type Locate, type Where } from './problem.ts';
 import type { DistributorConfig } from './types.ts';
 import { checkPools } from './validate-pools.ts';
+import { serversWithoutSecret } from './server-url.ts';
 
 /**
  * The line a key was read from (or, without a key, the section's header line), so errors
@@ -103,7 +104,8 @@ function checkNats(config: DistributorConfig, at: (section: string, key: string)
     if (server.trim() === '' || /\s/.test(server.trim())) {
       fail(
         at('nats', 'url'),
-        nats.url,
+        // Named without a password it may hold: the message goes to logs.
+        serversWithoutSecret(nats.url),
         'is not a server URL or a comma-separated list of them; e.g. nats://nats:4222',
       );
     }

@@ -10,6 +10,7 @@ import type {
   QueueWriter,
   StartAt,
 } from '../types.ts';
+import { serversWithoutSecret } from '../../config/index.ts';
 import { openConnection } from './connection.ts';
 import { NatsConsumer } from './consumer.ts';
 import { copiedAfter, copiedInto } from './copied.ts';
@@ -50,7 +51,7 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
   if (olderThanSupported(version)) {
     await nc.close();
     throw new QueueConflictError(
-      `nats-server ${version} at ${resolved.servers.join(',')} is too old: shard-distributor needs ${MIN_SERVER_VERSION} or newer (it resets JetStream consumers to their ack floor after a restart); upgrade the server`,
+      `nats-server ${version} at ${serversWithoutSecret(resolved.servers)} is too old: shard-distributor needs ${MIN_SERVER_VERSION} or newer (it resets JetStream consumers to their ack floor after a restart); upgrade the server`,
     );
   }
   let ctx: NatsContext;
@@ -69,7 +70,10 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
     await ensureStream(ctx, resolved.shardStream, resolved.shardSubjectPrefix);
   } catch (err) {
     await nc.close();
-    throw fromNatsError(err, `setting up JetStream streams at ${resolved.servers.join(',')}`);
+    throw fromNatsError(
+      err,
+      `setting up JetStream streams at ${serversWithoutSecret(resolved.servers)}`,
+    );
   }
 
   const handles = new OpenHandles('nats backend');

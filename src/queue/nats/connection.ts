@@ -8,6 +8,7 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
+import { serversWithoutSecret, withoutSecret } from '../../config/index.ts';
 import type { Logger } from '../../observability/index.ts';
 import {
   QueueClosedError,
@@ -76,36 +77,18 @@ export async function openConnection(
     // timeout, which the distributor waits out.
     if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
       throw new QueueConnectionClosedError(
-        `NATS at ${shown(options.servers)} refused the connection: ${err.message}; ${CHECK_CREDENTIALS}`,
+        `NATS at ${serversWithoutSecret(options.servers)} refused the connection: ${err.message}; ${CHECK_CREDENTIALS}`,
         { cause: err },
       );
     }
     throw new QueueTimeoutError(
-      `could not connect to NATS at ${shown(options.servers)}: ${(err as Error).message}; check [nats] url and that the server is up`,
+      `could not connect to NATS at ${serversWithoutSecret(options.servers)}: ${(err as Error).message}; check [nats] url and that the server is up`,
       { cause: err },
     );
   }
   void watchStatus(nc, log);
   void watchClosed(nc, options.servers, log);
   return nc;
-}
-
-/**
- * A server URL fit for a log line or an error: a password or token in it
- * (`nats://user:password@host`, `nats://token@host`) replaced by `***`.
- */
-export function withoutSecret(server: string): string {
-  return server.replace(
-    /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i,
-    (_, scheme: string, user: string) => {
-      const colon = user.indexOf(':');
-      return `${scheme}${colon < 0 ? '***' : `${user.slice(0, colon)}:***`}@`;
-    },
-  );
-}
-
-function shown(servers: readonly string[]): string {
-  return servers.map(withoutSecret).join(',');
 }
 
 const CHECK_CREDENTIALS =
@@ -138,7 +121,7 @@ async function watchClosed(
   const auth =
     reason instanceof AuthorizationError || reason instanceof UserAuthenticationExpiredError;
   const error = new QueueConnectionClosedError(
-    `the NATS client closed its connection to ${shown(servers)} for good: ${reason.message}; ` +
+    `the NATS client closed its connection to ${serversWithoutSecret(servers)} for good: ${reason.message}; ` +
       (auth ? `${CHECK_CREDENTIALS}, then restart` : 'restart the process once the cause is fixed'),
     { cause: reason },
   );
