@@ -33,7 +33,7 @@ and a metrics Service. Uses the in-cluster ServiceAccount, or KUBECONFIG outside
   --scale-down-stabilization-seconds N
                                with maxWorkers: scale down only to the highest count
                                recommended within this window (default 300)
-  --log-level LEVEL            trace, debug, info (default), warn, error`;
+  --log-level LEVEL            trace, debug, info (default), warn, error, fatal`;
 
 interface Flags {
   'leader-elect'?: boolean;
@@ -112,9 +112,10 @@ export async function operatorCommand(
   }) as { values: Flags };
   const level = values['log-level'];
   if (level !== undefined) {
-    if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal'].includes(level)) {
+    const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+    if (!levels.includes(level)) {
       throw new UsageError(
-        `--log-level ${level} is not one of trace, debug, info, warn, error`,
+        `--log-level ${level} is not one of ${levels.join(', ')}`,
         OPERATOR_USAGE,
       );
     }

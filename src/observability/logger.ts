@@ -12,7 +12,8 @@ export function createLogger(
   destination?: pino.DestinationStream,
 ): Logger {
   const level = options.level ?? process.env['LOG_LEVEL'] ?? 'info';
-  if (!(level in pino.levels.values) && level !== 'silent') throw new LogLevelError(level);
+  if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent')
+    throw new LogLevelError(level);
   const base: LoggerOptions = {
     name: 'shard-distributor',
     level,
@@ -22,12 +23,12 @@ export function createLogger(
   return destination ? pino({ ...base, ...options }, destination) : pino({ ...base, ...options });
 }
 
-/** A log level pino does not know (LOG_LEVEL, or a --log-level flag). */
+/** A log level pino does not know (LOG_LEVEL). */
 export class LogLevelError extends ShardDistributorError {
   constructor(level: string) {
     super(
       'SD_ERR_LOG_LEVEL',
-      `log level ${JSON.stringify(level)} is not one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}; set LOG_LEVEL (or --log-level) to one of them`,
+      `log level ${JSON.stringify(level)} is not one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}; set LOG_LEVEL to one of them`,
     );
   }
 }

@@ -76,9 +76,11 @@ describe('a command line it cannot use', () => {
   it('names a LOG_LEVEL it does not know and the ones it does, exit 1, no stack trace', () => {
     const { status, stderr } = cli(['crd'], { LOG_LEVEL: 'verbose' });
     expect(stderr).toBe(
-      'shard-distributor: log level "verbose" is not one of trace, debug, info, warn, error, fatal, silent; set LOG_LEVEL (or --log-level) to one of them [SD_ERR_LOG_LEVEL]\n',
+      'shard-distributor: log level "verbose" is not one of trace, debug, info, warn, error, fatal, silent; set LOG_LEVEL to one of them [SD_ERR_LOG_LEVEL]\n',
     );
     expect(status).toBe(1);
+    // Not a level, though an object's own property of every object.
+    expect(cli(['crd'], { LOG_LEVEL: 'constructor' }).status).toBe(1);
   });
 
   it('writes no config file when a flag is wrong', () => {
