@@ -1,3 +1,4 @@
+import { portOf } from '../config/index.ts';
 import { UsageError } from './usage-error.ts';
 
 /** A port given on the command line (0 picks a free one), checked before anything starts. */
@@ -7,8 +8,7 @@ export function portFlag(
   usage: string,
 ): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535)
-    throw new UsageError(`${flag} ${value} is not a port (0-65535)`, usage);
-  return n;
+  const port = portOf(value);
+  if (port === undefined) throw new UsageError(`${flag} ${value} is not a port (0-65535)`, usage);
+  return port;
 }

@@ -85,3 +85,4 @@ export {
   withLiveKeys,
 } from './live-keys.ts';
 export { serversWithoutSecret, withoutSecret } from './server-url.ts';
+export { portOf } from './port.ts';

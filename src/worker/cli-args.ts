@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { defaultConfig, NATS_ENV, type Env } from '../config/index.ts';
+import { defaultConfig, NATS_ENV, portOf, type Env } from '../config/index.ts';
 import { WorkerArgsError } from './errors.ts';
 import { DEFAULT_WORKER_BATCH_SIZE } from './sdk.ts';
 
@@ -112,6 +112,10 @@ export function parseWorkerArgs(argv: readonly string[], env: Env = {}): WorkerA
     );
   }
   const out = text('out');
+  const portText = text('metrics-port');
+  const metricsPort = portText === undefined ? undefined : portOf(portText);
+  if (portText !== undefined && metricsPort === undefined)
+    throw new WorkerArgsError(`--metrics-port ${portText} is not a port (0-65535)`);
   const rejectText = text('reject-matching');
   let rejectMatching: RegExp | undefined;
   if (rejectText !== undefined) {
@@ -142,17 +146,7 @@ export function parseWorkerArgs(argv: readonly string[], env: Env = {}): WorkerA
       'a whole number > 0',
     ),
     ...(out === undefined ? {} : { out: required(out, '--out') }),
-    ...(text('metrics-port') === undefined
-      ? {}
-      : {
-          metricsPort: number(
-            text('metrics-port'),
-            '--metrics-port',
-            0,
-            (n) => Number.isInteger(n) && n >= 0 && n <= 65535,
-            'a port (0-65535)',
-          ),
-        }),
+    ...(metricsPort === undefined ? {} : { metricsPort }),
     ...(rejectMatching === undefined ? {} : { rejectMatching }),
   };
   return backend === 'nats'

@@ -43,7 +43,7 @@ describe('parseWorkerArgs', () => {
     });
     expect(() =>
       parseWorkerArgs(['--base=/q', '--sub=s', '--src=c', '--metrics-port', '70000']),
-    ).toThrow('--metrics-port "70000" is not a port (0-65535)');
+    ).toThrow('--metrics-port 70000 is not a port (0-65535)');
   });
 
   it('takes nats when SD_NATS_URL is set or --backend says so, and needs no --base then', () => {
