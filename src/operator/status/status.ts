@@ -386,18 +386,20 @@ export function statusFor(sd: ShardDistributor, observed: Observed): ShardDistri
       loadShardsOf(observed.load, view.name),
     ),
   }));
-  const withGeneration = generation === undefined ? {} : { observedGeneration: generation };
-  let conditions: Condition[] | undefined = sd.status?.conditions;
-  const set = (type: string, c: Omit<ConditionUpdate, 'type'>) => {
-    conditions = setCondition(conditions, { type, ...c, ...withGeneration }, observed.now);
-  };
-  set(CONDITION_READY, readyCondition(sd, observed, views));
-  set(CONDITION_PROGRESSING, progressingCondition(views));
-  set(CONDITION_DEGRADED, degradedCondition(sd, observed, views));
-  set(CONDITION_BACKPRESSURE, backpressureCondition(sd, observed));
-  const [main, ...named] = views;
+  // What runs is of the generation last applied: Ready, Progressing and Backpressure speak
+  // of it. Degraded speaks of this one (an edit that is invalid or could not be written).
   const applied = observed.applied === false ? sd.status?.observedGeneration : generation;
   const topGeneration = applied === undefined ? {} : { observedGeneration: applied };
+  const ofThis = generation === undefined ? {} : { observedGeneration: generation };
+  let conditions: Condition[] | undefined = sd.status?.conditions;
+  const set = (type: string, c: Omit<ConditionUpdate, 'type'>, of: object) => {
+    conditions = setCondition(conditions, { type, ...c, ...of }, observed.now);
+  };
+  set(CONDITION_READY, readyCondition(sd, observed, views), topGeneration);
+  set(CONDITION_PROGRESSING, progressingCondition(views), topGeneration);
+  set(CONDITION_DEGRADED, degradedCondition(sd, observed, views), ofThis);
+  set(CONDITION_BACKPRESSURE, backpressureCondition(sd, observed), topGeneration);
+  const [main, ...named] = views;
   const pools: PoolStatus[] = named.map((view) => ({
     name: view.name,
     workers: workersThatExist(view),

@@ -96,9 +96,14 @@ describe('statusFor', () => {
       reason: 'ApplyFailed',
       observedGeneration: 3,
     });
+    // Ready and Progressing speak of what runs, the generation applied: a health check on
+    // Ready's own observedGeneration must not count the edit as rolled out either.
+    for (const type of ['Ready', 'Progressing'])
+      expect(condition(failed, type)?.observedGeneration, type).toBe(2);
     // Never applied at all: no generation to claim.
     const first = statusFor({ ...sd, status: undefined }, observed({ applied: false }));
     expect(first.observedGeneration).toBeUndefined();
+    expect(condition(first, 'Ready')).not.toHaveProperty('observedGeneration');
   });
 
   it('names the workers that are not ready', () => {
