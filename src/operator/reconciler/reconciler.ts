@@ -273,6 +273,8 @@ export class ShardDistributorReconciler {
           message: `a write failed: ${failureMessage(error)}; retried with backoff`,
         };
         const failing = [...problems, failed];
+        // And where `kubectl describe` shows it (a repeat of the same message is not recorded again).
+        this.warn(sd, REASON_APPLY_FAILED, [failed]);
         await this.writeStatus(sd, states, load, loadError, failing, log, false).catch(
           (statusError: unknown) =>
             log.debug({ err: statusError }, 'could not write the failure into the status'),

@@ -363,6 +363,8 @@ describe('the operator on a real control plane', () => {
     expect(condition(degraded, 'Degraded')?.message).toMatch(
       /^a write failed: .*exceeded quota: few.* \(HTTP 403\); retried with backoff$/,
     );
+    const event = await expectEvent(ns.name, 'capped', 'ApplyFailed', /exceeded quota: few/);
+    expect(event.type).toBe('Warning');
 
     await core().deleteNamespacedResourceQuota({ namespace: ns.name, name: 'few' });
     await eventually(
