@@ -14,8 +14,9 @@ export function createLogger(
   const level = options.level ?? process.env['LOG_LEVEL'] ?? 'info';
   if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent')
     throw new LogLevelError(level);
+  // No logger `name`: lines name what they are about (a Deployment's `name`), and the
+  // command's `component` says which process wrote them.
   const base: LoggerOptions = {
-    name: 'shard-distributor',
     level,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

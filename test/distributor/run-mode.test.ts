@@ -13,6 +13,7 @@ import {
 import { createNatsBackend, createVedaBackend } from '../../src/queue/index.ts';
 import { decodeOutputLine } from '../../src/worker/index.ts';
 import { eventually } from '../harness/eventually.ts';
+import { linesRepeatingKeys } from '../harness/log-lines.ts';
 import { NatsServer } from '../harness/nats-server.ts';
 import { REPO_ROOT } from '../harness/tools.ts';
 import { countDeliveries, ids } from './helpers.ts';
@@ -152,28 +153,6 @@ async function readyWorkers(run: RunProcess, count: number): Promise<number[]> {
   return run.logs('worker started').map((l) => Number(l['pid']));
 }
 
-/** The keys that occur more than once at the top level of one JSON object's text. */
-function repeatedKeys(json: string): string[] {
-  const seen = new Set<string>();
-  const repeated: string[] = [];
-  let depth = 0;
-  for (let i = 0; i < json.length; i++) {
-    const c = json[i];
-    if (c === '"') {
-      let end = i + 1;
-      while (json[end] !== '"') end += json[end] === '\\' ? 2 : 1;
-      if (depth === 1 && json[end + 1] === ':') {
-        const key = JSON.parse(json.slice(i, end + 1)) as string;
-        if (seen.has(key)) repeated.push(key);
-        seen.add(key);
-      }
-      i = end;
-    } else if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
-  }
-  return repeated;
-}
-
 async function startRun(file: string): Promise<RunProcess> {
   const child = spawn(process.execPath, [CLI, 'run', '--config', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -206,12 +185,7 @@ async function startRun(file: string): Promise<RunProcess> {
       stop: async () => {
         child.kill('SIGTERM');
         const code = await exited;
-        // A key twice in one line is read differently by each log pipeline.
-        const repeated = output
-          .split('\n')
-          .filter((line) => line.startsWith('{'))
-          .flatMap((line) => repeatedKeys(line).map((key) => `${key} in ${line}`));
-        expect(repeated).toEqual([]);
+        expect(linesRepeatingKeys(output)).toEqual([]);
         return code;
       },
     };

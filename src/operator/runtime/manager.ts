@@ -31,7 +31,8 @@ export class Manager {
   private started = false;
 
   constructor(options: ManagerOptions = {}) {
-    this.log = (options.log ?? silentLogger).child({ component: 'manager' });
+    // `component` is the command's (operator); a second one would repeat the key in each line.
+    this.log = (options.log ?? silentLogger).child({ subsystem: 'manager' });
     if (options.leaderElection) {
       this.elector = new LeaderElector({
         ...options.leaderElection,

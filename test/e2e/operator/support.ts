@@ -9,6 +9,7 @@ import { CONFIG_FILE_NAME, parseIni, renderIni } from '../../../src/config/index
 import { createVedaBackend } from '../../../src/queue/index.ts';
 import type { Load } from '../../../src/operator/reconciler/load-reader.ts';
 import { eventually } from '../../harness/eventually.ts';
+import { linesRepeatingKeys } from '../../harness/log-lines.ts';
 import { REPO_ROOT } from '../../harness/tools.ts';
 import { kubeConfig, kubectl } from '../support.ts';
 
@@ -590,6 +591,7 @@ export function useOperator(
   afterAll(async () => {
     await fixture.operator?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
+    if (fixture.operator) expect(linesRepeatingKeys(fixture.operator.output())).toEqual([]);
   });
   return fixture;
 }
