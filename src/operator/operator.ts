@@ -205,6 +205,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     host: options.host,
     registry,
     log,
+  }).catch(async (error: unknown) => {
+    await kc.close();
+    throw error;
   });
   const health = await startObservabilityServer({
     port: options.healthPort,
@@ -214,6 +217,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     log,
     healthz: manager.healthz,
     readyz: manager.readyz,
+  }).catch(async (error: unknown) => {
+    // A port another process holds: what this start opened is closed, not left to the exit.
+    await metrics.close();
+    await kc.close();
+    throw error;
   });
   log.info(
     {

@@ -42,7 +42,10 @@ export function metricsServiceFor(
       // The operator reads /load through this Service. A distributor not ready yet (waiting
       // for its queue) or no longer (stopping), or a sidecar's host pod not ready, still
       // answers, with why; without its address the operator would only learn "no endpoints".
-      // Prometheus likewise keeps scraping its metrics.
+      // Prometheus likewise keeps scraping its metrics. While a sidecar host rolls with a
+      // surge, two pods answer for a moment (the new one "not open yet" until it has its
+      // queue): the operator's status may flip to DistributorNotReporting and back; drains
+      // are safe, as they wait for an answer that says the shard is drained.
       publishNotReadyAddresses: true,
       // By number: the container port's name differs between the two placements.
       ports: [{ name: 'metrics', port, targetPort: port, protocol: 'TCP' }],

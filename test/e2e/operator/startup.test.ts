@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/observability/index.ts';
+import { startOperator } from '../../../src/operator/index.ts';
 import { eventually } from '../../harness/eventually.ts';
 import { freePort } from '../../harness/ports.ts';
 import { REPO_ROOT } from '../../harness/tools.ts';
+import { kubeConfig } from '../support.ts';
 
 const CLI = join(REPO_ROOT, 'src', 'cli.ts');
 
@@ -59,4 +63,37 @@ describe('the operator process while it starts', () => {
       child.kill('SIGKILL');
     }
   }, 90_000);
+});
+
+describe('the operator when a port it needs is taken', () => {
+  it('fails with SD_ERR_LISTEN and closes what it had opened (the metrics port is free again)', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    const metricsPort = await freePort();
+    try {
+      await expect(
+        startOperator({
+          kc: kubeConfig(),
+          log: silentLogger,
+          namespaces: [],
+          defaultImage: 'registry.example/shard-distributor:test',
+          concurrency: 1,
+          metricsPort,
+          healthPort: taken,
+          host: '127.0.0.1',
+          loadRoute: 'proxy',
+        }),
+      ).rejects.toMatchObject({ code: 'SD_ERR_LISTEN' });
+      // Free again: the failed start did not leave its metrics server listening.
+      const again = createServer();
+      await new Promise<void>((resolve, reject) => {
+        again.once('error', reject);
+        again.listen(metricsPort, '127.0.0.1', resolve);
+      });
+      await new Promise<void>((resolve) => again.close(() => resolve()));
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
 });
