@@ -80,6 +80,24 @@ function sidecarSd() {
   });
 }
 
+/** The sidecar ShardDistributor, deleted without a drain (no distributor ever runs here). */
+function abandoningSidecarSd() {
+  return { ...sidecarSd(), spec: { ...sidecarSd().spec, deletionPolicy: 'Abandon' } };
+}
+
+/** Waits until the ShardDistributor is Degraded for `reason`, its message saying `says`. */
+async function degradedWith(namespace: string, reason: string, says: string): Promise<void> {
+  await eventually(
+    async () =>
+      expect(condition(await getSd(namespace, SD), 'Degraded')).toMatchObject({
+        status: 'True',
+        reason,
+        message: expect.stringContaining(says),
+      }),
+    { timeoutMs: 60_000 },
+  );
+}
+
 async function host(namespace: string): Promise<k8s.V1StatefulSet> {
   return apps().readNamespacedStatefulSet({ namespace, name: 'veda-server' });
 }
@@ -285,18 +303,11 @@ describe('the distributor as a native sidecar of the workload that owns the main
   }, 180_000);
 
   it('reports a host that does not exist as Degraded, and attaches once it is created', async () => {
-    await createSd(ns.name, {
-      ...sidecarSd(),
-      spec: { ...sidecarSd().spec, deletionPolicy: 'Abandon' },
-    });
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, SD), 'Degraded')).toMatchObject({
-          status: 'True',
-          reason: 'SidecarHostNotFound',
-          message: expect.stringContaining('StatefulSet veda-server, which does not exist'),
-        }),
-      { timeoutMs: 60_000 },
+    await createSd(ns.name, abandoningSidecarSd());
+    await degradedWith(
+      ns.name,
+      'SidecarHostNotFound',
+      'StatefulSet veda-server, which does not exist',
     );
     const event = await expectEvent(ns.name, SD, 'SidecarHostNotFound', /veda-server/);
     expect(event.type).toBe('Warning');
@@ -327,18 +338,11 @@ describe('the distributor as a native sidecar of the workload that owns the main
         input: asUser(runAsUser),
       });
     applyHost(0);
-    await createSd(ns.name, {
-      ...sidecarSd(),
-      spec: { ...sidecarSd().spec, deletionPolicy: 'Abandon' },
-    });
-    await eventually(
-      async () =>
-        expect(condition(await getSd(ns.name, SD), 'Degraded')).toMatchObject({
-          status: 'True',
-          reason: 'SidecarHostRunsAsRoot',
-          message: expect.stringContaining('StatefulSet veda-server runs its pods as root'),
-        }),
-      { timeoutMs: 60_000 },
+    await createSd(ns.name, abandoningSidecarSd());
+    await degradedWith(
+      ns.name,
+      'SidecarHostRunsAsRoot',
+      'StatefulSet veda-server runs its pods as root',
     );
     await expectEvent(ns.name, SD, 'SidecarHostRunsAsRoot', /distributor.placement: Standalone/);
     expect(ourEntries(await host(ns.name)).containers).toEqual([]);
