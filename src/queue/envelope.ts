@@ -41,7 +41,9 @@ export interface Envelope {
 export const ENVELOPE_MAGIC = Buffer.from('SDE1', 'ascii');
 /**
  * A handler's reason is unbounded (a stack trace, a whole response body): cut, so the envelope
- * is the payload plus a small header, and never too large for the queue that took the payload.
+ * is the payload plus a header of a few KiB at most. A queue with a message limit (nats'
+ * max_payload) can still refuse the envelope of a payload that just fit: the worker then
+ * holds the batch and says so (failure-worker's #moved), it does not exit.
  */
 export const MAX_REASON_CHARS = 2_048;
 const PREFIX_BYTES = 8;

@@ -7,6 +7,7 @@ import {
   moveBatch,
   MoveJournal,
   MoveJournalError,
+  QueueMessageTooLargeError,
   samePosition,
   type Envelope,
   type EnvelopeHeader,
@@ -112,6 +113,8 @@ class FailureWorker {
   /** When a read of the retry queue last came back empty. */
   #retryEmptyAt = 0;
   #held: Held | undefined;
+  /** Moves refused one after another as too large: the backoff before the next try. */
+  #tooLarge = 0;
 
   constructor(
     options: RunWorkerOptions & { readonly failure: WorkerFailureOptions },
@@ -238,10 +241,12 @@ class FailureWorker {
         0,
         this.#now(),
       );
-      await moveBatch(this.#move, this.#retry, one, [
-        { queue: this.#dlqQueue, items: [{ index: 0, header }] },
-      ]);
-      this.#count('dead_letter', 1, { reason: header.reason });
+      const moved = await this.#moved(this.#retry, () =>
+        moveBatch(this.#move, this.#retry, one, [
+          { queue: this.#dlqQueue, items: [{ index: 0, header }] },
+        ]),
+      );
+      if (moved) this.#count('dead_letter', 1, { reason: header.reason });
       return;
     }
     const attempt = envelope.header.attempts + 1;
@@ -263,7 +268,12 @@ class FailureWorker {
     const target = decision.to === 'retry' ? this.#retryQueue : this.#dlqQueue;
     await this.#options.beforeCommit?.();
     if (items.length === 0) await this.#retry.commit(message.position);
-    else await moveBatch(this.#move, this.#retry, one, [{ queue: target, items }]);
+    else if (
+      !(await this.#moved(this.#retry, () =>
+        moveBatch(this.#move, this.#retry, one, [{ queue: target, items }]),
+      ))
+    )
+      return;
     if (decision.to === 'retry') this.#retryPending = true;
     this.#count(decision.to, 1, { reason: outcome.reject, attempts: attempt });
   }
@@ -305,10 +315,13 @@ class FailureWorker {
     if (retryItems.length === 0 && dlqItems.length === 0) {
       await this.#shard.commit(next);
     } else {
-      await moveBatch(this.#move, this.#shard, { from: batch.from, next, messages }, [
-        { queue: this.#retryQueue, items: retryItems },
-        { queue: this.#dlqQueue, items: dlqItems },
-      ]);
+      const moved = await this.#moved(this.#shard, () =>
+        moveBatch(this.#move, this.#shard, { from: batch.from, next, messages }, [
+          { queue: this.#retryQueue, items: retryItems },
+          { queue: this.#dlqQueue, items: dlqItems },
+        ]),
+      );
+      if (!moved) return;
     }
     if (retryItems.length > 0) this.#retryPending = true;
     this.#count('retry', retryItems.length);
@@ -316,6 +329,34 @@ class FailureWorker {
     this.#count('dropped', dropped);
     this.#processed += count;
     this.#batches += 1;
+  }
+
+  /**
+   * Runs a move of rejects; false when their queue refuses one as too large (nats: an envelope
+   * over the server's max_payload). Then nothing of the batch is committed: `source` goes
+   * back to its committed position and the batch is handled again after a backoff, one
+   * error line each time, rather than the worker exiting and being restarted for ever. What
+   * the move stored already is not stored again (message ids).
+   */
+  async #moved(source: QueueConsumer, move: () => Promise<void>): Promise<boolean> {
+    try {
+      await move();
+      this.#tooLarge = 0;
+      return true;
+    } catch (error) {
+      if (!(error instanceof QueueMessageTooLargeError)) throw error;
+      this.#tooLarge += 1;
+      const retryInMs = retryDelayMs(this.#tooLarge, this.#options.failure);
+      this.#loop.log.error(
+        { err: error, queue: source.queue, retryInMs },
+        'a reject is too large for its queue; the batch is handled again after the backoff',
+      );
+      await source.rewind();
+      // The retry queue's head is read again with it.
+      if (source === this.#retry) this.#retryPending = true;
+      await pause(retryInMs, this.#options.signal);
+      return false;
+    }
   }
 
   /**
