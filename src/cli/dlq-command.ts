@@ -20,6 +20,7 @@ import {
   QueueNotFoundError,
   type EnvelopeHeader,
   type MoveContext,
+  type MoveEntry,
   type MoveFailpoint,
   type MoveItem,
   type QueueBackend,
@@ -150,20 +151,21 @@ export async function dlqCommand(
         return 0;
       case 'replay':
         await replay(target, write, options.failpoint, options.signal);
-        return stoppedCode(options.signal);
-      default: {
-        const code = await purge(target, values.yes === true, write, options.signal);
-        return options.signal?.aborted ? stoppedCode(options.signal) : code;
-      }
+        return exitCode(0, options.signal);
+      default:
+        return exitCode(
+          await purge(target, values.yes === true, write, options.signal),
+          options.signal,
+        );
     }
   } finally {
     await target.close();
   }
 }
 
-/** 0, or the exit code of a command a signal stopped before it was done. */
-function stoppedCode(signal: AbortSignal | undefined): number {
-  return signal?.aborted ? interruptedExitCode(signal) : 0;
+/** `code`, unless a signal stopped the command before it was done. */
+function exitCode(code: number, signal: AbortSignal | undefined): number {
+  return signal?.aborted ? interruptedExitCode(signal) : code;
 }
 
 async function targetFor(
@@ -380,7 +382,8 @@ async function replay(
     ...(failpoint ? { failpoint } : {}),
   };
   try {
-    await finishInterruptedReplay(target, context, write);
+    const interrupted = await target.journal?.read();
+    if (interrupted) await finishInterruptedReplay(interrupted, target, context, write);
     let total = 0;
     for (const queue of target.queues) {
       if (signal?.aborted) break;
@@ -429,12 +432,11 @@ async function replay(
  * match to the consumer's position.
  */
 async function finishInterruptedReplay(
+  entry: MoveEntry,
   target: Target,
   context: MoveContext,
   write: (text: string) => void,
 ): Promise<void> {
-  const entry = await target.journal?.read();
-  if (!entry) return;
   const source = await target.backend.openConsumer(entry.source, DLQ_ADMIN_CONSUMER);
   try {
     const result = await finishMove(context, entry, source);
@@ -452,15 +454,12 @@ async function purge(
   write: (text: string) => void,
   signal: AbortSignal | undefined,
 ): Promise<number> {
-  if (yes && (await target.journal?.read())) {
+  const interrupted = yes ? await target.journal?.read() : undefined;
+  if (interrupted && target.journal) {
     const writer = await target.backend.openWriter(target.replayQueue);
     try {
-      const journal = target.journal!;
-      await finishInterruptedReplay(
-        target,
-        { journal, writers: new Map([[target.replayQueue, writer]]) },
-        write,
-      );
+      const context = { journal: target.journal, writers: new Map([[target.replayQueue, writer]]) };
+      await finishInterruptedReplay(interrupted, target, context, write);
     } finally {
       await writer.close();
     }

@@ -115,16 +115,14 @@ export async function moveBatch(
   };
   // Built before the journal names them: an item that cannot be encoded fails the batch here,
   // not in every later start's recovery of a journal it can never finish.
-  const payloads = entry.targets.map((t) =>
-    t.items.map((item) => payloadOf(item, messageAt(batch.messages, item.index))),
-  );
+  const payloads = payloadsOf(entry, batch.messages);
   await journal?.write(entry);
   failpoint?.('after-journal');
   const copied = await context.alreadyCopied?.(
     batch.from,
     entry.targets.map((t) => t.queue),
   );
-  await writeTargets(context, entry, batch.messages, { copied, payloads });
+  await writeTargets(context, entry, batch.messages, payloads, false, copied);
   await source.commit(entry.next);
   failpoint?.('after-commit');
   await journal?.clear();
@@ -167,40 +165,44 @@ export async function finishMove(
         'the queue changed: move the journal aside to resume from the committed position',
     );
   }
-  await writeTargets(context, entry, messages);
+  await writeTargets(context, entry, messages, payloadsOf(entry, messages), true);
   await source.commit(entry.next);
   await context.journal?.clear();
   return 'finished';
 }
 
+/** The bytes each target's items stand for, target by target. */
+function payloadsOf(entry: MoveEntry, messages: readonly QueueMessage[]): Buffer[][] {
+  return entry.targets.map((t) =>
+    t.items.map((item) => payloadOf(item, messageAt(messages, item.index))),
+  );
+}
+
 /**
- * Writes each target's items and flushes it. `first` is a batch's first try (its payloads
- * built, what a crashed run stored on nats); without it this is a recovery, which writes only
- * what `unstoredOf` says the target lacks.
+ * Writes each target's items (`payloads`, as `payloadsOf` built them) and flushes it. A
+ * recovery writes only what `unstoredOf` says the target lacks; a first try skips what a
+ * crashed run stored on nats (`copied`).
  */
 async function writeTargets(
   context: MoveContext,
   entry: MoveEntry,
   messages: readonly QueueMessage[],
-  first?: { copied: ReadonlySet<string> | undefined; payloads: readonly (readonly Buffer[])[] },
+  payloads: readonly (readonly Buffer[])[],
+  recovering: boolean,
+  copied: ReadonlySet<string> = new Set(),
 ): Promise<void> {
-  const copied = first?.copied ?? new Set<string>();
   for (const [t, target] of entry.targets.entries()) {
     const writer = writerOf(context, target.queue);
     const idOf = (item: (typeof target.items)[number]) =>
       messageIdOf(messageAt(messages, item.index).position);
     // Only a recovery can find part of the batch already durable.
-    const missing =
-      first === undefined
-        ? await unstoredOf(writer, target.mark, target.items.map(idOf))
-        : target.items.map((_, i) => i);
+    const missing = recovering
+      ? await unstoredOf(writer, target.mark, target.items.map(idOf))
+      : target.items.map((_, i) => i);
     const rest = missing.filter((i) => !copied.has(idOf(target.items[i]!)));
     if (rest.length > 0) {
       const items = rest.map((i) => target.items[i]!);
-      const data = rest.map(
-        (i, k) =>
-          first?.payloads[t]?.[i] ?? payloadOf(items[k]!, messageAt(messages, items[k]!.index)),
-      );
+      const data = rest.map((i) => payloads[t]![i]!);
       const ids = items.map(idOf);
       // A retried or dead-lettered message keeps its headers (nats).
       const headers = items.map((item) => messageAt(messages, item.index).headers);

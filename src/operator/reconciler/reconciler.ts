@@ -82,11 +82,11 @@ import {
   type RetiringPool,
 } from './pool-plans.ts';
 
-/** A sidecar placement's host workload: its pod labels once found; refused when unfit. */
+/** A sidecar placement's host workload: its pod labels once found; why it is refused when unfit. */
 interface SidecarHost {
   readonly target: SidecarTarget;
   readonly labels?: Record<string, string>;
-  readonly refused?: true;
+  readonly refusal?: Problem;
 }
 
 const REASON_SIDECAR_HOST_RUNS_AS_ROOT = 'SidecarHostRunsAsRoot';
@@ -257,10 +257,7 @@ export class ShardDistributorReconciler {
         this.warn(sd, REASON_NOT_OWNED, notOwned);
       }
       signal.throwIfAborted();
-      if (host?.refused) {
-        const refusals = problems.filter((p) => p.reason === REASON_SIDECAR_HOST_RUNS_AS_ROOT);
-        this.warn(sd, REASON_SIDECAR_HOST_RUNS_AS_ROOT, refusals);
-      }
+      if (host?.refusal) this.warn(sd, host.refusal.reason, [host.refusal]);
       await this.reconcilePlacement(sd, desired, host, log);
       signal.throwIfAborted();
       await this.deleteRetiredWorkers(sd, states, retiring, log);
@@ -289,7 +286,7 @@ export class ShardDistributorReconciler {
     const busy =
       loadError !== undefined ||
       // Workloads are not watched: a host fixed to run non-root is seen on the next look.
-      host?.refused === true ||
+      host?.refusal !== undefined ||
       retiring.length > 0 ||
       states.some(
         (s) =>
@@ -565,11 +562,12 @@ export class ShardDistributorReconciler {
       // The sidecar runs non-root; with the pod's runAsUser 0 and none of its own, the kubelet
       // refuses to start it, and a sidecar that does not start keeps the host's own
       // containers from starting: the operator would take the host workload down.
-      problems.push({
+      const refusal: Problem = {
         reason: REASON_SIDECAR_HOST_RUNS_AS_ROOT,
         message: `${target.kind} ${target.name} runs its pods as root (spec.template.spec.securityContext.runAsUser: 0), and the distributor sidecar runs as non-root (restricted Pod Security Standard): added there it would keep the host's pods from starting, so it is not added; run the host as a non-root user that can write the main queue's files, or set distributor.placement: Standalone`,
-      });
-      return { target, labels, refused: true };
+      };
+      problems.push(refusal);
+      return { target, labels, refusal };
     }
     return { target, labels };
   }
@@ -671,7 +669,7 @@ export class ShardDistributorReconciler {
     log: Logger,
   ): Promise<void> {
     const previous = parseTarget(sd.metadata.annotations?.[ANNOTATION_SIDECAR_OF]);
-    const current = desired.sidecar && host?.labels && !host.refused ? host.target : undefined;
+    const current = desired.sidecar && host?.labels && !host.refusal ? host.target : undefined;
     if (
       previous &&
       (!current || previous.kind !== current.kind || previous.name !== current.name)
