@@ -130,14 +130,26 @@ export function failureEnv(failure: FailureConfig, pool?: string): Record<string
 
 /**
  * The failure policy from `SD_FAILURE_POLICY` and the other `SD_*` variables; undefined when
- * `SD_FAILURE_POLICY` is unset or empty. A missing number takes its default; a bad one throws
- * FailureEnvError naming the variable, the value and the fix.
+ * none of them is set. A missing number takes its default; a bad one, or one set without
+ * `SD_FAILURE_POLICY`, throws FailureEnvError naming the variable, the value and the fix.
  */
 export function failureFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): FailureConfig | undefined {
   const policyText = env[FAILURE_ENV.policy]?.trim();
-  if (policyText === undefined || policyText === '') return undefined;
+  if (policyText === undefined || policyText === '') {
+    // A number set without a policy would be ignored, and the worker would not retry at all.
+    const orphan = Object.values(FAILURE_ENV).find((name) => env[name]?.trim());
+    if (orphan !== undefined) {
+      throw envError(
+        orphan,
+        env[orphan]?.trim() ?? '',
+        `is set but ${FAILURE_ENV.policy} is not, so it would be ignored and rejects only ` +
+          `counted; set ${FAILURE_ENV.policy} to ${FAILURE_POLICIES.join(', ')} or unset ${orphan}`,
+      );
+    }
+    return undefined;
+  }
   const policy = FAILURE_POLICIES.find((p) => p.toLowerCase() === policyText.toLowerCase());
   if (policy === undefined) {
     throw envError(

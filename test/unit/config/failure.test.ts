@@ -208,12 +208,20 @@ describe('failure policy through the environment', () => {
 
   it('is off without SD_FAILURE_POLICY, and defaults the numbers not given', () => {
     expect(failureFromEnv({})).toBeUndefined();
-    expect(failureFromEnv({ SD_FAILURE_POLICY: '', SD_MAX_ATTEMPTS: 'x' })).toBeUndefined();
+    expect(failureFromEnv({ SD_FAILURE_POLICY: ' ', SD_POOL: 'big' })).toBeUndefined();
     expect(failureFromEnv({ SD_FAILURE_POLICY: 'deadletter' })).toStrictEqual(DEFAULT_FAILURE);
   });
 
   it.each([
     [{ SD_FAILURE_POLICY: 'Retry' }, 'SD_FAILURE_POLICY = "Retry" is not a known failure policy'],
+    [
+      { SD_FAILURE_POLICY: '', SD_MAX_ATTEMPTS: '3' },
+      'SD_MAX_ATTEMPTS = "3" is set but SD_FAILURE_POLICY is not, so it would be ignored',
+    ],
+    [
+      { SD_RETRY_BACKOFF_MAX_SEC: '60' },
+      'SD_RETRY_BACKOFF_MAX_SEC = "60" is set but SD_FAILURE_POLICY is not',
+    ],
     [
       { SD_FAILURE_POLICY: 'Drop', SD_MAX_ATTEMPTS: '0' },
       'SD_MAX_ATTEMPTS = "0" is not a whole number from 1 to 100',
