@@ -40,6 +40,8 @@ import { UsageError } from './usage-error.ts';
 export const DLQ_ADMIN_CONSUMER = 'dlq-admin';
 const READ_BATCH = 500;
 const PREVIEW_CHARS = 120;
+/** `list` reads at most this many dead letters to count reasons: a DLQ can hold millions. */
+const REASONS_OF_DEFAULT = 10_000;
 
 export const DLQ_USAGE = `shard-distributor dlq <list|show|replay|purge> --config FILE [--pool NAME] [options]
 
@@ -53,7 +55,8 @@ to one of them (or to <sub_queue_prefix>-<i>-dlq of any shard i). veda: the dead
 queues are in [worker] worker_base_path. SIGINT or SIGTERM stops replay and purge between
 batches (exit 128 + the signal's number); nothing is lost, and a second run goes on.
 
-  list                      messages waiting per queue, and a count by reason
+  list [-n N]               messages waiting per queue, and a count by reason of the
+                            first N (default ${REASONS_OF_DEFAULT}) dead letters
   show [-n N]               the first N (default 10) envelopes: header and payload preview;
                             moves nothing
   replay                    moves every dead letter, as its original payload, into
@@ -131,7 +134,8 @@ export async function dlqCommand(
   if (positionals.length > 0)
     throw new UsageError(`unexpected argument "${positionals[0]}"`, DLQ_USAGE);
   if (values.config === undefined) throw new UsageError('--config FILE is required', DLQ_USAGE);
-  const count = values.n === undefined ? 10 : Number(values.n);
+  const count =
+    values.n === undefined ? (action === 'list' ? REASONS_OF_DEFAULT : 10) : Number(values.n);
   if (!Number.isInteger(count) || count < 1)
     throw new UsageError(`-n ${values.n} is not a whole number >= 1`, DLQ_USAGE);
 
@@ -144,7 +148,7 @@ export async function dlqCommand(
   try {
     switch (action) {
       case 'list':
-        await list(target, values.json === true, write);
+        await list(target, count, values.json === true, write);
         return 0;
       case 'show':
         await show(target, count, values.json === true, write);
@@ -280,17 +284,25 @@ function describe(data: Buffer): Described {
   }
 }
 
-async function list(target: Target, json: boolean, write: (text: string) => void): Promise<void> {
+async function list(
+  target: Target,
+  reasonsOf: number,
+  json: boolean,
+  write: (text: string) => void,
+): Promise<void> {
   const queues: { queue: string; messages: number }[] = [];
   const reasons = new Map<string, number>();
+  let counted = 0;
   for (const queue of target.queues) {
     const messages = await waiting(target.backend, queue);
     queues.push({ queue, messages });
-    if (messages === 0) continue;
-    for (const data of await peekDeadLetters(target.backend, queue, messages)) {
+    const toCount = Math.min(messages, reasonsOf - counted);
+    if (toCount <= 0) continue;
+    for (const data of await peekDeadLetters(target.backend, queue, toCount)) {
       const d = describe(data);
       const reason = 'header' in d ? d.header.reason : `(not an envelope: ${d.problem})`;
       reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      counted += 1;
     }
   }
   const total = queues.reduce((sum, q) => sum + q.messages, 0);
@@ -298,7 +310,14 @@ async function list(target: Target, json: boolean, write: (text: string) => void
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .map(([reason, messages]) => ({ reason, messages }));
   if (json) {
-    write(`${JSON.stringify({ pool: target.pool, total, queues, reasons: byReason }, null, 2)}\n`);
+    const listing = {
+      pool: target.pool,
+      total,
+      queues,
+      reasonsCounted: counted,
+      reasons: byReason,
+    };
+    write(`${JSON.stringify(listing, null, 2)}\n`);
     return;
   }
   const width = Math.max(5, ...queues.map((q) => q.queue.length));
@@ -309,7 +328,8 @@ async function list(target: Target, json: boolean, write: (text: string) => void
   ];
   for (const q of queues) lines.push(`${q.queue.padEnd(width)}  ${q.messages}`);
   if (byReason.length > 0) {
-    lines.push('', 'MESSAGES  REASON');
+    const of = counted < total ? ` (of the first ${counted}; -n N counts more)` : '';
+    lines.push('', `MESSAGES  REASON${of}`);
     for (const r of byReason) lines.push(`${String(r.messages).padEnd(8)}  ${r.reason}`);
   }
   write(`${lines.join('\n')}\n`);

@@ -109,6 +109,21 @@ onBothBackends((subject) => {
     const text = (await run(['list', '--config', ini])).out;
     expect(text).toContain('dead letters of pool default: 4');
     expect(text).toMatch(/2\s+timeout/);
+    expect(text).not.toContain('of the first');
+  });
+
+  it('counts reasons over the first -n dead letters only, and says so', async () => {
+    const list = JSON.parse((await run(['list', '--config', ini, '--json', '-n', '3'])).out);
+    expect(list.total).toBe(4);
+    expect(list.reasonsCounted).toBe(3);
+    expect(list.reasons).toEqual([
+      { reason: 'timeout', messages: 2 },
+      { reason: 'bad json', messages: 1 },
+    ]);
+    const text = (await run(['list', '--config', ini, '-n', '1'])).out;
+    expect(text).toContain('dead letters of pool default: 4');
+    expect(text).toContain('MESSAGES  REASON (of the first 1; -n N counts more)');
+    expect(text).toMatch(/1\s+timeout\n$/);
   });
 
   it('shows the first N envelopes and moves nothing', async () => {
