@@ -16,7 +16,7 @@ import {
 } from '../distributor/index.ts';
 import { destination } from 'pino';
 import { createLogger, createRegistry, type Logger } from '../observability/index.ts';
-import { stopOrphanWorkers, Supervisor } from '../supervisor/index.ts';
+import { checkWorkerExecutables, stopOrphanWorkers, Supervisor } from '../supervisor/index.ts';
 import { startDemo, type Demo } from './demo.ts';
 import { RunModeDrain } from './run-drain.ts';
 import { portFlag } from './port-flag.ts';
@@ -87,6 +87,7 @@ export async function runCommand(
   }
   const configBaseline = readConfigBaseline(configFile);
   const config = await loadConfigFile(configFile, { env, log });
+  checkWorkerExecutables(config, configFile, process.env, process.cwd());
   await mkdir(config.dispatcher.basePath, { recursive: true });
   await mkdir(config.worker.workerBasePath, { recursive: true });
 

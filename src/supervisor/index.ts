@@ -16,6 +16,7 @@ export type { WorkerKey, WorkerRef } from './worker-key.ts';
 export { defaultSpawn } from './worker-process.ts';
 export type { SpawnFn } from './worker-process.ts';
 export { WorkerCommandError } from './errors.ts';
+export { checkWorkerExecutables, findExecutable } from './executables.ts';
 export { findOrphanWorkers, stopOrphanWorkers } from './orphans.ts';
 export { supervisorMetrics } from './metrics.ts';
 export type { SupervisorMetrics } from './metrics.ts';

@@ -83,6 +83,22 @@ describe('a command line it cannot use', () => {
     expect(cli(['crd'], { LOG_LEVEL: 'constructor' }).status).toBe(1);
   });
 
+  it('refuses at start a worker command that cannot run, naming the INI key and file', () => {
+    const file = join(dir, 'missing-worker.ini');
+    writeFileSync(
+      file,
+      `[dispatcher]\nbase_path = ${join(dir, 'queue')}\n[worker]\nworker_module = ./no-such-worker --x\n`,
+    );
+    const { status, stderr } = cli(['run', '--config', file]);
+    expect(stderr).toContain(
+      `shard-distributor: ${file}: [worker] worker_module starts workers with "./no-such-worker", which cannot be run: ${join(dir, 'no-such-worker')} does not exist; install it`,
+    );
+    expect(stderr).toContain('[SD_ERR_WORKER_COMMAND]');
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).not.toContain('distributor started');
+    expect(status).toBe(1);
+  });
+
   it('writes no config file when a flag is wrong', () => {
     const file = join(dir, 'never.ini');
     expect(cli(['run', '--config', file, '--metrics-port', '-1']).status).toBe(2);
