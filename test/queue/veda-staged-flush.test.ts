@@ -40,19 +40,20 @@ describe('veda writer, flush in two halves', () => {
     expect(mark).toEqual(writer.mark());
   });
 
-  it('keeps a batch whose publish failed after the rename: readers see it, so closing does not cut it', async () => {
+  it('keeps a batch whose publish failed after its line was written: readers see it, so closing does not cut it', async () => {
     const writer = await stagedWriter('shard-0');
     await writer.append(texts('a', 1));
     await writer.flush();
     const before = writer.mark();
     await writer.append(texts('m', 2));
     await writer.prepare();
-    // The directory's fsync after the rename fails (EIO): the only sync a publish makes.
+    // The fdatasync of info_push after its line is written fails (EIO): the only sync a
+    // publish makes.
     const probe = await open(join(h.dir, 'probe'), 'w');
-    const fileHandle = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+    const fileHandle = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
     await probe.close();
     const sync = vi
-      .spyOn(fileHandle, 'sync')
+      .spyOn(fileHandle, 'datasync')
       .mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
     try {
       await expect(writer.publish()).rejects.toMatchObject({ code: 'EIO' });

@@ -98,35 +98,36 @@ describe('veda writer', () => {
     expect(await readFile(join(h.dir, 'q_info_pop_worker'), 'latin1')).toBe('q;worker;28;1;1\n');
   });
 
-  it('replaces info_push by rename on every flush (a new inode, never a half-written line) and keeps info_queue on its inode', async () => {
+  it('rewrites info_push and info_queue in place, so a reader holding them open sees every flush', async () => {
     const writer = await h.backend.openWriter('q');
     const infoPush = join(h.dir, 'q-0', 'q_info_push');
     const infoQueue = join(h.dir, 'q_info_queue');
-    const pushInodes = [(await stat(infoPush)).ino];
+    const pushInode = (await stat(infoPush)).ino;
     const queueInode = (await stat(infoQueue)).ino;
-    // A reader holding the old info_push open (as a Veda consumer does between polls) keeps
-    // the complete old line: the new one arrives on a new inode.
+    // The crate's Consumer opens its part's info_push once and re-reads it from offset 0
+    // through that handle to learn of new records (get_info_of_part(id, false)): a file
+    // replaced by rename would leave it on the old inode, seeing nothing new in its part.
     const held = await open(infoPush, 'r');
+    const heldLine = async () => {
+      const buf = Buffer.alloc(256);
+      const { bytesRead } = await held.read(buf, 0, buf.length, 0);
+      return buf.toString('latin1', 0, bytesRead).split('\n')[0];
+    };
     try {
+      expect(await heldLine()).toMatch(/^q;0;0;\d+$/);
       for (let i = 1; i <= 3; i++) {
         await writer.append(texts(`b${i}`, 1));
         await writer.flush();
-        pushInodes.push((await stat(infoPush)).ino);
+        expect((await heldLine())?.split(';').slice(0, 3)).toEqual([
+          'q',
+          String(i * (25 + 4)),
+          String(i),
+        ]);
       }
-      // Each write's temp file exists next to the old one, so consecutive inodes differ (a
-      // freed inode may come back later).
-      for (let i = 1; i < pushInodes.length; i++) {
-        expect(pushInodes[i]).not.toBe(pushInodes[i - 1]);
-      }
-      expect((await held.readFile('latin1')).split('\n')[0]).toMatch(/^q;0;0;\d+$/);
     } finally {
       await held.close();
     }
-    expect((await readFile(infoPush, 'latin1')).split(';').slice(0, 3)).toEqual([
-      'q',
-      String(3 * (25 + 4)),
-      '3',
-    ]);
+    expect((await stat(infoPush)).ino).toBe(pushInode);
     expect((await stat(infoQueue)).ino).toBe(queueInode);
     expect((await readdir(join(h.dir, 'q-0'))).sort()).toEqual(['q_info_push', 'q_queue']);
     await writer.close();

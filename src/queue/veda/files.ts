@@ -35,13 +35,16 @@ export interface InfoFile {
 }
 
 /**
- * `Q_info_queue`, rewritten in place on the same inode. Veda's consumers open it once and
- * re-read it from offset 0 whenever they run dry (`Queue::get_info_queue` never reopens it),
- * so a file replaced by rename would leave them on the old inode, never seeing a new part.
- * It changes only when a part starts; the line (under 40 bytes) goes in one pwrite at offset
- * 0, inside the first sector, and the file is truncated after it — a reader meanwhile sees the
- * new first line followed by old bytes it ignores. A line torn anyway is caught on the next
- * open (garbage → rebuilt from the part directories).
+ * `Q_info_queue` and a part's `Q_info_push`, rewritten in place on the same inode. The crate's
+ * readers open these once and re-read them from offset 0 through the handle they hold
+ * (`Queue::get_info_queue`; `get_info_of_part(id, false)` for the part they are on, which is
+ * how `Consumer::pop_header` learns of new records), so a file replaced by rename would leave
+ * them on the old inode: they would never see a new part, or a record appended to theirs.
+ * The line (under 80 bytes) goes in one pwrite at offset 0, inside the first sector, and the
+ * file is truncated after it only when the line got shorter — a reader meanwhile sees the new
+ * first line followed by old bytes it ignores. A reader that catches the line half written
+ * reads it again (`readInfoPush`); a line torn on disk is caught on the next open (garbage →
+ * rebuilt from the records or the part directories).
  */
 export class InPlaceFile implements InfoFile {
   readonly path: string;
@@ -55,6 +58,8 @@ export class InPlaceFile implements InfoFile {
   }
 
   static async open(path: string): Promise<InPlaceFile> {
+    // Temp files of the rename this project used for info_push before, left by a crash.
+    await removeStaleTemps(path);
     const handle = await fs.open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
     try {
       const { size } = await handle.stat();
@@ -66,11 +71,30 @@ export class InPlaceFile implements InfoFile {
   }
 
   async write(text: string, durable: boolean): Promise<void> {
+    await this.overwrite(text);
+    if (durable) await this.sync();
+  }
+
+  /** Puts `text` in place: readers see it from now on; not yet on disk. */
+  async overwrite(text: string): Promise<void> {
     const bytes = Buffer.from(text, 'latin1');
-    await this.handle.write(bytes, 0, bytes.length, 0);
+    let written = 0;
+    while (written < bytes.length) {
+      const { bytesWritten } = await this.handle.write(
+        bytes,
+        written,
+        bytes.length - written,
+        written,
+      );
+      written += bytesWritten;
+    }
     if (this.size > bytes.length) await this.handle.truncate(bytes.length);
     this.size = bytes.length;
-    if (durable) await this.handle.datasync();
+  }
+
+  /** Puts the last `overwrite` on disk, so a power cut keeps it. */
+  async sync(): Promise<void> {
+    await this.handle.datasync();
   }
 
   async close(): Promise<void> {
@@ -81,15 +105,12 @@ export class InPlaceFile implements InfoFile {
 /**
  * A text file replaced atomically (temp file, fsync, rename, fsync of the directory): readers
  * see the old line or the new one, never half a line, even after a power cut. Used for a
- * part's `Q_info_push` (Veda's consumers reopen it by path on every poll,
- * `get_info_of_part(id, true)`, and ours read it by path) and a consumer's `Q_info_pop_C`.
+ * consumer's `Q_info_pop_C`, which only that consumer writes and every reader opens by name
+ * (a part's `Q_info_push` is an InPlaceFile: the crate's readers hold it open).
  *
- * A replacement is two steps so that a caller can overlap the first with other I/O: `stage`
- * writes the temp file and makes it durable (invisible to readers: they open the file by its
- * name only), `publish` renames it over the file and fsyncs the directory. The directory
- * stays open between writes (one fsync, not open + fsync + close, per replacement), and the
- * temp name is fixed per instance: the queue's writer lock (info_push) or the consumer's
- * name (pop) means one instance writes a given file.
+ * The directory stays open between writes (one fsync, not open + fsync + close, per
+ * replacement), and the temp name is fixed per instance: the consumer's name means one
+ * instance writes a given file.
  */
 export class ReplacedFile implements InfoFile {
   readonly path: string;
@@ -102,24 +123,19 @@ export class ReplacedFile implements InfoFile {
     this.temp = `${path}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`;
   }
 
-  /** For a file whose temp files a crash may have left: they are removed first. */
-  static async open(path: string): Promise<ReplacedFile> {
-    await removeStaleTemps(path);
-    return new ReplacedFile(path);
-  }
-
-  /** Without the clean-up (a consumer's pop file: other consumers' temps may be live). */
+  /** No clean-up of temps a crash left: other consumers' temps in the directory may be live. */
   static at(path: string): ReplacedFile {
     return new ReplacedFile(path);
   }
 
   async write(text: string, durable: boolean): Promise<void> {
     await this.stage(text, durable);
-    await this.publish(durable);
+    await this.replace();
+    if (durable) await this.syncDirectory();
   }
 
   /** Writes `text` to the temp file (synced when durable); readers do not see it yet. */
-  async stage(text: string, durable: boolean): Promise<void> {
+  private async stage(text: string, durable: boolean): Promise<void> {
     this.staged = false;
     const handle = await fs.open(this.temp, 'w', 0o644);
     try {
@@ -134,14 +150,8 @@ export class ReplacedFile implements InfoFile {
     this.staged = true;
   }
 
-  /** Puts the staged line in place; durable: the rename is on disk when this returns. */
-  async publish(durable: boolean): Promise<void> {
-    await this.replace();
-    if (durable) await this.syncDirectory();
-  }
-
   /** Renames the staged line into place: readers see it from now on. */
-  async replace(): Promise<void> {
+  private async replace(): Promise<void> {
     if (!this.staged) throw new Error(`nothing staged for ${this.path}`);
     this.staged = false;
     try {
@@ -153,7 +163,7 @@ export class ReplacedFile implements InfoFile {
   }
 
   /** Puts the last `replace` on disk (the directory's entry), so a power cut keeps it. */
-  async syncDirectory(): Promise<void> {
+  private async syncDirectory(): Promise<void> {
     this.dir ??= await fs.open(dirname(this.path), 'r');
     await this.dir.sync();
   }

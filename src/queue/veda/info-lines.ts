@@ -85,6 +85,18 @@ export function parseInfoPop(text: string, queue: string, consumer: string): Par
   return { ok: true, value: { position, countPopped, partId } };
 }
 
+/**
+ * Whether the first line ends in the CRC-32 of the text before it: how a line its writer
+ * finished looks. Not a reason to refuse one (real files carry CRCs for another queue name),
+ * only to read it again: a line read while it was being overwritten in place does not match.
+ */
+export function hasOwnCrc(text: string): boolean {
+  const line = firstLine(text);
+  if (line === undefined) return false;
+  const cut = line.lastIndexOf(';') + 1;
+  return cut > 0 && line.slice(cut) === String(crc32(line.slice(0, cut)));
+}
+
 function withCrc(prefix: string): string {
   return `${prefix}${crc32(prefix)}\n`;
 }

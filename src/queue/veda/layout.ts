@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { isNotFound } from '../errors.ts';
 import type { VedaContext } from './context.ts';
 import { readHead } from './files.ts';
-import { parseInfoPush, parseInfoQueue, type InfoPush } from './info-lines.ts';
+import { hasOwnCrc, parseInfoPush, parseInfoQueue, type InfoPush } from './info-lines.ts';
 import { partIdOf, paths } from './paths.ts';
 
 /** The part ids present on disk, ascending. */
@@ -29,9 +29,31 @@ export type InfoRead<T> =
   | { readonly kind: 'missing' }
   | { readonly kind: 'garbage'; readonly reason: string; readonly path: string };
 
+/** Reads of a line whose CRC does not match, at most, before it is taken as it stands. */
+const SETTLE_READS = 3;
+
+/**
+ * An info line as its writer finished it. Writers overwrite these lines in place (the crate
+ * and this project alike), so a read can catch one half old, half new: numbers that were
+ * never written. Such a line's CRC does not match, and it is read again until it matches or
+ * reads the same twice (a line written with another CRC, as real files are: taken as it is).
+ */
+export async function readSettledLine(
+  path: string,
+  read: (path: string) => Promise<string | undefined> = readHead,
+): Promise<string | undefined> {
+  let text = await read(path);
+  for (let i = 0; i < SETTLE_READS && text && !hasOwnCrc(text); i++) {
+    const again = await read(path);
+    if (again === text) break;
+    text = again;
+  }
+  return text;
+}
+
 export async function readInfoQueue(base: string, queue: string): Promise<InfoRead<number>> {
   const path = paths.infoQueue(base, queue);
-  const text = await readHead(path);
+  const text = await readSettledLine(path);
   // Empty: created, never written (a crash while the queue was being made).
   if (text === undefined || text.length === 0) return { kind: 'missing' };
   const parsed = parseInfoQueue(text, queue);
@@ -46,7 +68,7 @@ export async function readInfoPush(
   part: number,
 ): Promise<InfoRead<InfoPush>> {
   const path = paths.infoPush(base, queue, part);
-  const text = await readHead(path);
+  const text = await readSettledLine(path);
   if (text === undefined) return { kind: 'missing' };
   // Veda reads an empty info_push as 0;0 (a part whose first write never happened).
   if (text.length === 0)

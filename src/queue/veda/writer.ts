@@ -9,7 +9,7 @@ import {
 import type { QueueMark, QueueWriter } from '../types.ts';
 import type { VedaContext } from './context.ts';
 import { fsyncDir } from '../batch-files.ts';
-import { InPlaceFile, ReplacedFile } from './files.ts';
+import { InPlaceFile } from './files.ts';
 import { formatInfoPush, formatInfoQueue, type InfoPush } from './info-lines.ts';
 import { currentPart, diskBytes, readInfoPush } from './layout.ts';
 import { WriterLock, type LockOptions } from './lock.ts';
@@ -37,13 +37,14 @@ const U32_MAX = 0xffffffff;
 interface Part {
   readonly id: number;
   readonly records: fs.FileHandle;
-  readonly infoPush: ReplacedFile;
+  readonly infoPush: InPlaceFile;
 }
 
 /**
  * The single writer of a queue. It appends to the newest part instead of opening a new part
  * on every start as the crate does: Veda's consumers follow appends to the current part (they
- * re-read its info_push), a restarting distributor then does not leave a trail of tiny parts,
+ * re-read its info_push through the handle they hold, which is why it is rewritten in place,
+ * never replaced), a restarting distributor then does not leave a trail of tiny parts,
  * and a durable mark taken before a crash stays comparable with the one after it. New parts
  * come from size-based rotation (between batches, so a batch never spans two parts) or when
  * the current part lost published bytes.
@@ -64,7 +65,7 @@ export class VedaWriter implements QueueWriter {
   private olderBytes: number;
   /** A failed write may have left bytes past the staged edge. */
   private dirtyTail = false;
-  /** What `prepare` made durable (records and staged info line), until published. */
+  /** What `prepare` made durable (the records), until published. */
   private prepared: InfoPush | undefined;
   private closed = false;
 
@@ -186,10 +187,9 @@ export class VedaWriter implements QueueWriter {
   }
 
   /**
-   * The first half of a flush: the appended records are synced and the info_push line that
-   * will cover them is written (and synced) to its temp file, at the same time — readers open
-   * info_push by name, so the temp is invisible to them. Nothing is visible yet: a caller may
-   * overlap this with other I/O (the distributor: its journal write) and publish afterwards.
+   * The first half of a flush: the appended records are synced. Nothing is visible yet: a
+   * caller may overlap this with other I/O (the distributor: its journal write) and publish
+   * afterwards.
    */
   async prepare(): Promise<void> {
     this.assertOpen();
@@ -200,10 +200,7 @@ export class VedaWriter implements QueueWriter {
           await this.part.records.truncate(this.staged.rightEdge);
           this.dirtyTail = false;
         }
-        await Promise.all([
-          this.durable ? this.part.records.datasync() : undefined,
-          this.part.infoPush.stage(formatInfoPush(this.queue, this.staged), this.durable),
-        ]);
+        if (this.durable) await this.part.records.datasync();
       } catch (err) {
         throw fromFsError(err, `making queue ${this.queue} part ${this.part.id} durable`);
       }
@@ -212,9 +209,10 @@ export class VedaWriter implements QueueWriter {
   }
 
   /**
-   * The second half: info_push is renamed into place (and the directory synced), so readers
-   * see the batch — only after `prepare` has put its records on disk. Without a `prepare` of
-   * exactly what is appended now, it flushes whole.
+   * The second half: the info_push line covering the batch is written in place (then synced),
+   * so readers see the batch — only after `prepare` has put its records on disk: a power cut
+   * never leaves a line covering records that are not there. Without a `prepare` of exactly
+   * what is appended now, it flushes whole.
    */
   async publish(): Promise<QueueMark> {
     this.assertOpen();
@@ -222,17 +220,17 @@ export class VedaWriter implements QueueWriter {
     this.prepared = undefined;
     if (this.staged === this.published) return this.mark();
     try {
-      await this.part.infoPush.replace();
+      await this.part.infoPush.overwrite(formatInfoPush(this.queue, this.staged));
     } catch (err) {
       throw fromFsError(err, `publishing queue ${this.queue} part ${this.part.id}`);
     }
     // Readers see the batch from here on, so its records are published whatever fails next:
-    // a close after a failed directory sync must not cut what info_push already covers.
+    // a close after a failed sync must not cut what info_push already covers.
     this.published = this.staged;
     this.updateGauge();
     if (this.durable) {
       try {
-        await this.part.infoPush.syncDirectory();
+        await this.part.infoPush.sync();
       } catch (err) {
         throw fromFsError(
           err,
@@ -343,7 +341,7 @@ async function openPart(ctx: VedaContext, queue: string, id: number): Promise<Pa
     0o644,
   );
   try {
-    const infoPush = await ReplacedFile.open(paths.infoPush(ctx.base, queue, id));
+    const infoPush = await InPlaceFile.open(paths.infoPush(ctx.base, queue, id));
     return { id, records, infoPush };
   } catch (err) {
     await records.close();

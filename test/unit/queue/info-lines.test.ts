@@ -5,10 +5,12 @@ import {
   formatInfoPop,
   formatInfoPush,
   formatInfoQueue,
+  hasOwnCrc,
   parseInfoPop,
   parseInfoPush,
   parseInfoQueue,
 } from '../../../src/queue/veda/info-lines.ts';
+import { readSettledLine } from '../../../src/queue/veda/layout.ts';
 
 describe('veda info lines', () => {
   it("reads the real queue's lines although their CRCs were made for another queue name", () => {
@@ -65,5 +67,55 @@ describe('veda info lines', () => {
     for (const bad of ['', 'a;b', 'a/b', '..', 'a\nb'])
       expect(() => checkName('queue', bad)).toThrow(RangeError);
     expect(() => checkName('queue', 'individuals-flow-shard-3')).not.toThrow();
+  });
+
+  it('tells a line its writer finished from one caught half written', () => {
+    const written = formatInfoPush('q', { rightEdge: 1000, countPushed: 10 });
+    const next = formatInfoPush('q', { rightEdge: 1100, countPushed: 11 });
+    expect(hasOwnCrc(written)).toBe(true);
+    expect(hasOwnCrc(`${written}old bytes`)).toBe(true);
+    // The first bytes of the new line over the rest of the old one.
+    const torn = next.slice(0, 6) + written.slice(6);
+    expect(torn).toMatch(/^q;1100;10;\d+\n$/);
+    expect(hasOwnCrc(torn)).toBe(false);
+    expect(hasOwnCrc('test;8039;16;2307769120\n')).toBe(false);
+    expect(hasOwnCrc('')).toBe(false);
+  });
+});
+
+describe('readSettledLine', () => {
+  const reads = (...texts: (string | undefined)[]) => {
+    let i = 0;
+    const read = async () => texts[Math.min(i++, texts.length - 1)];
+    return { read, count: () => i };
+  };
+  const good = formatInfoPush('q', { rightEdge: 1100, countPushed: 11 });
+  const torn = 'q;1100;10;' + good.split(';')[3];
+
+  it('reads a half-written line again until its writer has finished it', async () => {
+    const r = reads(torn, good);
+    expect(await readSettledLine('p', r.read)).toBe(good);
+    expect(r.count()).toBe(2);
+  });
+
+  it('takes a line whose CRC was made for another name once it reads the same twice', async () => {
+    const foreign = 'test;8039;16;2307769120\n';
+    const r = reads(foreign, foreign, good);
+    expect(await readSettledLine('p', r.read)).toBe(foreign);
+    expect(r.count()).toBe(2);
+  });
+
+  it('reads a matching line, a missing file and an empty one once', async () => {
+    for (const text of [good, undefined, '']) {
+      const r = reads(text, 'never');
+      expect(await readSettledLine('p', r.read)).toBe(text);
+      expect(r.count()).toBe(1);
+    }
+  });
+
+  it('gives up after a few reads of a line that keeps changing', async () => {
+    const r = reads('q;1;1;1\n', 'q;2;2;2\n', 'q;3;3;3\n', 'q;4;4;4\n', 'q;5;5;5\n');
+    expect(await readSettledLine('p', r.read)).toBe('q;4;4;4\n');
+    expect(r.count()).toBe(4);
   });
 });
