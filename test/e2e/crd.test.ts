@@ -369,6 +369,70 @@ describe('the ShardDistributor CRD on a real API server', () => {
     expect(created.spec.pools?.[1]?.failure).toBeUndefined();
   });
 
+  it('refuses an edit of a field naming where messages are, and allows edits that move nothing', async () => {
+    const sd = minimalSample();
+    sd.metadata.name = 'fixed';
+    const big = { name: 'big', minWorkers: 1, match: { minBytes: 1024 } };
+    sd.spec.pools = [{ ...big, subQueuePrefix: 'big-q' }];
+    await createSd(ns.name, sd);
+    const patch = (spec: object) =>
+      kubectl([
+        'patch',
+        '-n',
+        ns.name,
+        'sd/fixed',
+        '--type',
+        'merge',
+        '-p',
+        JSON.stringify({ spec }),
+      ]);
+    const refused: [object, string][] = [
+      [
+        { queue: { consumerName: 'other' } },
+        'spec.queue.consumerName: Forbidden: queue.consumerName cannot be changed once set: a new consumer reads the main queue from its first message',
+      ],
+      [{ queue: { mainQueue: 'other' } }, 'queue.mainQueue cannot be changed once set'],
+      [
+        { queue: { subQueuePrefix: 'other' } },
+        "spec.queue.subQueuePrefix: Forbidden: queue.subQueuePrefix cannot be changed once set: the shard queues' backlog would stay where no worker reads it",
+      ],
+      [
+        { queue: { veda: { basePath: '/elsewhere' } } },
+        'queue.veda.basePath cannot be changed once set',
+      ],
+      [
+        { queue: { veda: { workerBasePath: '/elsewhere' } } },
+        'queue.veda.workerBasePath cannot be changed once set',
+      ],
+      [
+        { queue: { backend: 'nats', veda: null, nats: { url: 'nats://n:4222' } } },
+        'queue.backend cannot be changed once set',
+      ],
+      [
+        { pools: [{ ...big, subQueuePrefix: 'other' }] },
+        'pools[].subQueuePrefix cannot be changed once set',
+      ],
+    ];
+    for (const [spec, message] of refused) {
+      const result = patch(spec);
+      expect(result.status, JSON.stringify(spec)).not.toBe(0);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain('delete this one with deletionPolicy Drain once it is empty');
+    }
+    // The default prefix spelled out, a claim where there was none, other fields: allowed.
+    const defaultPrefix = `${sd.spec.queue.mainQueue}-shard`;
+    expect(patch({ queue: { subQueuePrefix: defaultPrefix } }).status).toBe(0);
+    expect(patch({ queue: { veda: { persistentVolumeClaim: 'queues' } } }).status).toBe(0);
+    expect(patch({ minWorkers: 6, strategy: 'LeastLoaded' }).status).toBe(0);
+    const changed = patch({ queue: { veda: { persistentVolumeClaim: 'other' } } });
+    expect(changed.status).not.toBe(0);
+    expect(changed.stderr).toContain(
+      'queue.veda.persistentVolumeClaim cannot be changed or removed once set',
+    );
+    const removed = patch({ queue: { veda: { persistentVolumeClaim: null } } });
+    expect(removed.status).not.toBe(0);
+  });
+
   it('lets `kubectl scale sd/NAME --replicas=8` set spec.minWorkers', async () => {
     await createSd(ns.name, minimalSample());
     kubectlOk(['scale', '-n', ns.name, 'sd/minimal', '--replicas=8']);

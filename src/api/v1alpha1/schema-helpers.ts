@@ -71,6 +71,29 @@ export function celRules(...rules: CelRule[]) {
 }
 
 /**
+ * A field that names where messages are (a queue, a consumer, a directory, a stream): once
+ * set, an edit is refused by the API server (a transition rule; checked when the old and the
+ * new object both have it). Renamed in place, the operator would read or write somewhere else
+ * while what waits under the old name stays there: a new consumer hands every message still
+ * in the main queue out again, and a new shard prefix strands the shard queues' backlog.
+ */
+export function immutable(field: string, loses: string) {
+  return celRules({
+    rule: 'self == oldSelf',
+    reason: 'FieldValueForbidden',
+    message: immutableMessage(field, loses),
+  });
+}
+
+/** Why an edit of `field` is refused, and the way to move the queues instead. */
+export function immutableMessage(field: string, loses: string, what = 'changed'): string {
+  return (
+    `${field} cannot be ${what} once set: ${loses}; to move, create a new ShardDistributor ` +
+    'under another name and delete this one with deletionPolicy Drain once it is empty'
+  );
+}
+
+/**
  * A number above 0, as OpenAPI's `minimum: 0, exclusiveMinimum: true` (TypeBox writes
  * exclusiveMinimum as a number, which a CRD schema cannot hold).
  */

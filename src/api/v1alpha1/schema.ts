@@ -14,7 +14,16 @@ import {
   SIDECAR_KINDS,
   STRATEGIES,
 } from './constants.ts';
-import { celRules, FreeForm, PositiveNumber, Resources, StringEnum } from './schema-helpers.ts';
+import {
+  celRules,
+  FreeForm,
+  immutable,
+  immutableMessage,
+  type CelRule,
+  PositiveNumber,
+  Resources,
+  StringEnum,
+} from './schema-helpers.ts';
 
 /**
  * ShardDistributor v1alpha1: the one source of truth. The TypeScript types are derived from
@@ -23,6 +32,10 @@ import { celRules, FreeForm, PositiveNumber, Resources, StringEnum } from './sch
  */
 
 const QUEUE_NAME = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
+const DEFAULT_VEDA_PATH = '/var/lib/veda/queue';
+const MAIN_QUEUE_LEFT =
+  'the distributor would read another main queue, leaving what waits in this one';
+const SHARD_BACKLOG_LEFT = "the shard queues' backlog would stay where no worker reads it";
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const placeholderAlternatives = ARGS_PLACEHOLDERS.join('|');
 // Literal text, or a known {placeholder}; any other brace is a typo the schema must catch.
@@ -41,12 +54,12 @@ function secretKeyRef(description: string) {
 export const VedaQueueSchema = Type.Object(
   {
     basePath: Type.String({
-      default: '/var/lib/veda/queue',
+      default: DEFAULT_VEDA_PATH,
       minLength: 1,
       description: 'Directory of the main queue inside the pods (INI: [dispatcher] base_path).',
     }),
     workerBasePath: Type.String({
-      default: '/var/lib/veda/queue',
+      default: DEFAULT_VEDA_PATH,
       minLength: 1,
       description:
         'Directory of the shard queues inside the pods (INI: [worker] worker_base_path).',
@@ -118,11 +131,13 @@ export const NatsQueueSchema = Type.Object(
       default: 'SD_MAIN',
       pattern: '^[A-Za-z0-9_-]+$',
       description: 'JetStream stream holding the main queue.',
+      ...immutable('queue.nats.mainStream', MAIN_QUEUE_LEFT),
     }),
     shardStream: Type.String({
       default: 'SD_SHARDS',
       pattern: '^[A-Za-z0-9_-]+$',
       description: 'JetStream stream holding the shard subjects.',
+      ...immutable('queue.nats.shardStream', SHARD_BACKLOG_LEFT),
     }),
     credentialsSecret: Type.Optional(secretKeyRef('NATS credentials (.creds) file.')),
     workerCredentialsSecret: Type.Optional(
@@ -135,17 +150,62 @@ export const NatsQueueSchema = Type.Object(
   { description: 'NATS JetStream backend, for workers on more than one machine.' },
 );
 
+/** What `queue.veda.<field>` is, as CEL, for `side` (self or oldSelf), its default filled in. */
+function vedaPathOf(side: string, field: string): string {
+  return `(has(${side}.veda) && has(${side}.veda.${field}) ? ${side}.veda.${field} : '${DEFAULT_VEDA_PATH}')`;
+}
+
+/**
+ * The veda directories and claim may not move (see `immutable`). Rules on the queue, not on
+ * the fields: a field's own rule is not checked when queue.veda was left out before, and
+ * setting it then moves the queues from the default directory all the same.
+ */
+function vedaPathRules(): CelRule[] {
+  const forbidden = (field: string, loses: string): CelRule => ({
+    rule: `${vedaPathOf('self', field)} == ${vedaPathOf('oldSelf', field)}`,
+    fieldPath: `.veda.${field}`,
+    reason: 'FieldValueForbidden',
+    message: immutableMessage(`queue.veda.${field}`, loses),
+  });
+  const claim = (side: string) => `has(${side}.veda) && has(${side}.veda.persistentVolumeClaim)`;
+  return [
+    forbidden('basePath', MAIN_QUEUE_LEFT),
+    forbidden('workerBasePath', SHARD_BACKLOG_LEFT),
+    {
+      // Added where there was none (the queues were on no shared volume): allowed.
+      rule:
+        `!(${claim('oldSelf')}) || ` +
+        `(${claim('self')} && self.veda.persistentVolumeClaim == oldSelf.veda.persistentVolumeClaim)`,
+      fieldPath: '.veda.persistentVolumeClaim',
+      reason: 'FieldValueForbidden',
+      message: immutableMessage(
+        'queue.veda.persistentVolumeClaim',
+        'the queues on that claim would stay where nothing reads them',
+        'changed or removed',
+      ),
+    },
+  ];
+}
+
 export const QueueSchema = Type.Object(
   {
     backend: StringEnum(BACKENDS, {
       default: 'veda',
       description: 'veda (files on a shared volume) or nats (JetStream).',
+      ...immutable(
+        'queue.backend',
+        'every queue would be somewhere else, and what waits in these ones would stay there',
+      ),
     }),
     mainQueue: Type.String({
       minLength: 1,
       maxLength: 200,
       pattern: QUEUE_NAME,
       description: 'Name of the main queue to fan out (INI: [dispatcher] main_queue_name).',
+      ...immutable(
+        'queue.mainQueue',
+        'the distributor would read another main queue, leaving what waits in this one, and the default shard prefix follows it',
+      ),
     }),
     consumerName: Type.String({
       default: 'queue-shard-distributor',
@@ -153,6 +213,10 @@ export const QueueSchema = Type.Object(
       maxLength: 200,
       pattern: QUEUE_NAME,
       description: 'Consumer name the distributor reads the main queue as (INI: consumer_name).',
+      ...immutable(
+        'queue.consumerName',
+        'a new consumer reads the main queue from its first message, so every message still there would be handed out again, and the workers (--src) would read their shard queues from the start',
+      ),
     }),
     subQueuePrefix: Type.Optional(
       Type.String({
@@ -169,6 +233,16 @@ export const QueueSchema = Type.Object(
   {
     description: 'Where the messages are: the main queue and the shard queues.',
     ...celRules(
+      ...vedaPathRules(),
+      {
+        // Set, left out (<mainQueue>-shard) or spelled out as that default: the same queues.
+        rule:
+          "(has(self.subQueuePrefix) ? self.subQueuePrefix : self.mainQueue + '-shard') == " +
+          "(has(oldSelf.subQueuePrefix) ? oldSelf.subQueuePrefix : oldSelf.mainQueue + '-shard')",
+        fieldPath: '.subQueuePrefix',
+        reason: 'FieldValueForbidden',
+        message: immutableMessage('queue.subQueuePrefix', SHARD_BACKLOG_LEFT),
+      },
       {
         rule: "self.backend != 'nats' || has(self.nats)",
         message: 'queue.nats is required when queue.backend is nats',
@@ -517,6 +591,10 @@ export const PoolSchema = Type.Object(
         pattern: QUEUE_NAME,
         description:
           "The pool's shard i queue is <subQueuePrefix>-<i>; default <queue.subQueuePrefix>-<name>.",
+        ...immutable(
+          'pools[].subQueuePrefix',
+          "the pool's shard queues' backlog would stay where no worker reads it",
+        ),
       }),
     ),
     worker: Type.Optional(
