@@ -14,8 +14,12 @@ import {
   startDistributorService,
   type DistributorService,
 } from '../distributor/index.ts';
-import { destination } from 'pino';
-import { createLogger, createRegistry, type Logger } from '../observability/index.ts';
+import {
+  createLogger,
+  createRegistry,
+  logDestination,
+  type Logger,
+} from '../observability/index.ts';
 import { checkWorkerExecutables, stopOrphanWorkers, Supervisor } from '../supervisor/index.ts';
 import { startDemo, type Demo } from './demo.ts';
 import { RunModeDrain } from './run-drain.ts';
@@ -75,7 +79,7 @@ export async function runCommand(
 
   // The demo talks to a person on stdout; its logs go to stderr and only when they matter.
   const log = values.demo
-    ? createLogger({ level: env['LOG_LEVEL'] ?? 'warn' }, destination(2))
+    ? createLogger({ level: env['LOG_LEVEL'] ?? 'warn' }, logDestination(2))
     : baseLog;
   let demo: Demo | undefined;
   let configFile = values.config ?? `config/${CONFIG_FILE_NAME}`;

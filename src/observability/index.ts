@@ -1,4 +1,4 @@
-export { createLogger, silentLogger } from './logger.ts';
+export { createLogger, logDestination, silentLogger } from './logger.ts';
 export type { Logger } from './logger.ts';
 export { createRegistry } from './registry.ts';
 export { ListenError, startObservabilityServer } from './http-server.ts';

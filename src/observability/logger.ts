@@ -21,7 +21,24 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return destination ? pino({ ...base, ...options }, destination) : pino({ ...base, ...options });
+  return pino({ ...base, ...options }, destination ?? logDestination(1));
+}
+
+/**
+ * Log lines to file descriptor `fd` (1: stdout), which stop when they can no longer be
+ * written instead of taking the process down: pino re-throws a write error other than EPIPE
+ * (uncaught), and sonic-boom's flush at exit retries a failing write for ever. A terminal
+ * closed under `run` (SIGHUP, then EIO on every write) hung the process that way, its stop
+ * never run and its workers left going. A log line is never worth the process.
+ */
+export function logDestination(fd: number): pino.DestinationStream {
+  const stream = pino.destination({ dest: fd, sync: false });
+  stream.on('error', () => {
+    const off = () => {};
+    // As pino does for EPIPE: nobody reads these lines any more.
+    Object.assign(stream, { write: off, end: off, flush: off, flushSync: off, destroy: off });
+  });
+  return stream;
 }
 
 /** A log level pino does not know (LOG_LEVEL). */
