@@ -154,8 +154,10 @@ export class BatchProtocol {
   /**
    * Finishes the batch a crash interrupted: `source` is the consumer the journal names,
    * re-read from the position the journal starts at; the journal says which message goes where.
+   * False when `signal` stopped it first (a shard write retrying on a full disk, say): nothing
+   * is committed and the journal stays, for the next start to finish.
    */
-  async finish(entry: JournalEntry, source: QueueConsumer): Promise<void> {
+  async finish(entry: JournalEntry, source: QueueConsumer, signal: AbortSignal): Promise<boolean> {
     const { journal, log, metrics } = this.options;
     const committed = source.committed();
     if (samePosition(committed, entry.next)) {
@@ -164,7 +166,7 @@ export class BatchProtocol {
         { source: source.queue, next: entry.next },
         'interrupted batch was already committed; journal cleared',
       );
-      return;
+      return true;
     }
     if (!samePosition(committed, entry.from)) {
       throw new JournalMismatchError(
@@ -180,7 +182,8 @@ export class BatchProtocol {
           'the queue changed under the distributor: move the journal aside to resume from the committed position',
       );
     }
-    await this.writeShards(entry, batch.messages, new AbortController().signal, true);
+    await this.writeShards(entry, batch.messages, signal, true);
+    if (signal.aborted && !(await this.allWritten(entry, batch.messages))) return false;
     await source.commit(entry.next);
     await journal?.clear();
     this.completed(entry);
@@ -189,6 +192,7 @@ export class BatchProtocol {
       { source: source.queue, messages: entry.count, shards: entry.shards.map((s) => s.queue) },
       'finished a batch interrupted by a crash',
     );
+    return true;
   }
 
   /** `batch` without the messages an earlier run already stored in a shard queue. */

@@ -145,7 +145,12 @@ export class Distributor {
     await distributor.lanes.apply(options.config);
     await distributor.warnStrandedShards();
     try {
-      await distributor.recover();
+      if (!(await distributor.recover(signal ?? new AbortController().signal))) {
+        distributor.recoveryPending = true;
+        distributor.log.info(
+          'stopped before the interrupted batch was finished; the next start finishes it',
+        );
+      }
     } catch (error) {
       // A full disk, say: the loop finishes the batch once it can, rather than crash-loop.
       if (!isRetryable(error)) throw error;
@@ -235,7 +240,8 @@ export class Distributor {
         // A config change waits for the turn, the turn for a config change; the idle wait
         // after it holds nothing.
         const outcome = await this.exclusive.run(async () => {
-          if (this.recoveryPending) await this.resume();
+          // Stopped before the journalled batch was finished: it stays for the next start.
+          if (this.recoveryPending && !(await this.resume(signal))) return 'empty' as const;
           return this.turn(paused, signal);
         });
         paused = outcome === 'paused';
@@ -257,16 +263,20 @@ export class Distributor {
     this.log.info({ committed: this.main.committed() }, 'distributor stopped');
   }
 
-  /** After a failure: forget what was read but not committed, and finish a journalled batch. */
-  private async resume(): Promise<void> {
+  /**
+   * After a failure: forget what was read but not committed, and finish a journalled batch.
+   * False when `signal` stopped it before the batch was finished.
+   */
+  private async resume(signal: AbortSignal): Promise<boolean> {
     await this.main.rewind();
     // What was stored but not committed before the failure is not in the answers given so far.
     this.alreadyCopied?.forget();
     for (const lane of this.lanes.all()) await lane.moves.reset();
     await this.replay.reset();
-    await this.recover();
+    if (!(await this.recover(signal))) return false;
     this.recoveryPending = false;
     this.log.info({ committed: this.main.committed() }, 'resumed after a queue failure');
+    return true;
   }
 
   /**
@@ -440,12 +450,11 @@ export class Distributor {
    * main queue (also when it names none: a journal from before moves), or a moving shard's
    * queue or retry queue, re-read as the workers' consumer.
    */
-  private async recover(): Promise<void> {
+  private async recover(signal: AbortSignal): Promise<boolean> {
     const entry = await this.options.journal?.read();
-    if (!entry) return;
+    if (!entry) return true;
     if (entry.source === undefined || entry.source === this.main.queue) {
-      await this.protocol.finish(entry, this.main);
-      return;
+      return this.protocol.finish(entry, this.main, signal);
     }
     const opened = await this.options.shardBackend.openConsumer(
       entry.source,
@@ -455,7 +464,7 @@ export class Distributor {
     const source =
       shardQueueOfRetry(entry.source) === undefined ? opened : new RetrySource(opened, this.log);
     try {
-      await this.protocol.finish(entry, source);
+      return await this.protocol.finish(entry, source, signal);
     } finally {
       await source.close();
     }

@@ -6,7 +6,7 @@ import { renderIni } from '../../src/config/index.ts';
 import { statVedaQueue } from '../../src/queue/index.ts';
 import { bench, PREFIX, type Bench } from '../distributor/helpers.ts';
 import { eventually } from '../harness/eventually.ts';
-import { audit, cliProcess, uniqueIds, type CliProcess } from './helpers.ts';
+import { audit, cliProcess, exitOrTimeout, uniqueIds, type CliProcess } from './helpers.ts';
 
 const SHARDS = 4;
 const MESSAGES = 20_000;
@@ -157,6 +157,63 @@ describe('a full disk under the main queue (its pop file and the batch journal)'
     await eventually(async () => expect(await b.committedMain()).toBe(0), { timeoutMs: 120_000 });
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);
+    const result = audit((await b.shardContents(SHARDS)).values(), ids);
+    expect(result).toMatchObject({ records: ids.length, lost: [], duplicated: [], unexpected: [] });
+  });
+});
+
+describe('a stop while the shard disk is full', () => {
+  let b: Bench;
+  const procs: CliProcess[] = [];
+  afterAll(async () => {
+    for (const proc of procs) await proc.kill9();
+    unmountAll();
+    await b?.cleanup();
+  });
+
+  /** A distributor on the config, once it says its shard write is failing. */
+  async function failingDistributor(ini: string): Promise<CliProcess> {
+    const proc = cliProcess(['distributor', '--config', ini, '--metrics-port', '0']);
+    procs.push(proc);
+    await eventually(() => expect(proc.output()).toMatch(/shard write failed; retrying/), {
+      timeoutMs: 60_000,
+    });
+    return proc;
+  }
+
+  it('stops at once, also while finishing a journalled batch at start, and loses nothing', async () => {
+    b = await bench({ batchSize: 100, minWorkers: SHARDS, durable: true });
+    await mkdir(b.shardDir, { recursive: true });
+    mountSmallTmpfs(b.shardDir);
+    const filler = await fill(b.shardDir);
+    const ids = uniqueIds(5_000, 'stop');
+    await b.produce(ids);
+    const ini = join(b.dir, 'stop-full.ini');
+    await writeFile(ini, renderIni(b.config));
+
+    // Stopped while a batch's shard write retries: the batch stays in the journal.
+    const first = await failingDistributor(ini);
+    first.child.kill('SIGTERM');
+    expect((await exitOrTimeout(first, 15_000))?.code).toBe(0);
+
+    // Started again on the still full disk, it finishes that batch first, and fails the same
+    // way. Before, that recovery could not be stopped: only SIGKILL ended it.
+    const second = await failingDistributor(ini);
+    expect(second.output()).not.toMatch(/finished a batch interrupted by a crash/);
+    second.child.kill('SIGTERM');
+    const stopped = await exitOrTimeout(second, 15_000);
+    expect(stopped?.code).toBe(0);
+    expect(second.output()).toMatch(
+      /stopped before the interrupted batch was finished; the next start finishes it/,
+    );
+
+    await rm(filler);
+    const third = cliProcess(['distributor', '--config', ini, '--metrics-port', '0']);
+    procs.push(third);
+    await eventually(async () => expect(await b.committedMain()).toBe(0), { timeoutMs: 120_000 });
+    expect(third.output()).toMatch(/finished a batch interrupted by a crash/);
+    third.child.kill('SIGTERM');
+    expect((await third.exited).code).toBe(0);
     const result = audit((await b.shardContents(SHARDS)).values(), ids);
     expect(result).toMatchObject({ records: ids.length, lost: [], duplicated: [], unexpected: [] });
   });
