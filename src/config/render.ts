@@ -56,7 +56,7 @@ export function renderIni(config: DistributorConfig): string {
         String(d.minWorkers),
       ],
       [
-        'Shards being removed (comma-separated, each >= min_workers): no new messages; their backlog is finished.',
+        'Shards being removed (comma-separated, each >= min_workers): no new messages. Each is emptied by its worker or, with that worker stopped, moved to live shards.',
         'draining_shards',
         d.drainingShards.join(','),
       ],

@@ -8,7 +8,7 @@ export function subQueueName(config: DistributorConfig, shardIndex: number): str
 export interface ShardSet {
   /** 0 … min_workers-1: receive messages. */
   readonly live: readonly number[];
-  /** draining_shards: receive nothing new; their backlog is finished, then they go. */
+  /** draining_shards: receive nothing new; emptied by their workers or moved (moving_shards), then they go. */
   readonly draining: readonly number[];
 }
 

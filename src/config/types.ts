@@ -12,7 +12,7 @@ export interface DispatcherConfig {
   readonly mainQueueName: string;
   /** Live shards are 0 … minWorkers-1. */
   readonly minWorkers: number;
-  /** Shards being removed: they receive nothing new and their backlog is finished. All >= minWorkers. */
+  /** Shards being removed: nothing new; emptied by their workers, or moved (movingShards). All >= minWorkers. */
   readonly drainingShards: readonly number[];
   /**
    * Draining shards whose workers are stopped: the distributor reads their backlog as the

@@ -10,7 +10,7 @@ import {
 import { poolsOf, type WorkerPool } from './pools.ts';
 import { natsCredentialsFile, natsTlsPaths, vedaOf } from './volumes.ts';
 
-/** The shard set the INI announces: shards 0 … liveShards-1 receive, the draining ones finish. */
+/** The shard set the INI announces: shards 0 … liveShards-1 receive, the draining ones are emptied. */
 export interface ShardPlan {
   readonly liveShards: number;
   readonly drainingShards: readonly number[];
