@@ -305,6 +305,15 @@ describe('rendered in namespace mode, and with options', { timeout: SLOW }, () =
     expect(args).not.toContain('--leader-elect');
   });
 
+  it('updates the operator with Recreate when leader election is off, so two never run at once', () => {
+    const strategyOf = (values: object) =>
+      onlyOfKind(renderChart(values), 'Deployment').spec.strategy;
+    expect(strategyOf({ leaderElection: { enabled: false } })).toEqual({ type: 'Recreate' });
+    // With an election the default rolling update is fine: the new pod waits for the Lease.
+    expect(strategyOf({})).toBeUndefined();
+    expect(strategyOf({ replicaCount: 2 })).toBeUndefined();
+  });
+
   it('renders a ServiceMonitor on the metrics port and a PodDisruptionBudget of minAvailable 1', () => {
     const rendered = renderChart({
       replicaCount: 2,
