@@ -434,6 +434,47 @@ describe('values.schema.json', { timeout: SLOW }, () => {
     expect(result.stderr).toContain('replicaCount > 1 needs leaderElection.enabled=true');
   });
 
+  it.each([
+    [
+      { replicaCount: 1, podDisruptionBudget: { enabled: true } },
+      'replicaCount=1',
+      'minAvailable=1',
+    ],
+    [
+      { replicaCount: 2, podDisruptionBudget: { enabled: true, minAvailable: 2 } },
+      'replicaCount=2',
+      'minAvailable=2',
+    ],
+    [
+      { replicaCount: 2, podDisruptionBudget: { enabled: true, minAvailable: '100%' } },
+      'replicaCount=2',
+      'minAvailable=100%',
+    ],
+    [
+      { replicaCount: 3, podDisruptionBudget: { enabled: true, minAvailable: '70%' } },
+      'replicaCount=3',
+      'minAvailable=70%',
+    ],
+  ])(
+    'refuses a PodDisruptionBudget that lets no operator pod be evicted: %j',
+    (values, ...named) => {
+      const result = templateChart(values);
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain('podDisruptionBudget.enabled=true with');
+      for (const value of named) expect(result.stderr).toContain(value);
+      expect(result.stderr).toContain('keep minAvailable below replicaCount');
+    },
+  );
+
+  it.each([
+    { replicaCount: 2, podDisruptionBudget: { enabled: true } },
+    { replicaCount: 3, podDisruptionBudget: { enabled: true, minAvailable: '50%' } },
+    { replicaCount: 1, podDisruptionBudget: { enabled: true, minAvailable: 0 } },
+    { replicaCount: 0, podDisruptionBudget: { enabled: true } },
+  ])('renders a PodDisruptionBudget that leaves a pod to evict: %j', (values) => {
+    expect(ofKind(renderChart(values), 'PodDisruptionBudget')).toHaveLength(1);
+  });
+
   it('requires serviceAccount.name when the chart does not create the ServiceAccount', () => {
     const result = templateChart({ serviceAccount: { create: false } });
     expect(result.status).not.toBe(0);
