@@ -72,6 +72,11 @@ export class NatsServer {
     await this.process?.stop();
   }
 
+  /** Stops answering (SIGSTOP), its connections open, as a stalled or partitioned server; `false` wakes it. */
+  freeze(frozen = true): void {
+    this.process?.freeze(frozen);
+  }
+
   /** SIGKILL: a crash, nothing flushed on the way out. */
   async kill(): Promise<void> {
     await this.process?.kill();

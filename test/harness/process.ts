@@ -73,6 +73,12 @@ export class ManagedProcess {
     signalGroup(this.child.pid, 'SIGKILL');
   }
 
+  /** SIGSTOP (or SIGCONT) the group: a server that stops answering without closing anything. */
+  freeze(frozen: boolean): void {
+    if (this.running && this.child.pid !== undefined)
+      signalGroup(this.child.pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   /** SIGKILL the group at once: a crash, for chaos tests. */
   async kill(): Promise<void> {
     if (this.child.pid === undefined) return;

@@ -164,7 +164,18 @@ export async function createNatsBackend(options: NatsBackendOptions): Promise<Qu
     async close() {
       if (handles.isClosed) return;
       await handles.closeAll();
-      await nc.drain().catch(() => nc.close());
+      // A drain waits for the server's answers: one that stopped answering (stalled,
+      // partitioned) held a stop until the pings noticed, longer than a pod's grace period.
+      // Every handle is closed by now, so nothing of ours waits in the drain.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), resolved.requestTimeoutMs);
+      });
+      const drained = await Promise.race([nc.drain().then(() => 'drained' as const), late]).catch(
+        () => 'failed' as const,
+      );
+      clearTimeout(timer);
+      if (drained !== 'drained') await nc.close();
     },
   };
 }

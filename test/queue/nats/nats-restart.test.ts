@@ -63,6 +63,28 @@ describe('nats backend across a server restart', () => {
     expect(await writer.countSince({ ...writer.mark(), seq: 0 })).toBe(1500);
   });
 
+  it('closes within its request timeout when the server has stopped answering', async () => {
+    const writer = await h.backend.openWriter('main-shard-0');
+    await writer.append(texts('a', 10));
+    await writer.flush();
+    const consumer = await h.backend.openConsumer('main-shard-0', 'worker');
+    await consumer.read(10);
+    server.freeze();
+    try {
+      // Before, the drain waited until the client's pings gave the server up (tens of
+      // seconds): a stop outlasted a pod's grace period and ended in SIGKILL.
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        h.backend.close().then(() => 'closed'),
+        new Promise((resolve) => (timer = setTimeout(() => resolve('still closing'), 15_000))),
+      ]);
+      clearTimeout(timer);
+      expect(closed).toBe('closed');
+    } finally {
+      server.freeze(false);
+    }
+  });
+
   it('commits a batch read before the restart and loses nothing after it', async () => {
     const writer = await h.backend.openWriter('main');
     await writer.append(texts('m', 300));
