@@ -2,6 +2,7 @@ export * from './v1alpha1/constants.ts';
 export { shardDistributorCrd } from './crd.ts';
 export {
   withDefaults,
+  withSpecDefaults,
   subQueuePrefixOf,
   poolSubQueuePrefixOf,
   InvalidSpecError,

@@ -28,6 +28,16 @@ export function withDefaults(input: unknown): ShardDistributorSpec {
   return spec;
 }
 
+/**
+ * `sd` with what its spec leaves out filled in from the schema's defaults, unchecked: what the
+ * API server stores, also for an object stored before a CRD that knows a newer field (Helm
+ * never upgrades a CRD). Without it an unset `deletionPolicy` would read as "not Drain" and a
+ * deletion would let go of what is still queued.
+ */
+export function withSpecDefaults<T extends { spec: ShardDistributorSpec }>(sd: T): T {
+  return { ...sd, spec: Value.Default(ShardDistributorSpecSchema, structuredClone(sd.spec)) };
+}
+
 /** Shard queue i is `<prefix>-<i>`; the prefix defaults to `<mainQueue>-shard`. */
 export function subQueuePrefixOf(spec: ShardDistributorSpec): string {
   return spec.queue.subQueuePrefix ?? `${spec.queue.mainQueue}-shard`;

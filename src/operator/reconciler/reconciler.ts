@@ -14,6 +14,7 @@ import {
   LABEL_COMPONENT,
   LABEL_DISTRIBUTOR,
   LABEL_SHARD,
+  withSpecDefaults,
   type ShardDistributor,
 } from '../../api/index.ts';
 import { CONFIG_FILE_NAME, parseIni, type DistributorConfig } from '../../config/index.ts';
@@ -170,12 +171,13 @@ export class ShardDistributorReconciler {
   }
 
   reconcile = async (key: string, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
-    const sd = this.o.sds.getByKey(key);
-    if (!sd) {
+    const cached = this.o.sds.getByKey(key);
+    if (!cached) {
       this.history.delete(key);
       this.held.delete(key);
       return;
     }
+    const sd = withSpecDefaults(cached);
     try {
       if (sd.metadata.deletionTimestamp) return await this.reconcileDelete(sd, ctx.log, ctx.signal);
       const finalizers = sd.metadata.finalizers ?? [];

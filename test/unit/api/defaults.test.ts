@@ -4,6 +4,8 @@ import {
   poolSubQueuePrefixOf,
   subQueuePrefixOf,
   withDefaults,
+  withSpecDefaults,
+  type ShardDistributor,
 } from '../../../src/api/index.ts';
 
 const minimal = {
@@ -121,5 +123,24 @@ describe('withDefaults', () => {
     ])('rejects %s with the path of the field', (_what, pool, path) => {
       expect(() => withPool(pool)).toThrow(path);
     });
+  });
+});
+
+describe('withSpecDefaults', () => {
+  it('fills in what a ShardDistributor stored under an older CRD leaves out, and keeps the rest', () => {
+    const stored = withDefaults(minimal) as Record<string, unknown>;
+    delete stored['deletionPolicy'];
+    const sd = {
+      apiVersion: 'shards.veda.dev/v1alpha1',
+      kind: 'ShardDistributor',
+      metadata: { name: 'old', generation: 3 },
+      spec: { ...stored, minWorkers: 7 },
+    } as ShardDistributor;
+    const filled = withSpecDefaults(sd);
+    // Unset, the deletion would not drain: "not Drain" read as Abandon.
+    expect(filled.spec.deletionPolicy).toBe('Drain');
+    expect(filled.spec.minWorkers).toBe(7);
+    expect(filled.metadata).toBe(sd.metadata);
+    expect(sd.spec.deletionPolicy).toBeUndefined();
   });
 });
