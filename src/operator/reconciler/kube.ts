@@ -10,9 +10,39 @@ import {
 } from '../../api/index.ts';
 import { ShardDistributorError } from '../../errors.ts';
 import { apiStatusMessage } from '../runtime/index.ts';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../desired/canonical-json.ts';
 import { isSemanticSubset } from './semantic-subset.ts';
 
 export const FIELD_MANAGER = 'shard-distributor';
+
+/**
+ * On every object the operator applies: a digest of what it applied last. The live object
+ * alone cannot say that the operator stopped wanting something it set (an env var taken out
+ * of the spec, a field a new version no longer renders): another manager's items look the
+ * same. Changed digest: the operator's own render changed; same digest and the object no
+ * longer holds it: someone changed it.
+ */
+export const ANNOTATION_APPLIED = `${GROUP}/applied`;
+
+/** What `apply` did: `restored` is an update of an object someone changed after our apply. */
+export type ApplyOutcome = 'unchanged' | 'created' | 'updated' | 'restored';
+
+function appliedDigest(desired: k8s.KubernetesObject): string {
+  return createHash('sha256').update(canonicalJson(desired)).digest('hex').slice(0, 16);
+}
+
+/** `desired` with its digest among its annotations, as it is sent. */
+function stamped<T extends k8s.KubernetesObject>(desired: T, digest: string): T {
+  const metadata = desired.metadata ?? {};
+  return {
+    ...desired,
+    metadata: {
+      ...metadata,
+      annotations: { ...metadata.annotations, [ANNOTATION_APPLIED]: digest },
+    },
+  };
+}
 
 /** The namespace is being deleted: nothing new can be made in it, and nothing needs to be. */
 export class NamespaceTerminatingError extends ShardDistributorError {
@@ -114,7 +144,8 @@ export class KubeWriter {
   }
 
   /**
-   * Applies `desired` unless `live` already holds all of it; says what happened.
+   * Applies `desired` unless `live` already holds all of it and was last applied from the same
+   * render (ANNOTATION_APPLIED); says what happened.
    *
    * An object `desired` names a controller for is only changed while that controller owns it
    * (or nobody does and it carries our labels, so sits in `live`): a same-named object made
@@ -126,14 +157,17 @@ export class KubeWriter {
     desired: T,
     live: k8s.KubernetesObject | undefined,
     fieldManager = FIELD_MANAGER,
-  ): Promise<'unchanged' | 'created' | 'updated'> {
-    if (live && isSemanticSubset(desired, live)) return 'unchanged';
+  ): Promise<ApplyOutcome> {
+    const digest = appliedDigest(desired);
+    const sameRender = live?.metadata?.annotations?.[ANNOTATION_APPLIED] === digest;
+    if (live && sameRender && isSemanticSubset(desired, live)) return 'unchanged';
     const owner = controllerOf(desired);
     const holder = live && controllerOf(live);
     if (owner && holder && holder.uid !== owner.uid) throw new NotOwnedError(desired, live);
     const unseen = owner !== undefined && live === undefined;
+    const sent = stamped(desired, digest);
     try {
-      await this.serverSideApply(desired, fieldManager, !unseen);
+      await this.serverSideApply(sent, fieldManager, !unseen);
     } catch (error) {
       if (!unseen || !isOwnershipRefusal(error)) throw error;
       const { apiVersion = '', kind = '', metadata = {} } = desired;
@@ -146,10 +180,19 @@ export class KubeWriter {
       if (!existing) throw error;
       if (controllerOf(existing)?.uid !== owner.uid) throw new NotOwnedError(desired, existing);
       // Ours, only not in the caches yet (they lag our own create): take our fields back.
-      await this.serverSideApply(desired, fieldManager, true);
+      await this.serverSideApply(sent, fieldManager, true);
       return 'updated';
     }
-    return live ? 'updated' : 'created';
+    if (!live) return 'created';
+    return sameRender ? 'restored' : 'updated';
+  }
+
+  /**
+   * Applies `object` as it is, forced, with no digest: an apply that gives up fields (one with
+   * none of them makes the API server drop everything `fieldManager` owned there).
+   */
+  async release(object: k8s.KubernetesObject, fieldManager: string): Promise<void> {
+    await this.serverSideApply(object, fieldManager, true);
   }
 
   private async serverSideApply(

@@ -602,12 +602,17 @@ export class ShardDistributorReconciler {
       }
       if (outcome === 'unchanged') return;
       log.info({ kind: object.kind, name: object.metadata?.name, outcome }, 'applied');
-      const wasThere =
-        outcome === 'updated' ||
-        (sd.status?.observedGeneration !== undefined && this.knownBefore(object, states));
-      if (steady && wasThere && !released.has(object.metadata?.name ?? '')) {
+      if (released.has(object.metadata?.name ?? '')) return;
+      // Changed after our last apply of the same render: by someone else. A changed render
+      // (the spec, or a new operator version) is an update, not a repair.
+      const deleted =
+        outcome === 'created' &&
+        steady &&
+        sd.status?.observedGeneration !== undefined &&
+        this.knownBefore(object, states);
+      if (outcome === 'restored' || deleted) {
         const what = `${object.kind} ${object.metadata?.name}`;
-        const how = outcome === 'created' ? 'was deleted' : 'was changed by hand';
+        const how = deleted ? 'was deleted' : 'was changed by hand';
         this.o.events.record(this.target(sd), 'Normal', 'Restored', `${what} ${how}; restored it`);
       }
     };
@@ -727,7 +732,7 @@ export class ShardDistributorReconciler {
     if (live) {
       // Applying our object with none of our entries makes the API server drop what this
       // field manager owned, and nothing else of the workload's.
-      await this.o.kube.apply(sidecarRemovalFor(sd, target), undefined, sidecarFieldManager(sd));
+      await this.o.kube.release(sidecarRemovalFor(sd, target), sidecarFieldManager(sd));
       log.info({ host: `${target.kind}/${target.name}` }, 'distributor sidecar removed');
       this.o.events.record(
         this.target(sd),

@@ -206,6 +206,60 @@ describe('the operator on a real control plane', () => {
     expect(reasons.some((r) => r.startsWith('Restored:'))).toBe(true);
   });
 
+  it('leaves what others add to its objects alone without applying again, and still takes out what it no longer renders', async () => {
+    const worker = (env: { name: string; value: string }[]) => ({
+      worker: {
+        image: 'registry.example/worker:1',
+        command: ['python3', '-m', 'worker.queue_worker'],
+        env,
+      },
+    });
+    const ours = [
+      { name: 'A', value: '1' },
+      { name: 'B', value: '2' },
+    ];
+    await createSd(ns.name, sdManifest('shared', { minWorkers: 1, ...worker(ours) }));
+    const envNames = async () =>
+      (
+        await apps().readNamespacedDeployment({ namespace: ns.name, name: 'shared-worker-0' })
+      ).spec?.template.spec?.containers[0]?.env?.map((e) => e.name) ?? [];
+    await eventually(
+      async () => expect(await envNames()).toEqual(expect.arrayContaining(['A', 'B'])),
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    await sdWithCondition(ns.name, 'shared', 'Ready', { status: 'True' }, 60_000).catch(
+      () => undefined,
+    );
+    const applies = () =>
+      op.operator
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"applied"') && l.includes('"name":"shared-worker-0"'))
+        .length;
+
+    // Someone's env var (a mutating policy, `kubectl set env`): no fight over it.
+    kubectlOk(['set', 'env', '-n', ns.name, 'deployment/shared-worker-0', 'FOO=bar']);
+    const before = applies();
+    await new Promise((r) => setTimeout(r, 10_000)); // three resyncs (--resync-seconds 3)
+    expect(applies()).toBe(before);
+    expect(await envNames()).toEqual(expect.arrayContaining(['A', 'B', 'FOO']));
+    expect((await sdEvents(ns.name, 'shared')).filter((e) => e.reason === 'Restored')).toEqual([]);
+
+    // An env var taken out of the spec goes; theirs stays.
+    await patchSpec(ns.name, 'shared', worker([ours[0]!]));
+    await eventually(
+      async () =>
+        expect((await envNames()).filter((n) => n !== 'SD_POOL' && !n.startsWith('SD_'))).toEqual([
+          'A',
+          'FOO',
+        ]),
+      { timeoutMs: 30_000 },
+    );
+    expect((await sdEvents(ns.name, 'shared')).filter((e) => e.reason === 'Restored')).toEqual([]);
+  });
+
   it('says so when its ConfigMap was edited into an INI that does not parse, and renders it again', async () => {
     await createSd(ns.name, sdManifest('garbled', { minWorkers: 2 }));
     await eventually(

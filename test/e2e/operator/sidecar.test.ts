@@ -133,7 +133,7 @@ async function standaloneDistributors(namespace: string): Promise<string[]> {
   return list.items.map((d) => d.metadata!.name!);
 }
 
-const op = useOperator('sidecar');
+const op = useOperator('sidecar', { extraArgs: ['--resync-seconds', '3'] });
 
 describe('the distributor as a native sidecar of the workload that owns the main queue', () => {
   const ns = useNamespace('sidecar');
@@ -180,9 +180,11 @@ describe('the distributor as a native sidecar of the workload that owns the main
       expect(ownersPart(current.spec)).toEqual(ownersPart(before.spec));
       expect(current.metadata?.labels).toEqual(before.metadata?.labels);
       expect(fieldsOf(current, 'veda-team')).toEqual(teamFields);
-      // Our manager owns our entries and nothing else.
+      // Our manager owns our entries and nothing else: in the pod template, and the digest
+      // of what it applied (so that a steady state applies nothing).
       const ours = fieldsOf(current, MANAGER);
-      expect(Object.keys(ours)).toEqual(['f:spec']);
+      expect(Object.keys(ours).sort()).toEqual(['f:metadata', 'f:spec']);
+      expect(ours['f:metadata']).toEqual({ 'f:annotations': { 'f:shards.veda.dev/applied': {} } });
       expect(Object.keys(ours['f:spec'])).toEqual(['f:template']);
       expect(Object.keys(ours['f:spec']['f:template'])).toEqual(['f:spec']);
       const podFields = ours['f:spec']['f:template']['f:spec'];
@@ -210,6 +212,12 @@ describe('the distributor as a native sidecar of the workload that owns the main
     });
     expect(service.spec?.selector).toEqual({ app: 'veda-server' });
     await expectEvent(ns.name, SD, 'SidecarApplied', /StatefulSet veda-server/);
+    // Steady: the host's own init container and volume beside ours are no reason to apply
+    // again (before, every reconcile re-applied the host, and said so every ten minutes).
+    const applied = () => op.operator.output().match(/distributor sidecar applied/g)?.length ?? 0;
+    const appliedOnce = applied();
+    await new Promise((r) => setTimeout(r, 10_000)); // three resyncs (--resync-seconds 3)
+    expect(applied()).toBe(appliedOnce);
 
     // Standalone: the sidecar goes, x-distributor comes.
     await patchSpec(ns.name, SD, { distributor: { placement: 'Standalone', sidecarOf: null } });
