@@ -125,11 +125,16 @@ export {
 export { defaultPoolOf, failureConfigOf, poolsOf } from './pools.ts';
 export type { WorkerPool } from './pools.ts';
 export {
+  mostSeriousFirst,
   specProblems,
   REASON_FAILURE_ENV_OVERRIDDEN,
   REASON_INVALID_SPEC,
   REASON_NOT_OWNED,
   REASON_APPLY_FAILED,
+  REASON_NO_SHARED_VOLUME,
+  REASON_SIDECAR_HOST_NOT_FOUND,
+  REASON_SIDECAR_HOST_RUNS_AS_ROOT,
+  REASON_VOLUME_CLAIM_NOT_FOUND,
 } from './problems.ts';
 export type { Problem } from './problems.ts';
 export { withPodTemplateOverrides } from './pod-template-overrides.ts';

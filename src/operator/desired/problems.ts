@@ -22,6 +22,42 @@ export const REASON_NOT_OWNED = 'NameConflict';
 export const REASON_APPLY_FAILED = 'ApplyFailed';
 /** worker.env sets an SD_* variable the failure policy sets: the policy's value is used. */
 export const REASON_FAILURE_ENV_OVERRIDDEN = 'FailureEnvOverridden';
+/** A veda queue without a claim: every pod gets its own empty directory. */
+export const REASON_NO_SHARED_VOLUME = 'NoSharedVolume';
+/** The claim queue.veda.persistentVolumeClaim names does not exist. */
+export const REASON_VOLUME_CLAIM_NOT_FOUND = 'VolumeClaimNotFound';
+/** The workload distributor.sidecarOf names does not exist: nothing is applied. */
+export const REASON_SIDECAR_HOST_NOT_FOUND = 'SidecarHostNotFound';
+/** The sidecar's host runs as root: the sidecar is not added to it. */
+export const REASON_SIDECAR_HOST_RUNS_AS_ROOT = 'SidecarHostRunsAsRoot';
+
+/**
+ * Every reason, the most serious first: what keeps this generation from being applied (in
+ * whole or in part), then what keeps what was applied from working, then what runs but not
+ * as written. Degraded's reason and the start of its message are the first problem's, so a
+ * standing advisory (a sample without a claim) must not hide an edit that was refused.
+ */
+const BY_SEVERITY: readonly string[] = [
+  REASON_INVALID_SPEC, // nothing of this generation can be built
+  REASON_APPLY_FAILED, // a write of this reconcile was refused
+  REASON_SIDECAR_HOST_NOT_FOUND, // nothing to attach the distributor to, so nothing is applied
+  REASON_NOT_OWNED, // the objects someone else holds are left as they are
+  REASON_SIDECAR_HOST_RUNS_AS_ROOT, // the distributor is not added, so none runs
+  REASON_VOLUME_CLAIM_NOT_FOUND, // applied, but its pods stay Pending
+  REASON_NO_SHARED_VOLUME, // runs, but the workers never see the shard queues
+  REASON_FAILURE_ENV_OVERRIDDEN, // runs, with a value the person wrote unused
+];
+
+function severity(reason: string): number {
+  const rank = BY_SEVERITY.indexOf(reason);
+  // A reason not ranked above is still worth saying, after the ones that are.
+  return rank === -1 ? BY_SEVERITY.length : rank;
+}
+
+/** `problems` the most serious first; problems of one reason keep their order. */
+export function mostSeriousFirst(problems: readonly Problem[]): Problem[] {
+  return [...problems].sort((a, b) => severity(a.reason) - severity(b.reason));
+}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -69,7 +105,7 @@ export function specProblems(sd: ShardDistributor): Problem[] {
   if (spec.queue.backend === 'veda') {
     if (spec.queue.veda?.persistentVolumeClaim === undefined) {
       problems.push({
-        reason: 'NoSharedVolume',
+        reason: REASON_NO_SHARED_VOLUME,
         message:
           'queue.veda.persistentVolumeClaim is not set, so every pod gets its own empty directory and the workers never see the shard queues; set it to a claim all pods can mount (ReadWriteMany, or ReadWriteOnce with every pod on one node)',
       });

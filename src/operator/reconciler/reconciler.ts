@@ -30,10 +30,14 @@ import {
   workerName,
   nextShardPlan,
   poolOfLabels,
+  mostSeriousFirst,
   poolsOf,
   REASON_APPLY_FAILED,
   REASON_INVALID_SPEC,
   REASON_NOT_OWNED,
+  REASON_SIDECAR_HOST_NOT_FOUND,
+  REASON_SIDECAR_HOST_RUNS_AS_ROOT,
+  REASON_VOLUME_CLAIM_NOT_FOUND,
   shardsWithWorkers,
   sidecarFieldManager,
   sidecarRemovalFor,
@@ -89,8 +93,6 @@ interface SidecarHost {
   readonly labels?: Record<string, string>;
   readonly refusal?: Problem;
 }
-
-const REASON_SIDECAR_HOST_RUNS_AS_ROOT = 'SidecarHostRunsAsRoot';
 
 /** Writes of one reconcile in flight at once (a pool of many shards must not open a connection each). */
 const MAX_CONCURRENT_APPLIES = 8;
@@ -239,8 +241,8 @@ export class ShardDistributorReconciler {
       // Sidecar of a workload that does not exist (yet): nothing to attach to, and no pods for
       // the metrics Service to select. Say so, and look again (workloads are not watched).
       await this.writeStatus(sd, states, load, loadError, problems, log, false);
-      const missing = problems.filter((p) => p.reason === 'SidecarHostNotFound');
-      this.warn(sd, 'SidecarHostNotFound', missing);
+      const missing = problems.filter((p) => p.reason === REASON_SIDECAR_HOST_NOT_FOUND);
+      this.warn(sd, REASON_SIDECAR_HOST_NOT_FOUND, missing);
       return { requeueAfterMs: this.o.busyRequeueMs ?? 5_000 };
     }
     const [main, ...named] = states;
@@ -311,9 +313,11 @@ export class ShardDistributorReconciler {
     return autoscaled ? Math.min(steady, AUTOSCALE_REQUEUE_MS) : steady;
   }
 
-  /** One Warning Event saying what `problems` say. */
+  /** One Warning Event saying what `problems` say, the most serious first (as Degraded does). */
   private warn(sd: ShardDistributor, reason: string, problems: readonly Problem[]): void {
-    const message = problems.map((p) => p.message).join('; ');
+    const message = mostSeriousFirst(problems)
+      .map((p) => p.message)
+      .join('; ');
     this.o.events.record(this.target(sd), 'Warning', reason, message);
   }
 
@@ -533,7 +537,7 @@ export class ShardDistributorReconciler {
     if (this.o.claims.get(namespace, claim)) return [];
     return [
       {
-        reason: 'VolumeClaimNotFound',
+        reason: REASON_VOLUME_CLAIM_NOT_FOUND,
         message: `queue.veda.persistentVolumeClaim names ${claim}, which does not exist in namespace ${namespace}; create the claim (its pods stay Pending until it exists) or fix the name`,
       },
     ];
@@ -554,7 +558,7 @@ export class ShardDistributorReconciler {
     );
     if (!host) {
       problems.push({
-        reason: 'SidecarHostNotFound',
+        reason: REASON_SIDECAR_HOST_NOT_FOUND,
         message: `distributor.sidecarOf names ${target.kind} ${target.name}, which does not exist in namespace ${sd.metadata.namespace}; create it or change sidecarOf`,
       });
       return { target };

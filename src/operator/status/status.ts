@@ -14,7 +14,7 @@ import {
 import { canonicalJson } from '../desired/canonical-json.ts';
 import { distributorName, selectorFor, workerName } from '../desired/names.ts';
 import { poolsOf } from '../desired/pools.ts';
-import type { Problem } from '../desired/problems.ts';
+import { mostSeriousFirst, type Problem } from '../desired/problems.ts';
 import { setCondition, type ConditionUpdate } from './conditions.ts';
 
 /** What the reconciler saw of one worker Deployment. */
@@ -264,12 +264,15 @@ function degradedCondition(
   observed: Observed,
   views: readonly PoolView[],
 ): Omit<ConditionUpdate, 'type'> {
-  const [first] = observed.problems;
+  // The reconciler finds problems in the order it looks (a failed write last); a person
+  // reads the reason and the first sentence, so the most serious comes first.
+  const problems = mostSeriousFirst(observed.problems);
+  const [first] = problems;
   if (first !== undefined) {
     return {
       status: 'True',
       reason: first.reason,
-      message: observed.problems.map((p) => p.message).join('; '),
+      message: problems.map((p) => p.message).join('; '),
     };
   }
   const failing = views.flatMap((view) =>

@@ -646,9 +646,26 @@ describe('the operator on a real control plane', () => {
 
   it('lets a ShardDistributor with a spec it cannot build be deleted (Drain): at once when nothing was made, else once the spec allows a drain', async () => {
     const invalid = { worker: { image: 'registry.example/worker:1', command: ['run', '{nope}'] } };
-    // Never valid: nothing was made, so there is nothing to drain.
-    await createSd(ns.name, sdManifest('never', invalid));
-    await sdWithCondition(ns.name, 'never', 'Degraded', { reason: 'InvalidSpec' }, 60_000);
+    // Never valid: nothing was made, so there is nothing to drain. Without a claim (as the
+    // minimal sample) NoSharedVolume stands too, found first, but said after the refusal.
+    const noClaim = { queue: { mainQueue: 'individuals-flow' } };
+    await createSd(ns.name, sdManifest('never', { ...invalid, ...noClaim }));
+    const never = await sdWithCondition(
+      ns.name,
+      'never',
+      'Degraded',
+      { reason: 'InvalidSpec' },
+      60_000,
+    );
+    expect(condition(never, 'Degraded')?.message).toMatch(
+      /^the spec does not make a valid distributor config: .*\{nope\}.*; queue\.veda\.persistentVolumeClaim is not set/,
+    );
+    await expectEvent(
+      ns.name,
+      'never',
+      'InvalidSpec',
+      /^the spec does not make a valid distributor config: /,
+    );
     kubectlOk(['delete', 'sd', 'never', '-n', ns.name, '--wait=false']);
     await sdsGone(60_000);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { specProblems } from '../../../../src/operator/desired/index.ts';
+import { mostSeriousFirst, specProblems } from '../../../../src/operator/desired/index.ts';
 import { natsWithTls, sample, withSpec } from './samples.ts';
 
 describe('specProblems', () => {
@@ -217,5 +217,57 @@ describe('specProblems', () => {
         ],
       }),
     ).toEqual([]);
+  });
+});
+
+describe('mostSeriousFirst', () => {
+  const problem = (reason: string, message = reason) => ({ reason, message });
+
+  it('puts what keeps the spec from being applied before what is wrong with what runs', () => {
+    const found = [
+      'FailureEnvOverridden',
+      'NoSharedVolume',
+      'VolumeClaimNotFound',
+      'SidecarHostRunsAsRoot',
+      'NameConflict',
+      'SidecarHostNotFound',
+      'ApplyFailed',
+      'InvalidSpec',
+    ].map((reason) => problem(reason));
+    expect(mostSeriousFirst(found).map((p) => p.reason)).toEqual([
+      'InvalidSpec',
+      'ApplyFailed',
+      'SidecarHostNotFound',
+      'NameConflict',
+      'SidecarHostRunsAsRoot',
+      'VolumeClaimNotFound',
+      'NoSharedVolume',
+      'FailureEnvOverridden',
+    ]);
+  });
+
+  it('keeps the order of problems of one reason, and puts a reason it does not know last', () => {
+    const found = [
+      problem('SomethingNew'),
+      problem('InvalidSpec', 'name too long'),
+      problem('NoSharedVolume'),
+      problem('InvalidSpec', 'unknown placeholder'),
+    ];
+    expect(mostSeriousFirst(found).map((p) => p.message)).toEqual([
+      'name too long',
+      'unknown placeholder',
+      'NoSharedVolume',
+      'SomethingNew',
+    ]);
+  });
+
+  it('ranks the minimal sample’s standing problem below an invalid spec', () => {
+    const sd = withSpec(sample('minimal'), (spec) => {
+      spec.worker.command = ['run', '{nope}'];
+    });
+    expect(mostSeriousFirst(specProblems(sd)).map((p) => p.reason)).toEqual([
+      'InvalidSpec',
+      'NoSharedVolume',
+    ]);
   });
 });

@@ -197,6 +197,23 @@ describe('statusFor', () => {
     });
   });
 
+  it.each([
+    ['InvalidSpec', 'the spec does not make a valid distributor config: {nope}'],
+    ['ApplyFailed', 'a write failed: exceeded quota; retried with backoff'],
+    ['NameConflict', 'ConfigMap sd-config exists and is not ours'],
+  ])(
+    'is Degraded %s, said first, when the edit is refused while a standing problem remains',
+    (reason, message) => {
+      const standing = { reason: 'NoSharedVolume', message: 'no claim' };
+      const status = statusFor(sd, observed({ problems: [standing, { reason, message }] }));
+      expect(condition(status, 'Degraded')).toMatchObject({
+        status: 'True',
+        reason,
+        message: `${message}; no claim`,
+      });
+    },
+  );
+
   it('is Degraded when a worker Deployment fails', () => {
     const workers = observed().workerDeployments.map((w) =>
       w.shard === 1 ? { ...w, readyReplicas: 0, failing: 'ProgressDeadlineExceeded' } : w,
