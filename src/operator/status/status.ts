@@ -212,6 +212,20 @@ function readyCondition(
 
 type PoolProgress = { reason: string; message: string };
 
+/**
+ * What the draining shards still hold. A shard the distributor does not report (its /load
+ * cannot be read, or it has not re-read the INI) holds an unknown backlog, not none: "backlog
+ * 0" would say the drain is about to finish when nothing is known.
+ */
+function drainingBacklog(draining: readonly ShardStatus[]): string {
+  const unknown = draining.filter((s) => s.backlog === undefined).map((s) => s.index);
+  if (unknown.length === draining.length) return 'backlog unknown';
+  const known = draining.reduce((sum, s) => sum + (s.backlog ?? 0), 0);
+  return unknown.length === 0
+    ? `backlog ${known}`
+    : `backlog ${known}, unknown for ${list(unknown)}`;
+}
+
 function poolProgress(view: PoolView): PoolProgress {
   const { observed, shards } = view;
   const live = shards.filter((s) => s.state === 'Live');
@@ -227,12 +241,11 @@ function poolProgress(view: PoolView): PoolProgress {
   }
   const draining = shards.filter((s) => s.state !== 'Live');
   if (draining.length > 0) {
-    const backlog = draining.reduce((sum, s) => sum + (s.backlog ?? 0), 0);
     const drained = draining.filter((s) => s.state === 'Drained').map((s) => s.index);
     const done = drained.length === 0 ? '' : `; ${list(drained)} drained, removing their workers`;
     return {
       reason: REASON_DRAINING,
-      message: `scaling to ${count(live.length, 'worker')}${why}: draining ${list(draining.map((s) => s.index))} (backlog ${backlog}) before their workers are deleted${done}`,
+      message: `scaling to ${count(live.length, 'worker')}${why}: draining ${list(draining.map((s) => s.index))} (${drainingBacklog(draining)}) before their workers are deleted${done}`,
     };
   }
   return { reason: REASON_STABLE, message: `${count(live.length, 'worker')}, none draining` };

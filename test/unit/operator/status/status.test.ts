@@ -180,6 +180,32 @@ describe('statusFor', () => {
     expect(stale.shards?.[3]?.state).toBe('Draining');
   });
 
+  it('says the draining backlog is unknown when the distributor does not report it', () => {
+    const unread = statusFor(
+      sd,
+      observed({ desiredWorkers: 0, draining: [0, 1], load: undefined, loadError: 'HTTP 403' }),
+    );
+    expect(condition(unread, 'Progressing')?.message).toBe(
+      'scaling to 0 workers: draining shards 0, 1 (backlog unknown) before their workers are deleted',
+    );
+    // Shard 3 is not in the report yet (the distributor has not re-read its config).
+    const partly = statusFor(
+      sd,
+      observed({
+        desiredWorkers: 2,
+        draining: [2, 3],
+        load: load([
+          [0, 1],
+          [1, 1],
+          [2, 40, 'draining'],
+        ]),
+      }),
+    );
+    expect(condition(partly, 'Progressing')?.message).toContain(
+      'draining shards 2, 3 (backlog 40, unknown for shard 3)',
+    );
+  });
+
   it('is Degraded with the problems a person must fix', () => {
     const status = statusFor(
       sd,
