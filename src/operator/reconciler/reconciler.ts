@@ -55,6 +55,9 @@ import type { ReconcileContext, ReconcileResult } from '../runtime/index.ts';
 import {
   decideWorkers,
   findCondition,
+  scaledUpMessage,
+  scalingDownMessage,
+  shardList,
   statusEqual,
   statusFor,
   type PoolObserved,
@@ -783,7 +786,9 @@ export class ShardDistributorReconciler {
         this.target(sd),
         'Normal',
         'WorkerHeld',
-        `the worker of ${which}shard ${held.join(', ')} starts once the distributor has stopped moving its backlog` +
+        (held.length === 1
+          ? `the worker of ${which}shard ${held[0]} starts once the distributor has stopped moving its backlog`
+          : `the workers of ${which}shards ${held.join(', ')} start once the distributor has stopped moving their backlog`) +
           (state.distributorUnseen
             ? ": the distributor's pods run but its /load cannot be read, so what it moves is unknown"
             : ''),
@@ -793,14 +798,20 @@ export class ShardDistributorReconciler {
         this.target(sd),
         'Normal',
         'ScaledUp',
-        `${which}scaled up from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}`,
+        scaledUpMessage(which, previous.liveShards, plan.liveShards, reason),
       );
     } else if (plan.liveShards < previous.liveShards) {
       this.o.events.record(
         this.target(sd),
         'Normal',
         'ScalingDown',
-        `${which}scaling down from ${previous.liveShards} to ${plan.liveShards} workers: ${reason}; shards ${plan.drainingShards.join(', ')} drain first`,
+        scalingDownMessage(
+          which,
+          previous.liveShards,
+          plan.liveShards,
+          reason,
+          plan.drainingShards,
+        ),
       );
     }
   }
@@ -947,17 +958,17 @@ export class ShardDistributorReconciler {
       // No counts in the Event: they change on every look, and each new message would be a
       // new Event every few seconds for the whole drain. The log and the status carry them.
       const named = (shards: LoadShard[], counts: boolean) =>
-        shards
-          .map(
+        shardList(
+          shards.map(
             (s) =>
               `${s.index}${ofPool(s.pool ?? DEFAULT_POOL)}${counts ? ` (${s.backlog} left${s.retryBacklog ? `, ${s.retryBacklog} to retry` : ''})` : ''}`,
-          )
-          .join(', ');
+          ),
+        );
       const waitingFor = (counts: boolean) => {
         const live = pending!.filter((s) => s.state === 'live');
         return live.length > 0
-          ? `shards ${named(live, counts)} still take new messages: waiting for the distributor to read the deletion's config (a pod sees a ConfigMap change within about a minute), then for every shard to drain`
-          : `waiting for shards ${named(pending!, counts)} to drain`;
+          ? `${named(live, counts)} still ${live.length === 1 ? 'takes' : 'take'} new messages: waiting for the distributor to read the deletion's config (a pod sees a ConfigMap change within about a minute), then for every shard to drain`
+          : `waiting for ${named(pending!, counts)} to drain`;
       };
       const why = load
         ? waitingFor(false)

@@ -1,3 +1,5 @@
+import { count } from './wording.ts';
+
 /** One recommendation, kept for the stabilisation window. Plain data: the caller stores it. */
 export interface Recommendation {
   /** Milliseconds since the epoch. */
@@ -63,13 +65,13 @@ export function decideWorkers(input: AutoscaleInput): AutoscaleDecision {
     const held = clamp(input.current ?? minWorkers, minWorkers, max);
     return {
       workers: held,
-      reason: `backlog unknown (the distributor is not reporting load): keeping ${held} workers`,
+      reason: `backlog unknown (the distributor is not reporting load): keeping ${count(held, 'worker')}`,
       history: recent.slice(-MAX_HISTORY),
     };
   }
   const wanted = Math.ceil(Math.max(0, backlog) / target);
   const recommended = clamp(wanted, minWorkers, max);
-  let reason = `backlog ${backlog} / target ${target} per worker → ${wanted} workers`;
+  let reason = `backlog ${backlog} / target ${target} per worker → ${count(wanted, 'worker')}`;
   if (recommended > wanted) reason += `, raised to minWorkers ${minWorkers}`;
   if (recommended < wanted) reason += `, capped at maxWorkers ${max}`;
 

@@ -5,6 +5,7 @@ export type {
   AutoscaleSpec,
   Recommendation,
 } from './autoscale.ts';
+export { scaledUpMessage, scalingDownMessage, shardList } from './wording.ts';
 export { findCondition, kubernetesTime, setCondition } from './conditions.ts';
 export type { ConditionStatus, ConditionUpdate } from './conditions.ts';
 export {

@@ -16,6 +16,7 @@ import { distributorName, selectorFor, workerName } from '../desired/names.ts';
 import { poolsOf } from '../desired/pools.ts';
 import { mostSeriousFirst, type Problem } from '../desired/problems.ts';
 import { setCondition, type ConditionUpdate } from './conditions.ts';
+import { count, shardList as list } from './wording.ts';
 
 /** What the reconciler saw of one worker Deployment. */
 export interface WorkerObservation {
@@ -104,14 +105,6 @@ interface PoolView {
   isDefault: boolean;
   observed: PoolObserved;
   shards: ShardStatus[];
-}
-
-function count(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
-}
-
-function list(shards: readonly number[]): string {
-  return `${shards.length === 1 ? 'shard' : 'shards'} ${shards.join(', ')}`;
 }
 
 /** `pool NAME: ` before what is said of a named pool; nothing for the default pool. */
@@ -236,16 +229,18 @@ function poolProgress(view: PoolView): PoolProgress {
   if (missing.length > 0) {
     return {
       reason: REASON_SCALING_UP,
-      message: `scaling to ${count(live.length, 'worker')}${why}: creating workers for ${list(missing)}`,
+      message: `scaling to ${count(live.length, 'worker')}${why}: creating ${missing.length === 1 ? 'the worker' : 'workers'} for ${list(missing)}`,
     };
   }
   const draining = shards.filter((s) => s.state !== 'Live');
   if (draining.length > 0) {
     const drained = draining.filter((s) => s.state === 'Drained').map((s) => s.index);
-    const done = drained.length === 0 ? '' : `; ${list(drained)} drained, removing their workers`;
+    const theirs = drained.length === 1 ? 'its worker' : 'their workers';
+    const done = drained.length === 0 ? '' : `; ${list(drained)} drained, removing ${theirs}`;
+    const deleted = draining.length === 1 ? 'its worker is deleted' : 'their workers are deleted';
     return {
       reason: REASON_DRAINING,
-      message: `scaling to ${count(live.length, 'worker')}${why}: draining ${list(draining.map((s) => s.index))} (${drainingBacklog(draining)}) before their workers are deleted${done}`,
+      message: `scaling to ${count(live.length, 'worker')}${why}: draining ${list(draining.map((s) => s.index))} (${drainingBacklog(draining)}) before ${deleted}${done}`,
     };
   }
   return { reason: REASON_STABLE, message: `${count(live.length, 'worker')}, none draining` };
@@ -313,7 +308,7 @@ function degradedCondition(
       message: stuck
         .map((s) => {
           const pool = s.pool ?? DEFAULT_POOL;
-          return `shard ${s.index}${ofPool(pool)} (queue ${s.queue}) holds ${s.backlog} messages and its worker takes none; check the logs of deployment ${workerName(sd, s.index, pool)}`;
+          return `shard ${s.index}${ofPool(pool)} (queue ${s.queue}) holds ${count(s.backlog, 'message')} and its worker takes none; check the logs of deployment ${workerName(sd, s.index, pool)}`;
         })
         .join('; '),
     };
@@ -354,9 +349,9 @@ function backpressureCondition(
     const since = p.since === undefined ? '' : ` since ${p.since}`;
     // The spec's limit when it has one; else (a limit the spec no longer holds) the distributor's words.
     if (p.reason === REASON_DISK_LIMIT && (limit?.maxDiskBytes ?? 0) > 0)
-      return `${name}: its shard queues use at least maxDiskBytes ${limit!.maxDiskBytes} bytes on disk${since}`;
+      return `${name}: its shard queues use at least maxDiskBytes ${count(limit!.maxDiskBytes!, 'byte')} on disk${since}`;
     if (p.reason === REASON_BACKLOG_LIMIT && (limit?.maxBacklogPerShard ?? 0) > 0)
-      return `${name}: every live shard holds at least maxBacklogPerShard ${limit!.maxBacklogPerShard} messages${since}`;
+      return `${name}: every live shard holds at least maxBacklogPerShard ${count(limit!.maxBacklogPerShard!, 'message')}${since}`;
     return `${name}: ${p.message ?? p.reason}${since}`;
   });
   const reason = /^[A-Z][A-Za-z]*$/.test(pressed[0]!.reason)

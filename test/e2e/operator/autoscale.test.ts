@@ -117,7 +117,7 @@ describe('autoscaling on backlog', () => {
       ns.name,
       'elastic',
       'ScalingDown',
-      /^scaling down from 4 to 1 workers: backlog 0 \/ target 10 per worker → 0 workers, raised to minWorkers 1; shards 1, 2, 3 drain first$/,
+      /^scaling down from 4 to 1 worker: backlog 0 \/ target 10 per worker → 0 workers, raised to minWorkers 1; shards 1, 2, 3 drain first$/,
     );
     for (const shard of [1, 2, 3])
       await expectEvent(

@@ -423,7 +423,7 @@ describe('a ShardDistributor with two pools on a real control plane', () => {
       ns.name,
       'elastic',
       'ScalingDown',
-      /^pool large scaling down from 3 to 1 workers: backlog 0 \/ target 10 per worker → 0 workers, raised to minWorkers 1; shards 1, 2 drain first$/,
+      /^pool large scaling down from 3 to 1 worker: backlog 0 \/ target 10 per worker → 0 workers, raised to minWorkers 1; shards 1, 2 drain first$/,
     );
     // The default pool never moved: its backlog stayed under its target.
     expect(

@@ -113,7 +113,12 @@ describe("the operator with nothing but its ServiceAccount's RBAC", () => {
         expect(await workerDeploymentNames(ns.name, 'least')).toEqual(workers('least', 1)),
       { timeoutMs: 90_000 },
     );
-    await expectEvent(ns.name, 'least', 'ScalingDown', /^scaling down from 2 to 1 workers/);
+    await expectEvent(
+      ns.name,
+      'least',
+      'ScalingDown',
+      /^scaling down from 2 to 1 worker: .*; shard 1 drains first$/,
+    );
     await expectEvent(ns.name, 'least', 'ShardDrained', /^shard 1 is drained/);
     expect(refusals()).toEqual([]);
 

@@ -45,6 +45,22 @@ describe('decideWorkers', () => {
     expect(decision.reason).toBe('backlog 5300 / target 1000 per worker → 6 workers');
   });
 
+  it('says one worker, not one workers', () => {
+    expect(decide(800, 0).reason).toBe(
+      'backlog 800 / target 1000 per worker → 1 worker, raised to minWorkers 2',
+    );
+    const held = decideWorkers({
+      spec: { minWorkers: 1, maxWorkers: 4, targetBacklogPerWorker: 10 },
+      backlog: undefined,
+      current: 1,
+      history: [],
+      now: 0,
+    });
+    expect(held.reason).toBe(
+      'backlog unknown (the distributor is not reporting load): keeping 1 worker',
+    );
+  });
+
   it('clamps to [minWorkers, maxWorkers]', () => {
     expect(decide(0, 0).workers).toBe(2);
     expect(decide(0, 0).reason).toContain('raised to minWorkers 2');

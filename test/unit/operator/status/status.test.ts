@@ -206,6 +206,64 @@ describe('statusFor', () => {
     );
   });
 
+  it('speaks of one draining shard, one new worker and one message in the singular', () => {
+    const draining = statusFor(
+      sd,
+      observed({
+        desiredWorkers: 3,
+        draining: [3],
+        load: load([
+          [0, 1],
+          [1, 1],
+          [2, 1],
+          [3, 1, 'draining'],
+        ]),
+      }),
+    );
+    expect(condition(draining, 'Progressing')?.message).toBe(
+      'scaling to 3 workers: draining shard 3 (backlog 1) before its worker is deleted',
+    );
+    const drained = statusFor(
+      sd,
+      observed({
+        desiredWorkers: 3,
+        draining: [3],
+        load: load([
+          [0, 1],
+          [1, 1],
+          [2, 1],
+          [3, 0, 'drained'],
+        ]),
+      }),
+    );
+    expect(condition(drained, 'Progressing')?.message).toBe(
+      'scaling to 3 workers: draining shard 3 (backlog 0) before its worker is deleted; shard 3 drained, removing its worker',
+    );
+    const creating = statusFor(
+      sd,
+      observed({
+        desiredWorkers: 1,
+        workerDeployments: [{ shard: 0, exists: false }],
+        load: load([[0, 0]]),
+      }),
+    );
+    expect(condition(creating, 'Progressing')?.message).toBe(
+      'scaling to 1 worker: creating the worker for shard 0',
+    );
+    const stuck = statusFor(
+      sd,
+      observed({
+        load: {
+          mainLag: 0,
+          shards: [
+            { index: 0, queue: 'q-0', backlog: 1, dispatched: 0, state: 'live', stuck: true },
+          ],
+        },
+      }),
+    );
+    expect(condition(stuck, 'Degraded')?.message).toContain('(queue q-0) holds 1 message and');
+  });
+
   it('is Degraded with the problems a person must fix', () => {
     const status = statusFor(
       sd,
