@@ -5,6 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ShardDistributor } from '../../api/index.ts';
 import { ShardDistributorError } from '../../errors.ts';
 import { metricsServiceName } from '../desired/index.ts';
+import { apiStatusMessage } from '../runtime/index.ts';
 
 /** What the distributor's `/load` says (see src/distributor/load.ts; they meet only here, as JSON). */
 export interface Load {
@@ -51,6 +52,15 @@ export interface LoadReaderOptions {
    */
   addressOverrideFile?: string;
   timeoutMs?: number;
+}
+
+/**
+ * What a refused GET says. Through the API server's proxy a refusal is a metav1.Status whose
+ * message names what is missing (`cannot get resource "services/proxy"`) after some 150
+ * characters of JSON, so its message is kept whole; anything else is cut short.
+ */
+function why(body: string): string {
+  return apiStatusMessage(body) ?? body.slice(0, 200);
 }
 
 /** Reads a ShardDistributor's load from its distributor, through its metrics Service. */
@@ -118,7 +128,7 @@ export class LoadReader {
             ? resolve(body)
             : reject(
                 new LoadUnavailableError(
-                  `GET ${url.pathname} answered ${res.statusCode}: ${body.slice(0, 200)}`,
+                  `GET ${url.pathname} answered ${res.statusCode}: ${why(body)}`,
                 ),
               ),
         );
