@@ -2,6 +2,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
 import {
   API_VERSION,
+  CRD_NAME,
   KIND,
   LABEL_DISTRIBUTOR,
   PLURAL,
@@ -70,6 +71,18 @@ export interface RunningOperator {
 }
 
 /**
+ * ShardDistributors, as the operator lists and watches them. Without the CRD the API server
+ * answers 404, which on its own says nothing of the CRD.
+ */
+export const shardDistributorResource: Omit<ResourceDescriptor, 'namespace'> = {
+  apiVersion: API_VERSION,
+  plural: PLURAL,
+  whenNotServed:
+    `the CustomResourceDefinition ${CRD_NAME} is not installed; install it with ` +
+    '`kubectl apply --server-side -f charts/shard-distributor/crds/`, or install the chart, which brings it',
+};
+
+/**
  * The operator: label-scoped informers for what it owns (never every Deployment in the
  * cluster), one controller for ShardDistributors, leader election, /metrics and probes.
  */
@@ -96,10 +109,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       ]),
     );
   const owned = { labelSelector: LABEL_DISTRIBUTOR };
-  const sds = informersOf<ShardDistributor & k8s.KubernetesObject>({
-    apiVersion: API_VERSION,
-    plural: PLURAL,
-  });
+  const sds = informersOf<ShardDistributor & k8s.KubernetesObject>(shardDistributorResource);
   const sdCache = combinedCache(sds);
   const deployments = informersOf<k8s.V1Deployment>({
     apiVersion: 'apps/v1',

@@ -1,6 +1,9 @@
 import { ShardDistributorError } from '../../errors.ts';
 
-/** A list or watch request the API server refused (anything but a 410, which means relist). */
+/**
+ * A list or watch request the API server refused (anything but a 410, which means relist).
+ * `advice` says what to look at; by default the API server and the operator's RBAC.
+ */
 export class WatchRequestError extends ShardDistributorError {
   readonly statusCode: number | undefined;
 
@@ -8,13 +11,15 @@ export class WatchRequestError extends ShardDistributorError {
     what: string,
     statusCode: number | undefined,
     detail: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { advice?: string },
   ) {
+    const { advice = 'check the API server and the operator’s RBAC', ...errorOptions } =
+      options ?? {};
     super(
       'SD_ERR_WATCH_REQUEST',
       `${what} failed${statusCode === undefined ? '' : ` with HTTP ${statusCode}`}: ${detail}; ` +
-        'the informer retries with backoff — check the API server and the operator’s RBAC',
-      options,
+        `the informer retries with backoff — ${advice}`,
+      errorOptions,
     );
     this.statusCode = statusCode;
   }

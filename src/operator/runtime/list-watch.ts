@@ -20,6 +20,11 @@ export interface ResourceDescriptor {
    * status.
    */
   metadataOnly?: boolean;
+  /**
+   * What a person should do when the API server does not serve the resource (its list or
+   * watch answers 404), e.g. how to install the CRD that defines it.
+   */
+  whenNotServed?: string;
 }
 
 // What the API server is asked to send: whole objects, or their metadata alone.
@@ -87,6 +92,20 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
   const path = `${group}${scope}/${resource.plural}`;
   const description = `${resource.plural}${resource.namespace ? ` in ${resource.namespace}` : ''}`;
 
+  // A 404 on a collection means the resource itself is missing (a namespace that does not
+  // exist lists empty): RBAC is not what to look at.
+  const refused = (what: string, statusCode: number | undefined, body: string) =>
+    new WatchRequestError(
+      what,
+      statusCode,
+      statusMessage(body),
+      statusCode === 404
+        ? {
+            advice: `the API server does not serve ${resource.plural} in ${resource.apiVersion}${resource.whenNotServed ? `: ${resource.whenNotServed}` : ''}`,
+          }
+        : {},
+    );
+
   function url(params: Record<string, string | number | boolean | undefined>): URL {
     const u = new URL(base + path);
     const all = {
@@ -112,9 +131,7 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
       const body = await readBody(res);
       if (res.statusCode === 410)
         throw new ResourceExpiredError(`list ${description}`, statusMessage(body));
-      if (res.statusCode !== 200) {
-        throw new WatchRequestError(`list ${description}`, res.statusCode, statusMessage(body));
-      }
+      if (res.statusCode !== 200) throw refused(`list ${description}`, res.statusCode, body);
       const parsed = JSON.parse(body) as {
         apiVersion?: string;
         kind?: string;
@@ -156,11 +173,7 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
                 finish(
                   res.statusCode === 410
                     ? new ResourceExpiredError(`watch ${description}`, statusMessage(body))
-                    : new WatchRequestError(
-                        `watch ${description}`,
-                        res.statusCode,
-                        statusMessage(body),
-                      ),
+                    : refused(`watch ${description}`, res.statusCode, body),
                 ),
               (error: unknown) => finish(asError(error)),
             );
@@ -254,7 +267,8 @@ function readBody(res: http.IncomingMessage): Promise<string> {
 }
 
 function statusMessage(body: string): string {
-  return apiStatusMessage(body) ?? body.slice(0, 200);
+  // kube-apiserver's own 404 is plain text ending in a newline.
+  return apiStatusMessage(body) ?? body.slice(0, 200).trim();
 }
 
 function asError(error: unknown): Error {

@@ -30,6 +30,21 @@ describe('Informer against a real API server', () => {
     return events;
   }
 
+  it('says the resource is not served, and what to do, when its list answers 404', async () => {
+    const absent = kubeListerWatcher(kubeConfig(), {
+      apiVersion: 'absent.shards.veda.dev/v1',
+      plural: 'widgets',
+      whenNotServed: 'install the widgets CRD',
+    });
+    const error = await absent.list({ limit: 1 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(
+      /^list widgets failed with HTTP 404: .*; the informer retries with backoff — the API server does not serve widgets in absent\.shards\.veda\.dev\/v1: install the widgets CRD$/,
+    );
+  });
+
   it('holds only metadata when asked to, listed and watched alike', async () => {
     await createConfigMap(ns.name, 'listed', { app: 'meta' }, { big: 'x'.repeat(1_000) });
     const informer = configMapInformer(
