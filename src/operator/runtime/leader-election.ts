@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../../observability/index.ts';
-import { sleep, systemClock, type Clock } from './clock.ts';
+import { sleep, systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { LeaderElectionLostError, RuntimeConfigError } from './errors.ts';
 import type { LeaseLock, LeaseRecord, ObservedLease } from './lease-lock.ts';
 import { runtimeMetrics, type RuntimeMetrics } from './metrics.ts';
@@ -240,12 +240,21 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * Clears the Lease for a fast handover, for at most the renew deadline (as client-go bounds
+   * it): an API server that stopped answering would otherwise hold the stop for minutes, past
+   * the pod's grace period. Unreleased, the Lease expires on its own.
+   */
   private async release(): Promise<void> {
     const observed = this.observed;
     if (!observed || observed.record.holderIdentity !== this.identity) return;
     const now = this.clock.now();
+    let timer: TimerHandle | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = this.clock.setTimeout(() => resolve('late'), this.renewDeadlineMs);
+    });
     try {
-      await this.lock.update(
+      const released = this.lock.update(
         {
           holderIdentity: '',
           leaseDurationSeconds: 1,
@@ -255,9 +264,19 @@ export class LeaderElector {
         },
         observed.resourceVersion,
       );
+      released.catch(() => undefined); // settles after a timeout too; already reported then
+      if ((await Promise.race([released, late])) === 'late') {
+        this.log.warn(
+          { waitedMs: this.renewDeadlineMs },
+          'could not release the lease in time; it expires on its own',
+        );
+        return;
+      }
       this.log.info('lease released');
     } catch (error) {
       this.log.warn({ err: error }, 'could not release the lease; it expires on its own');
+    } finally {
+      if (timer !== undefined) this.clock.clearTimeout(timer);
     }
   }
 }

@@ -78,6 +78,34 @@ describe('LeaderElector', () => {
     await b.stop();
   });
 
+  it('gives up releasing the lease after the renew deadline when the API server does not answer', async () => {
+    const clock = new FakeClock();
+    const lease = new MemoryLease();
+    const events: string[] = [];
+    let stalled = false;
+    const lock = lease.lockFor();
+    const stalling: LeaseLock = {
+      ...lock,
+      // A stalled API server: the request is sent and never answered.
+      update: (record, resourceVersion) =>
+        stalled ? new Promise(() => {}) : lock.update(record, resourceVersion),
+    };
+    const a = elector('a', stalling, clock, events);
+    a.start();
+    await run(clock, 500, [a]);
+    expect(a.isLeader()).toBe(true);
+    stalled = true;
+    let stopped = false;
+    const stopping = a.stop().then(() => (stopped = true));
+    await clock.advance(9_000);
+    expect(stopped).toBe(false);
+    await clock.advance(1_000);
+    await stopping;
+    expect(stopped).toBe(true);
+    // Not released: it expires on its own.
+    expect(lease.current?.record.holderIdentity).toBe('a');
+  });
+
   it('after a crash (no release), waits out the lease duration before taking over', async () => {
     const clock = new FakeClock();
     const lease = new MemoryLease();
