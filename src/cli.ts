@@ -52,9 +52,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const signal = shutdownSignal();
   try {
-    return await runCommandNamed(command, rest, env, log, signal);
+    return await runCommandNamed(command, rest, env, log);
   } catch (error) {
     // node:util parseArgs: an unknown flag, a flag without its value, a stray argument.
     if (String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS_'))
@@ -68,8 +67,12 @@ async function runCommandNamed(
   rest: string[],
   env: NodeJS.ProcessEnv,
   log: Logger,
-  signal: AbortSignal,
 ): Promise<number> {
+  // Only the commands that stop gracefully take over SIGTERM, SIGINT and SIGHUP; for the
+  // others (queue, crd; dlq list and show) the first Ctrl-C ends them, as it would any tool.
+  const signal = ['distributor', 'run', 'worker', 'operator'].includes(command)
+    ? shutdownSignal()
+    : new AbortController().signal;
   switch (command) {
     case 'distributor':
       await distributorCommand(rest, env, log, signal).catch((error: unknown) => {
@@ -90,7 +93,7 @@ async function runCommandNamed(
     case 'queue':
       return queueCommand(rest, env);
     case 'dlq':
-      return dlqCommand(rest, env, { signal });
+      return dlqCommand(rest, env);
     case 'crd':
       if (rest.length > 0)
         throw new UsageError(`unexpected argument "${rest[0]}"`, COMMAND_USAGE[command]!);

@@ -33,7 +33,7 @@ import {
   poolDeadLetterQueueOf,
   replayQueueOf,
 } from '../worker/index.ts';
-import { interruptedExitCode } from './signals.ts';
+import { interruptedExitCode, shutdownSignal } from './signals.ts';
 import { UsageError } from './usage-error.ts';
 
 /** The consumer `dlq` reads every dead-letter queue as. */
@@ -82,7 +82,10 @@ export interface DlqCommandOptions {
   readonly write?: (text: string) => void;
   /** Tests: throw here to play a crash of `replay` at that step. */
   readonly failpoint?: (name: MoveFailpoint) => void;
-  /** SIGINT/SIGTERM: replay and purge stop between batches (each batch is whole). */
+  /**
+   * SIGINT/SIGTERM: replay and purge stop between batches (each batch is whole). Default:
+   * the process's own signals, taken over for replay and purge only.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -144,6 +147,9 @@ export async function dlqCommand(
     log: silentLogger,
     createIfMissing: false,
   });
+  // replay and purge stop between batches; list and show are ended by the first signal.
+  const signal =
+    options.signal ?? (action === 'replay' || action === 'purge' ? shutdownSignal() : undefined);
   const target = await targetFor(config, values.pool ?? DEFAULT_POOL_NAME, values.queue);
   try {
     switch (action) {
@@ -154,13 +160,10 @@ export async function dlqCommand(
         await show(target, count, values.json === true, write);
         return 0;
       case 'replay':
-        await replay(target, write, options.failpoint, options.signal);
-        return exitCode(0, options.signal);
+        await replay(target, write, options.failpoint, signal);
+        return exitCode(0, signal);
       default:
-        return exitCode(
-          await purge(target, values.yes === true, write, options.signal),
-          options.signal,
-        );
+        return exitCode(await purge(target, values.yes === true, write, signal), signal);
     }
   } finally {
     await target.close();

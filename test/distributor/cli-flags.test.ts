@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -146,5 +146,45 @@ describe('a metrics port another process holds', () => {
     const { status, stderr } = cli(['distributor', '--config', file]);
     expect(stderr).toContain(`set [dispatcher] metrics_port in ${file} to a free port`);
     expect(status).toBe(1);
+  });
+});
+
+describe('Ctrl-C', () => {
+  // A NATS server that accepts and never answers: the command waits on it.
+  let silent: Server;
+  let port = 0;
+  beforeAll(async () => {
+    silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    port = (silent.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+
+  it('ends a command that has nothing to finish at the first one', async () => {
+    const file = join(dir, 'silent-nats.ini');
+    writeFileSync(
+      file,
+      `[dispatcher]\nbackend = nats\nbase_path = ${join(dir, 'q')}\n[nats]\nurl = nats://127.0.0.1:${port}\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      [`${REPO_ROOT}src/cli.ts`, 'queue', 'stat', '--config', file, 'q'],
+      {
+        cwd: dir,
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    child.kill('SIGINT');
+    // Before, the first Ctrl-C was taken over and ignored: it waited for the server's timeout.
+    const ended = await Promise.race([
+      exited,
+      new Promise((resolve) => setTimeout(() => resolve('still running'), 4_000)),
+    ]);
+    child.kill('SIGKILL');
+    expect(ended).toEqual({ code: null, signal: 'SIGINT' });
   });
 });
