@@ -10,7 +10,8 @@ const MIN_IDLE_MS = 10;
 
 /**
  * Consumes one queue until `signal` aborts: read a batch, hand each message to `handler` in
- * order, commit the batch. At least once: what was handled but not committed when the
+ * order, commit the batch. Aborted mid-batch, it commits what was handled and leaves the rest
+ * (the handler sees the signal in its context, for work it can cut short). At least once: what was handled but not committed when the
  * process died is read again by the next worker of the shard. With `failure`, rejected
  * messages follow the failure policy (see runFailureWorker); without it a handler that
  * throws or rejects stops the worker without committing its batch.
@@ -30,7 +31,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
   const consumer = await openWhenCreated(backend, queue, name, idleMs, signal, log);
   if (!consumer) return { processed, batches };
   log.info({ batchSize }, 'worker consuming');
-  const context: MessageContext = { queue, consumer: name, attempt: 1 };
+  const context: MessageContext = { queue, consumer: name, attempt: 1, signal };
   const contextOf = (message: QueueMessage): MessageContext =>
     message.headers ? { ...context, headers: message.headers } : context;
   try {
@@ -42,7 +43,11 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
         await pause(idleMs, signal);
         continue;
       }
+      let handled = 0;
       for (const message of batch.messages) {
+        // Stopped: the rest of the batch is the next worker's. Finishing it could outlast the
+        // grace period, and a worker killed then hands the whole batch out again.
+        if (signal.aborted) break;
         let failure: unknown;
         try {
           const result = await handler(message.data, contextOf(message));
@@ -59,10 +64,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
             { cause: failure },
           );
         }
+        handled += 1;
       }
+      if (handled === 0) break;
       await options.beforeCommit?.();
-      await consumer.commit(batch.next);
-      processed += batch.messages.length;
+      const whole = handled === batch.messages.length;
+      await consumer.commit(whole ? batch.next : batch.messages[handled - 1]!.position);
+      processed += handled;
       batches += 1;
     }
   } finally {

@@ -23,6 +23,11 @@ export interface MessageContext {
    * absent on veda and for a message without headers.
    */
   readonly headers?: MessageHeaders;
+  /**
+   * Fires when the worker is asked to stop: the messages after this one are left for the next
+   * worker, so a long handler may cut its own work short (and throw, or let it be redone).
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type MessageHeaders = Readonly<Record<string, string>>;
@@ -63,7 +68,7 @@ export interface RunWorkerOptions {
   readonly batchSize?: number;
   /** Called after a batch is handled and before it is committed: flush what the handlers buffered. */
   readonly beforeCommit?: () => Promise<void> | void;
-  /** Abort to stop: the batch in hand is finished and committed first. */
+  /** Abort to stop: the message in hand is finished, and what was handled is committed. */
   readonly signal: AbortSignal;
   readonly log?: Logger;
   /**
