@@ -283,6 +283,11 @@ class FailureWorker {
     const dlqItems: MoveItem[] = [];
     let dropped = 0;
     for (const [index, message] of batch.messages.entries()) {
+      if (this.#options.signal.aborted) {
+        // Stopped: what was handled is settled, the rest is the next worker's (see runWorker).
+        await this.#settle(batch, index, retryItems, dlqItems, dropped);
+        return;
+      }
       const outcome = await this.#invoke(message.data, 1, message.headers);
       if ('ok' in outcome) continue;
       const decision = this.#decide(outcome.reject, 1, undefined);
@@ -424,7 +429,13 @@ class FailureWorker {
     headers: MessageHeaders | undefined,
   ): Promise<Outcome> {
     const { queue, consumer } = this.#options;
-    const context: MessageContext = { queue, consumer, attempt, ...(headers ? { headers } : {}) };
+    const context: MessageContext = {
+      queue,
+      consumer,
+      attempt,
+      signal: this.#options.signal,
+      ...(headers ? { headers } : {}),
+    };
     return invoke(this.#options.handler, data, context, this.#loop.log);
   }
 

@@ -361,6 +361,37 @@ onBothBackends((subject) => {
     ]);
   });
 
+  it('on a stop mid-batch settles what was handled, its rejects moved, and leaves the rest', async () => {
+    await s.write(SHARD, texts('m', 5));
+    const controller = new AbortController();
+    const seen: string[] = [];
+    let stopSeen = false;
+    const done = start(
+      (message, context) => {
+        seen.push(text(message));
+        if (text(message) === 'm-1') return { reject: 'no' };
+        if (text(message) === 'm-2') {
+          controller.abort();
+          stopSeen = context.signal?.aborted === true;
+        }
+        return undefined;
+      },
+      controller,
+      { batchSize: 5 },
+    );
+    const report = await done;
+    expect(seen).toEqual(['m-1', 'm-2']);
+    expect(stopSeen).toBe(true);
+    expect(report.processed).toBe(2);
+    // m-1's reject went to the retry queue with the commit; m-3 … m-5 wait for the next worker.
+    expect(await s.backend.backlog(RETRY, CONSUMER)).toBe(1);
+    expect((await s.backend.peek(SHARD, 10, CONSUMER)).map((m) => m.toString())).toEqual([
+      'm-3',
+      'm-4',
+      'm-5',
+    ]);
+  });
+
   it('stops without committing on a WorkerInfrastructureError, as before failure policies', async () => {
     await s.write(SHARD, texts('m', 2));
     const controller = new AbortController();
