@@ -1095,11 +1095,21 @@ function observeWorker(shard: number, deployment: V1Deployment | undefined): Wor
     (c) => c.type === 'ReplicaFailure' && c.status === 'True',
   );
   const failing = stalled?.message ?? replicaFailure?.message;
+  // As `kubectl rollout status` judges it: the controller has seen this generation, and every
+  // wanted pod is of it and available, with no old one left.
+  const status = deployment.status ?? {};
+  const wanted = deployment.spec?.replicas ?? 1;
+  const rolledOut =
+    (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0) &&
+    (status.updatedReplicas ?? 0) >= wanted &&
+    (status.availableReplicas ?? 0) >= wanted &&
+    (status.replicas ?? 0) <= wanted;
   return {
     shard,
     exists: true,
-    replicas: deployment.status?.replicas ?? 0,
-    readyReplicas: deployment.status?.readyReplicas ?? 0,
+    replicas: status.replicas ?? 0,
+    readyReplicas: status.readyReplicas ?? 0,
+    rolledOut,
     ...(failing ? { failing } : {}),
   };
 }

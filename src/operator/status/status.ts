@@ -26,6 +26,11 @@ export interface WorkerObservation {
   readyReplicas?: number;
   /** Why the Deployment is failing, when it says so (e.g. its ProgressDeadlineExceeded message). */
   failing?: string;
+  /**
+   * False while the Deployment has not rolled out what it was last given (a new worker's first
+   * pod, a changed template's replacement) and its pods are not all available.
+   */
+  rolledOut?: boolean;
 }
 
 /** A pool the distributor holds the main queue for (its limits are reached). */
@@ -92,6 +97,7 @@ export const REASON_DISTRIBUTOR_NOT_REPORTING = 'DistributorNotReporting';
 export const REASON_SCALING_UP = 'ScalingUp';
 export const REASON_DRAINING = 'Draining';
 export const REASON_STABLE = 'Stable';
+export const REASON_ROLLING_OUT = 'RollingOut';
 export const REASON_WORKER_FAILING = 'WorkerFailing';
 export const REASON_SHARD_STUCK = 'ShardStuck';
 export const REASON_AS_EXPECTED = 'AsExpected';
@@ -232,6 +238,18 @@ function poolProgress(view: PoolView): PoolProgress {
       message: `scaling to ${count(live.length, 'worker')}${why}: creating ${missing.length === 1 ? 'the worker' : 'workers'} for ${list(missing)}`,
     };
   }
+  const starting = live
+    .filter((s) =>
+      observed.workerDeployments.some((w) => w.shard === s.index && w.rolledOut === false),
+    )
+    .map((s) => s.index);
+  if (starting.length > 0) {
+    // New workers, or a changed template: the Deployments exist, their pods are not ready yet.
+    return {
+      reason: REASON_ROLLING_OUT,
+      message: `${count(live.length, 'worker')}${why}: waiting for the new pods of ${list(starting)} to be ready`,
+    };
+  }
   const draining = shards.filter((s) => s.state !== 'Live');
   if (draining.length > 0) {
     const drained = draining.filter((s) => s.state === 'Drained').map((s) => s.index);
@@ -256,10 +274,11 @@ function progressingCondition(views: readonly PoolView[]): Omit<ConditionUpdate,
       message: progress.map((p) => `${label(p.view)}${p.message}`).join('; '),
     };
   }
-  // Creating workers is what a person waits on first; draining takes care of itself.
-  const reason = moving.some((p) => p.reason === REASON_SCALING_UP)
-    ? REASON_SCALING_UP
-    : REASON_DRAINING;
+  // Creating workers, then starting them, is what a person waits on first; draining takes
+  // care of itself.
+  const reason =
+    [REASON_SCALING_UP, REASON_ROLLING_OUT].find((r) => moving.some((p) => p.reason === r)) ??
+    REASON_DRAINING;
   return {
     status: 'True',
     reason,

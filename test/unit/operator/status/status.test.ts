@@ -153,6 +153,24 @@ describe('statusFor', () => {
     expect(condition(status, 'Progressing')?.message).toContain('shards 4, 5');
   });
 
+  it('is Progressing while workers roll out, until their new pods are ready', () => {
+    // Before, it said Stable as soon as the Deployments existed: `kubectl wait` on
+    // Progressing=False returned before any new pod was ready.
+    const workers = observed().workerDeployments.map((w) =>
+      w.shard >= 2 ? { ...w, readyReplicas: 0, rolledOut: false } : { ...w, rolledOut: true },
+    );
+    const status = statusFor(sd, observed({ workerDeployments: workers }));
+    expect(condition(status, 'Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'RollingOut',
+      message: '4 workers: waiting for the new pods of shards 2, 3 to be ready',
+    });
+    const done = observed().workerDeployments.map((w) => ({ ...w, rolledOut: true }));
+    expect(
+      condition(statusFor(sd, observed({ workerDeployments: done })), 'Progressing'),
+    ).toMatchObject({ status: 'False', reason: 'Stable' });
+  });
+
   it('shows draining shards, and drained ones only on the distributor’s word', () => {
     const status = statusFor(
       sd,
