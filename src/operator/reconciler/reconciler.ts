@@ -277,7 +277,7 @@ export class ShardDistributorReconciler {
           message: `a write failed: ${failureMessage(error)}; retried with backoff`,
         };
         const failing = [...problems, failed];
-        // And where `kubectl describe` shows it (a repeat of the same message is not recorded again).
+        // And where `kubectl describe` shows it (a repeat of the same message counts into it).
         this.warn(sd, REASON_APPLY_FAILED, [failed]);
         await this.writeStatus(sd, states, load, loadError, failing, log, false).catch(
           (statusError: unknown) =>

@@ -2,21 +2,52 @@ import * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/observability/index.ts';
 import { EventRecorder, type EventTarget } from '../../../src/operator/reconciler/events.ts';
-import { kubeConfig, useNamespace } from '../support.ts';
+import { eventually, kubeConfig, useNamespace } from '../support.ts';
 
 // The recorder against a real API server: it queues, and writes in the background in order.
 describe('EventRecorder', () => {
   const ns = useNamespace('ev');
   const core = () => kubeConfig().makeApiClient(k8s.CoreV1Api);
 
-  function recorder() {
+  function recorder(options: { countEveryMs?: number } = {}) {
     const lines: { msg: string; reason?: string; object?: string }[] = [];
     const log = createLogger(
       { level: 'debug' },
       { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) },
     );
-    return { events: new EventRecorder(kubeConfig(), log), lines };
+    return { events: new EventRecorder(kubeConfig(), log, options), lines };
   }
+
+  async function counts(name: string): Promise<[string | undefined, number | undefined][]> {
+    const { items } = await core().listNamespacedEvent({
+      namespace: ns.name,
+      fieldSelector: `involvedObject.name=${name}`,
+    });
+    return items.map((e) => [e.reason, e.count]);
+  }
+
+  it('counts a repeat into the Event it repeats, as client-go does, instead of dropping it', async () => {
+    const { events } = recorder({ countEveryMs: 200 });
+    const again = target(ns.name, 'again');
+    events.record(again, 'Normal', 'Restored', 'x was deleted; restored it');
+    await events.flush();
+    // A second deletion a moment later: before, nothing showed it had happened again.
+    events.record(again, 'Normal', 'Restored', 'x was deleted; restored it');
+    await eventually(async () => expect(await counts('again')).toEqual([['Restored', 2]]));
+    // Repeats in a burst are written together. (Event times are whole seconds: the burst
+    // comes in a later one.)
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    events.record(again, 'Normal', 'Restored', 'x was deleted; restored it');
+    events.record(again, 'Normal', 'Restored', 'x was deleted; restored it');
+    await eventually(async () => expect(await counts('again')).toEqual([['Restored', 4]]));
+    const { items } = await core().listNamespacedEvent({
+      namespace: ns.name,
+      fieldSelector: 'involvedObject.name=again',
+    });
+    expect(new Date(items[0]!.lastTimestamp!).getTime()).toBeGreaterThan(
+      new Date(items[0]!.firstTimestamp!).getTime(),
+    );
+  });
 
   const target = (namespace: string, name: string): EventTarget => ({
     apiVersion: 'v1',
