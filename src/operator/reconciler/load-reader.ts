@@ -59,7 +59,7 @@ export interface LoadReaderOptions {
  * message names what is missing (`cannot get resource "services/proxy"`) after some 150
  * characters of JSON, so its message is kept whole; anything else is cut short.
  */
-function why(body: string): string {
+export function refusalText(body: string): string {
   return apiStatusMessage(body) ?? body.slice(0, 200);
 }
 
@@ -128,7 +128,7 @@ export class LoadReader {
             ? resolve(body)
             : reject(
                 new LoadUnavailableError(
-                  `GET ${url.pathname} answered ${res.statusCode}: ${why(body)}`,
+                  `GET ${url.pathname} answered ${res.statusCode}: ${refusalText(body)}`,
                 ),
               ),
         );

@@ -92,19 +92,8 @@ export function kubeListerWatcher(kc: KubeConfig, resource: ResourceDescriptor):
   const path = `${group}${scope}/${resource.plural}`;
   const description = `${resource.plural}${resource.namespace ? ` in ${resource.namespace}` : ''}`;
 
-  // A 404 on a collection means the resource itself is missing (a namespace that does not
-  // exist lists empty): RBAC is not what to look at.
   const refused = (what: string, statusCode: number | undefined, body: string) =>
-    new WatchRequestError(
-      what,
-      statusCode,
-      statusMessage(body),
-      statusCode === 404
-        ? {
-            advice: `the API server does not serve ${resource.plural} in ${resource.apiVersion}${resource.whenNotServed ? `: ${resource.whenNotServed}` : ''}`,
-          }
-        : {},
-    );
+    refusalOf(resource, what, statusCode, body);
 
   function url(params: Record<string, string | number | boolean | undefined>): URL {
     const u = new URL(base + path);
@@ -254,6 +243,29 @@ async function get(
     req.once('error', reject);
     req.end();
   });
+}
+
+/**
+ * The error for a list or watch of `resource` the API server answered `statusCode` with `body`.
+ * A 404 on a collection means the resource itself is missing (a namespace that does not exist
+ * lists empty): RBAC is not what to look at, what `whenNotServed` says is.
+ */
+export function refusalOf(
+  resource: ResourceDescriptor,
+  what: string,
+  statusCode: number | undefined,
+  body: string,
+): WatchRequestError {
+  return new WatchRequestError(
+    what,
+    statusCode,
+    statusMessage(body),
+    statusCode === 404
+      ? {
+          advice: `the API server does not serve ${resource.plural} in ${resource.apiVersion}${resource.whenNotServed ? `: ${resource.whenNotServed}` : ''}`,
+        }
+      : {},
+  );
 }
 
 function readBody(res: http.IncomingMessage): Promise<string> {
