@@ -37,7 +37,8 @@ export interface LoopSettings {
   readonly idleMs: number;
 }
 
-type Outcome = { readonly ok: true } | { readonly reject: string };
+/** `stopped`: the handler threw after the stop (cut short): not handled, not a reject. */
+type Outcome = { readonly ok: true } | { readonly reject: string } | { readonly stopped: true };
 
 type Decision =
   | { readonly to: 'retry' | 'dead_letter'; readonly header: EnvelopeHeader }
@@ -251,6 +252,8 @@ class FailureWorker {
     }
     const attempt = envelope.header.attempts + 1;
     const outcome = await this.#invoke(envelope.payload, attempt, message.headers);
+    // Left in the retry queue, its attempt not used: the next worker hands it over again.
+    if ('stopped' in outcome) return;
     if ('ok' in outcome) {
       await this.#options.beforeCommit?.();
       await this.#retry.commit(message.position);
@@ -289,6 +292,10 @@ class FailureWorker {
         return;
       }
       const outcome = await this.#invoke(message.data, 1, message.headers);
+      if ('stopped' in outcome) {
+        await this.#settle(batch, index, retryItems, dlqItems, dropped);
+        return;
+      }
       if ('ok' in outcome) continue;
       const decision = this.#decide(outcome.reject, 1, undefined);
       if (decision.to === 'block') {
@@ -388,6 +395,7 @@ class FailureWorker {
       if (signal.aborted) return false;
       const outcome = await this.#invoke(data, n + 1, headers);
       if ('ok' in outcome) return true;
+      if ('stopped' in outcome) return false;
       why = outcome.reject;
     }
   }
@@ -491,6 +499,9 @@ async function invoke(
     }
     return { ok: true };
   } catch (err) {
+    // Cut short by the stop (an AbortError from context.signal, say): the message is the next
+    // worker's, not a reject that would use up an attempt, or be dropped.
+    if (context.signal?.aborted) return { stopped: true };
     if (err instanceof WorkerInfrastructureError) {
       log.error({ err }, 'infrastructure failure; batch not committed');
       throw new WorkerHandlerError(

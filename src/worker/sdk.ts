@@ -55,6 +55,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerReport
             failure = new Error(`rejected without a failure policy: ${result.reject}`);
           }
         } catch (err) {
+          // Cut short by the stop: this message is the next worker's, what came before is done.
+          if (signal.aborted) break;
           failure = err;
         }
         if (failure !== undefined) {

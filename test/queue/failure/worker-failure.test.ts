@@ -392,6 +392,30 @@ onBothBackends((subject) => {
     ]);
   });
 
+  it('takes a throw after the stop as the stop, not a reject: nothing is dropped or retried', async () => {
+    await s.write(SHARD, texts('m', 4));
+    const controller = new AbortController();
+    const report = await start(
+      (message, context) => {
+        if (text(message) === 'm-2') {
+          controller.abort();
+          context.signal?.throwIfAborted();
+        }
+        return undefined;
+      },
+      controller,
+      { batchSize: 4, failure: failure({ policy: 'Drop', maxAttempts: 1 }) },
+    );
+    // Before, the AbortError was a reject: under Drop, m-2 was lost.
+    expect(report.rejected).toEqual({ retry: 0, deadLetter: 0, dropped: 0, blocked: 0 });
+    expect(report.processed).toBe(1);
+    expect((await s.backend.peek(SHARD, 10, CONSUMER)).map((m) => m.toString())).toEqual([
+      'm-2',
+      'm-3',
+      'm-4',
+    ]);
+  });
+
   it('stops without committing on a WorkerInfrastructureError, as before failure policies', async () => {
     await s.write(SHARD, texts('m', 2));
     const controller = new AbortController();

@@ -95,6 +95,27 @@ describe('runWorker', () => {
     await next.close();
   });
 
+  it('leaves the message whose handler threw on the stop to the next worker, and commits the rest', async () => {
+    await write('shard-0', texts('m', 4));
+    const controller = new AbortController();
+    const report = await run(
+      'shard-0',
+      (message, context) => {
+        if (Buffer.from(message).toString() === 'm-2') {
+          controller.abort();
+          context.signal?.throwIfAborted();
+        }
+      },
+      controller,
+      4,
+    );
+    // Before, the throw failed the worker (WorkerHandlerError) and m-1 came again too.
+    expect(report).toEqual({ processed: 1, batches: 1 });
+    const next = await h.backend.openConsumer('shard-0', 'worker');
+    expect(bodies(await readAll(next))).toEqual(texts('m', 3, 2).map(String));
+    await next.close();
+  });
+
   it('returns at once when aborted while the queue is empty', async () => {
     await write('empty', []);
     const controller = new AbortController();
