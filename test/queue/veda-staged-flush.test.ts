@@ -70,6 +70,31 @@ describe('veda writer, flush in two halves', () => {
     await again.close();
   });
 
+  it('publishes in one write: nothing after it can fail with the batch already shown', async () => {
+    const writer = await stagedWriter('shard-0');
+    const probe = await open(join(h.dir, 'probe'), 'w');
+    const fileHandle = Object.getPrototypeOf(probe) as { truncate: () => Promise<void> };
+    await probe.close();
+    // Cutting a file fails (EIO) throughout: before, a publish whose line came out shorter
+    // (its CRC has fewer digits) cut the old line's tail after showing the new one, failed,
+    // and the close that followed cut the shown records.
+    const truncate = vi
+      .spyOn(fileHandle, 'truncate')
+      .mockRejectedValue(Object.assign(new Error('EIO: i/o error, ftruncate'), { code: 'EIO' }));
+    try {
+      for (let i = 1; i <= 30; i++) {
+        await writer.append(texts('m', 1, i));
+        await writer.prepare();
+        await writer.publish();
+      }
+    } finally {
+      truncate.mockRestore();
+    }
+    await writer.close();
+    const consumer = await h.backend.openConsumer('shard-0', 'worker');
+    expect(bodies(await readAll(consumer))).toEqual(texts('m', 30).map(String));
+  });
+
   it('never publishes what was discarded, even when it was prepared', async () => {
     const writer = await stagedWriter('shard-0');
     await writer.append(texts('a', 1));

@@ -40,9 +40,9 @@ export interface InfoFile {
  * (`Queue::get_info_queue`; `get_info_of_part(id, false)` for the part they are on, which is
  * how `Consumer::pop_header` learns of new records), so a file replaced by rename would leave
  * them on the old inode: they would never see a new part, or a record appended to theirs.
- * The line (under 80 bytes) goes in one pwrite at offset 0, inside the first sector, and the
- * file is truncated after it only when the line got shorter — a reader meanwhile sees the new
- * first line followed by old bytes it ignores. A reader that catches the line half written
+ * The line (under 80 bytes) goes in one pwrite at offset 0, inside the first sector; a reader
+ * sees the new first line followed by any old bytes, which it ignores (`write` cuts them,
+ * `overwrite`, a batch's publish, leaves them as the crate does). A reader that catches the line half written
  * reads it again (`readInfoPush`); a line torn on disk is caught on the next open (garbage →
  * rebuilt from the records or the part directories).
  */
@@ -72,10 +72,19 @@ export class InPlaceFile implements InfoFile {
 
   async write(text: string, durable: boolean): Promise<void> {
     await this.overwrite(text);
+    const length = Buffer.byteLength(text, 'latin1');
+    if (this.size > length) {
+      await this.handle.truncate(length);
+      this.size = length;
+    }
     if (durable) await this.sync();
   }
 
-  /** Puts `text` in place: readers see it from now on; not yet on disk. */
+  /**
+   * Puts `text` in place with one write and nothing else: readers see it from now on (not yet
+   * on disk). Old bytes a shorter line leaves after its newline stay, as the crate leaves
+   * them, so once this returns there is no second step that could fail with the line shown.
+   */
   async overwrite(text: string): Promise<void> {
     const bytes = Buffer.from(text, 'latin1');
     let written = 0;
@@ -88,8 +97,7 @@ export class InPlaceFile implements InfoFile {
       );
       written += bytesWritten;
     }
-    if (this.size > bytes.length) await this.handle.truncate(bytes.length);
-    this.size = bytes.length;
+    this.size = Math.max(this.size, bytes.length);
   }
 
   /** Puts the last `overwrite` on disk, so a power cut keeps it. */
