@@ -25,6 +25,17 @@ export const FIELD_MANAGER = 'shard-distributor';
  */
 export const ANNOTATION_APPLIED = `${GROUP}/applied`;
 
+/**
+ * The digest's annotation for what `fieldManager` applies: one per manager, as two
+ * ShardDistributors may share a sidecar host, each applying its own part of it (with one key
+ * each would take it from the other on every reconcile, and apply again).
+ */
+export function appliedAnnotationOf(fieldManager: string): string {
+  if (fieldManager === FIELD_MANAGER) return ANNOTATION_APPLIED;
+  const suffix = createHash('sha256').update(fieldManager).digest('hex').slice(0, 12);
+  return `${ANNOTATION_APPLIED}-${suffix}`;
+}
+
 /** What `apply` did: `restored` is an update of an object someone changed after our apply. */
 export type ApplyOutcome = 'unchanged' | 'created' | 'updated' | 'restored';
 
@@ -33,14 +44,11 @@ function appliedDigest(desired: k8s.KubernetesObject): string {
 }
 
 /** `desired` with its digest among its annotations, as it is sent. */
-function stamped<T extends k8s.KubernetesObject>(desired: T, digest: string): T {
+function stamped<T extends k8s.KubernetesObject>(desired: T, key: string, digest: string): T {
   const metadata = desired.metadata ?? {};
   return {
     ...desired,
-    metadata: {
-      ...metadata,
-      annotations: { ...metadata.annotations, [ANNOTATION_APPLIED]: digest },
-    },
+    metadata: { ...metadata, annotations: { ...metadata.annotations, [key]: digest } },
   };
 }
 
@@ -159,13 +167,14 @@ export class KubeWriter {
     fieldManager = FIELD_MANAGER,
   ): Promise<ApplyOutcome> {
     const digest = appliedDigest(desired);
-    const sameRender = live?.metadata?.annotations?.[ANNOTATION_APPLIED] === digest;
+    const key = appliedAnnotationOf(fieldManager);
+    const sameRender = live?.metadata?.annotations?.[key] === digest;
     if (live && sameRender && isSemanticSubset(desired, live)) return 'unchanged';
     const owner = controllerOf(desired);
     const holder = live && controllerOf(live);
     if (owner && holder && holder.uid !== owner.uid) throw new NotOwnedError(desired, live);
     const unseen = owner !== undefined && live === undefined;
-    const sent = stamped(desired, digest);
+    const sent = stamped(desired, key, digest);
     try {
       await this.serverSideApply(sent, fieldManager, !unseen);
     } catch (error) {

@@ -1,5 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { appliedAnnotationOf } from '../../../src/operator/reconciler/kube.ts';
 import { eventually, kubeConfig, kubectlOk, useNamespace } from '../support.ts';
 import {
   boundClaim,
@@ -184,7 +185,9 @@ describe('the distributor as a native sidecar of the workload that owns the main
       // of what it applied (so that a steady state applies nothing).
       const ours = fieldsOf(current, MANAGER);
       expect(Object.keys(ours).sort()).toEqual(['f:metadata', 'f:spec']);
-      expect(ours['f:metadata']).toEqual({ 'f:annotations': { 'f:shards.veda.dev/applied': {} } });
+      expect(ours['f:metadata']).toEqual({
+        'f:annotations': { [`f:${appliedAnnotationOf(MANAGER)}`]: {} },
+      });
       expect(Object.keys(ours['f:spec'])).toEqual(['f:template']);
       expect(Object.keys(ours['f:spec']['f:template'])).toEqual(['f:spec']);
       const podFields = ours['f:spec']['f:template']['f:spec'];
