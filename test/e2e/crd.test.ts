@@ -373,7 +373,8 @@ describe('the ShardDistributor CRD on a real API server', () => {
     const sd = minimalSample();
     sd.metadata.name = 'fixed';
     const big = { name: 'big', minWorkers: 1, match: { minBytes: 1024 } };
-    sd.spec.pools = [{ ...big, subQueuePrefix: 'big-q' }];
+    const small = { name: 'small', minWorkers: 1, match: { belowBytes: 10 } };
+    sd.spec.pools = [{ ...big, subQueuePrefix: 'big-q' }, small];
     await createSd(ns.name, sd);
     const patch = (spec: object) =>
       kubectl([
@@ -409,8 +410,22 @@ describe('the ShardDistributor CRD on a real API server', () => {
         'queue.backend cannot be changed once set',
       ],
       [
-        { pools: [{ ...big, subQueuePrefix: 'other' }] },
+        { pools: [{ ...big, subQueuePrefix: 'other' }, small] },
         'pools[].subQueuePrefix cannot be changed once set',
+      ],
+      [
+        // Left out (<prefix>-small) and then set: the pool's shard queues move all the same.
+        {
+          pools: [
+            { ...big, subQueuePrefix: 'big-q' },
+            { ...small, subQueuePrefix: 'small-q' },
+          ],
+        },
+        'pools[].subQueuePrefix cannot be set or removed once the pool exists',
+      ],
+      [
+        { pools: [big, small] },
+        'pools[].subQueuePrefix cannot be set or removed once the pool exists',
       ],
     ];
     for (const [spec, message] of refused) {

@@ -86,9 +86,9 @@ export function immutable(field: string, loses: string) {
 }
 
 /** Why an edit of `field` is refused, and the way to move the queues instead. */
-export function immutableMessage(field: string, loses: string, what = 'changed'): string {
+export function immutableMessage(field: string, loses: string, what = 'changed once set'): string {
   return (
-    `${field} cannot be ${what} once set: ${loses}; to move, create a new ShardDistributor ` +
+    `${field} cannot be ${what}: ${loses}; to move, create a new ShardDistributor ` +
     'under another name and delete this one with deletionPolicy Drain once it is empty'
   );
 }

@@ -181,7 +181,7 @@ function vedaPathRules(): CelRule[] {
       message: immutableMessage(
         'queue.veda.persistentVolumeClaim',
         'the queues on that claim would stay where nothing reads them',
-        'changed or removed',
+        'changed or removed once set',
       ),
     },
   ];
@@ -621,6 +621,19 @@ export const PoolSchema = Type.Object(
         rule: '!has(self.maxWorkers) || self.maxWorkers >= self.minWorkers',
         message: "a pool's maxWorkers must be greater than or equal to its minWorkers",
         fieldPath: '.maxWorkers',
+      },
+      {
+        // Set or left out for good: its default needs queue.subQueuePrefix, which a rule on
+        // the pool cannot see, so setting or removing it is refused even when it would name
+        // the same queues. (The field's own rule catches a change of its value.)
+        rule: 'has(self.subQueuePrefix) == has(oldSelf.subQueuePrefix)',
+        message: immutableMessage(
+          'pools[].subQueuePrefix',
+          "the pool's shard queues' backlog would stay where no worker reads it",
+          'set or removed once the pool exists',
+        ),
+        fieldPath: '.subQueuePrefix',
+        reason: 'FieldValueForbidden',
       },
     ),
   },
