@@ -130,7 +130,7 @@ export class EventRecorder {
       delete entry.timer;
       this.countRepeats(entry, namespace);
     }, this.countEveryMs);
-    // A pending count never keeps the operator alive; stop() flushes it.
+    // A pending count never keeps the operator alive, nor is it forced at a stop (flush).
     entry.timer.unref();
   }
 

@@ -1086,7 +1086,11 @@ function parseTarget(annotation: string | undefined): SidecarTarget | undefined 
   return match ? { kind: match[1] as SidecarTarget['kind'], name: match[2]! } : undefined;
 }
 
-function observeWorker(shard: number, deployment: V1Deployment | undefined): WorkerObservation {
+/** What the status needs of shard `shard`'s worker Deployment (exported for its tests). */
+export function observeWorker(
+  shard: number,
+  deployment: V1Deployment | undefined,
+): WorkerObservation {
   if (!deployment) return { shard, exists: false };
   const stalled = deployment.status?.conditions?.find(
     (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
@@ -1109,7 +1113,7 @@ function observeWorker(shard: number, deployment: V1Deployment | undefined): Wor
     exists: true,
     replicas: status.replicas ?? 0,
     readyReplicas: status.readyReplicas ?? 0,
-    rolledOut,
-    ...(failing ? { failing } : {}),
+    // A rollout past its deadline is Degraded (WorkerFailing), not still rolling out.
+    ...(failing ? { failing } : { rolledOut }),
   };
 }
