@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { ShardDistributor } from '../../api/index.ts';
 import {
@@ -11,7 +10,7 @@ import {
   WORKER_LAUNCH_KEYS,
   type DistributorConfig,
 } from '../../config/index.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalDigest } from './canonical-json.ts';
 import { configFor, type PlanOptions, type ShardPlan } from './ini.ts';
 import { COMPONENT_CONFIG, configMapName, labelsFor, ownedMetadata } from './names.ts';
 
@@ -41,7 +40,7 @@ export function configHash(config: DistributorConfig): string {
   const top: Record<string, unknown> = { ...rest };
   for (const key of CONFIG_LAUNCH_KEYS) delete top[key];
   const restartRelevant = { ...top, dispatcher, worker, pools };
-  return createHash('sha256').update(canonicalJson(restartRelevant)).digest('hex').slice(0, 16);
+  return canonicalDigest(restartRelevant);
 }
 
 export function configMapFor(

@@ -11,7 +11,7 @@ import {
 import { ShardDistributorError } from '../../errors.ts';
 import { apiStatusMessage } from '../runtime/index.ts';
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../desired/canonical-json.ts';
+import { canonicalDigest } from '../desired/canonical-json.ts';
 import { isSemanticSubset } from './semantic-subset.ts';
 
 export const FIELD_MANAGER = 'shard-distributor';
@@ -38,10 +38,6 @@ export function appliedAnnotationOf(fieldManager: string): string {
 
 /** What `apply` did: `restored` is an update of an object someone changed after our apply. */
 export type ApplyOutcome = 'unchanged' | 'created' | 'updated' | 'restored';
-
-function appliedDigest(desired: k8s.KubernetesObject): string {
-  return createHash('sha256').update(canonicalJson(desired)).digest('hex').slice(0, 16);
-}
 
 /** `desired` with its digest among its annotations, as it is sent. */
 function stamped<T extends k8s.KubernetesObject>(desired: T, key: string, digest: string): T {
@@ -166,7 +162,7 @@ export class KubeWriter {
     live: k8s.KubernetesObject | undefined,
     fieldManager = FIELD_MANAGER,
   ): Promise<ApplyOutcome> {
-    const digest = appliedDigest(desired);
+    const digest = canonicalDigest(desired);
     const key = appliedAnnotationOf(fieldManager);
     const sameRender = live?.metadata?.annotations?.[key] === digest;
     if (live && sameRender && isSemanticSubset(desired, live)) return 'unchanged';

@@ -27,6 +27,24 @@ export async function readHead(path: string): Promise<string | undefined> {
   }
 }
 
+/** Writes all of `bytes` at `position` (a write may take fewer bytes than it was given). */
+export async function writeAll(
+  handle: fs.FileHandle,
+  bytes: Uint8Array,
+  position: number,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(
+      bytes,
+      written,
+      bytes.length - written,
+      position + written,
+    );
+    written += bytesWritten;
+  }
+}
+
 /** One of the text info files a writer keeps rewriting. */
 export interface InfoFile {
   readonly path: string;
@@ -87,16 +105,7 @@ export class InPlaceFile implements InfoFile {
    */
   async overwrite(text: string): Promise<void> {
     const bytes = Buffer.from(text, 'latin1');
-    let written = 0;
-    while (written < bytes.length) {
-      const { bytesWritten } = await this.handle.write(
-        bytes,
-        written,
-        bytes.length - written,
-        written,
-      );
-      written += bytesWritten;
-    }
+    await writeAll(this.handle, bytes, 0);
     this.size = Math.max(this.size, bytes.length);
   }
 

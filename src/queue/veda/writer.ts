@@ -9,7 +9,7 @@ import {
 import type { QueueMark, QueueWriter } from '../types.ts';
 import type { VedaContext } from './context.ts';
 import { fsyncDir } from '../batch-files.ts';
-import { InPlaceFile } from './files.ts';
+import { InPlaceFile, writeAll } from './files.ts';
 import { formatInfoPush, formatInfoQueue, type InfoPush } from './info-lines.ts';
 import { currentPart, diskBytes, readInfoPush } from './layout.ts';
 import { WriterLock, type LockOptions } from './lock.ts';
@@ -157,16 +157,7 @@ export class VedaWriter implements QueueWriter {
     const before = this.staged;
     const bytes = encodeBatch(messages, before.rightEdge, before.countPushed, this.messageType);
     try {
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await this.part.records.write(
-          bytes,
-          written,
-          bytes.length - written,
-          before.rightEdge + written,
-        );
-        written += bytesWritten;
-      }
+      await writeAll(this.part.records, bytes, before.rightEdge);
     } catch (err) {
       this.dirtyTail = true;
       throw fromFsError(
